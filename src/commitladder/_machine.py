@@ -1,0 +1,102 @@
+"""The one module that imports ``transitions``: compiles a ladder into a static machine.
+
+States read ``<position>:ready``, ``<position>:asking:<rung>``, ``<position>:parked``
+(``(start)`` before the first commitment) and the ends. One machine serves every
+enrollment of the ladder; enrollments are never attached to it, only passed to
+``machine.events[name].trigger(model, ...)``.
+
+Every transition carries the ladder's guard as its condition, so firing triggers on
+``ladder.machine`` directly cannot bypass a rule. A guard that refuses raises the
+``Refused`` it met (``queued=True`` would swallow it, so the machine is not queued).
+The state change is the last thing that happens: the guard computes the whole new
+snapshot first, and setting the model's state swaps it in with one assignment.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from transitions import EventData, Machine
+
+if TYPE_CHECKING:
+    from ._ladder import Ladder
+
+__all__ = ["build_machine", "fire"]
+
+Guard = Callable[[EventData], bool]
+
+
+def _guard(trigger: str) -> Guard:
+    """The condition of every transition of ``trigger``: stage the command, match the dest."""
+
+    def condition(event: EventData) -> bool:
+        staged = event.model._stage(event, trigger, event.kwargs)
+        return bool(staged == event.transition.dest)  # type: ignore[union-attr]
+
+    condition.__name__ = f"guard[{trigger}]"
+    return condition
+
+
+def build_machine(ladder: Ladder) -> Machine:
+    rungs, ends = ladder.rungs, ladder.ends
+    states = [*ladder._ready.values(), *ladder._parked.values(), *ladder._asking.values(), *ends]
+    machine = Machine(
+        model=None,
+        states=states,
+        initial=None,
+        auto_transitions=False,
+        send_event=True,
+        queued=False,
+        name=f"ladder {ladder.name}: ",
+    )
+    # trigger -> dest -> sources, so each (trigger, dest) is one add_transition call
+    table: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+
+    def commit_dests(rung: str) -> list[str]:
+        dests = [ladder._ready[rung]]
+        rung_def = rungs[rung]
+        routes = list(rung_def.outcomes) if rung_def.outcomes is not None else [None]
+        for outcome in routes:
+            end = ladder.finishes(rung, outcome)
+            if end is not None and end not in dests:
+                dests.append(end)
+        return dests
+
+    def answer_dest(position: str | None, target: str) -> str:
+        if target in ends:
+            return target
+        if target in rungs:
+            return ladder._ready[position]
+        return ladder._parked[position]
+
+    for (position, rung), asking in ladder._asking.items():
+        ready, parked = ladder._ready[position], ladder._parked[position]
+        table[f"ask:{rung}"][asking].append(ready)
+        table["follow_up"][asking].append(asking)
+        table["withdraw"][ready].append(asking)
+        table["decline"][answer_dest(position, rungs[rung].on_decline)].append(asking)
+        table["expire"][answer_dest(position, rungs[rung].on_expire)].append(asking)
+        for dest in commit_dests(rung):
+            # the open ask, or a late yes to an expired one (from ready or parked)
+            table["commit"][dest].extend((asking, ready, parked))
+    for position in ladder._candidates:
+        table["resume"][ladder._ready[position]].append(ladder._parked[position])
+    live = [s for s in states if s not in ends]
+    for end in ends:
+        table[f"end:{end}"][end].extend(live)
+
+    for trigger, by_dest in table.items():
+        guard = _guard(trigger)
+        for dest, sources in by_dest.items():
+            machine.add_transition(trigger, list(dict.fromkeys(sources)), dest, conditions=[guard])
+    return machine
+
+
+def fire(machine: Machine, trigger: str, model: Any, kwargs: dict[str, Any]) -> bool:
+    """Fire ``trigger`` on ``model``; False when the model's state has no such transition."""
+    event = machine.events.get(trigger)
+    if event is None or model.state not in event.transitions:
+        return False
+    return bool(event.trigger(model, **kwargs))

@@ -1,0 +1,197 @@
+"""Validation of a whole definition: shapes (pydantic) and cross-references, all at once.
+
+Every problem is collected, located (``file:line:column`` for YAML) and raised
+together as one ``DefinitionError``; a definition with a problem never compiles
+half-way. Cross-reference checks read the raw data defensively so they still
+report when shapes are wrong elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ._definition import (
+    PARK,
+    Defaults,
+    EndDefinition,
+    FollowUps,
+    LadderDefinition,
+    RungDefinition,
+    Rules,
+)
+from ._errors import DefinitionError, Problem, did_you_mean
+from ._yaml import Located, Path
+
+__all__ = ["validate"]
+
+
+def validate(data: Any, located: Located | None = None) -> LadderDefinition:
+    """Return the definition in ``data`` or raise ``DefinitionError`` listing every problem."""
+    where = located or Located(data=data)
+    if not isinstance(data, dict):
+        raise DefinitionError(
+            [where.problem((), "a ladder is a mapping with `ladder:`, `start:`, `rungs:`, `ends:`")]
+        )
+    problems: list[Problem] = []
+    definition: LadderDefinition | None = None
+    try:
+        definition = LadderDefinition.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_shape_problems(exc, where))
+    problems.extend(_reference_problems(data, where))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
+        raise DefinitionError(_unique(problems))
+    assert definition is not None
+    return definition
+
+
+def _unique(problems: Iterable[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for problem in problems:
+        if (problem.path, problem.message) not in seen:
+            seen.add((problem.path, problem.message))
+            kept.append(problem)
+    return kept
+
+
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "defaults": Defaults,
+    "rules": Rules,
+}
+
+
+def _model_at(loc: Path) -> type[BaseModel] | None:
+    """The model whose fields live at ``loc`` (for "did you mean" on unknown fields)."""
+    if not loc:
+        return LadderDefinition
+    head = loc[0]
+    if head in ("rungs", "ends") and len(loc) >= 2:
+        model: type[BaseModel] = RungDefinition if head == "rungs" else EndDefinition
+        rest = loc[2:]
+    elif isinstance(head, str) and head in _SECTION_MODELS:
+        model, rest = _SECTION_MODELS[head], loc[1:]
+    else:
+        return None
+    if rest == ("follow_ups",):
+        return FollowUps
+    return model if not rest else None
+
+
+def _shape_problems(exc: ValidationError, where: Located) -> Iterable[Problem]:
+    for error in exc.errors(include_url=False):
+        loc: Path = tuple(part for part in error["loc"] if part != "[key]")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        kind = error["type"]
+        key = False
+        if kind == "extra_forbidden":
+            name = str(loc[-1])
+            model = _model_at(loc[:-1])
+            fields = list(model.model_fields) if model else []
+            message = f"unknown field {name!r}{did_you_mean(name, fields)}"
+            key = True
+        elif kind == "missing":
+            message = f"`{loc[-1]}` is required"
+            key = True
+        elif kind == "string_pattern_mismatch":
+            message = (
+                f"{error['input']!r} is not a valid id: start with a letter, then letters, "
+                "digits, '_' or '-'"
+            )
+        elif "[key]" in error["loc"]:
+            key = True
+        yield where.problem(loc, message, key=key)
+
+
+def _names(section: Any) -> list[str]:
+    return [k for k in section if isinstance(k, str)] if isinstance(section, dict) else []
+
+
+def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Problem]:
+    rungs = data.get("rungs") if isinstance(data.get("rungs"), dict) else {}
+    assert isinstance(rungs, dict)
+    rung_ids = _names(rungs)
+    end_ids = _names(data.get("ends"))
+    targets = rung_ids + end_ids
+
+    def unknown(path: Path, name: Any, allowed: list[str], what: str) -> Problem | None:
+        if not isinstance(name, str) or name in allowed:
+            return None
+        return where.problem(path, f"unknown {what} {name!r}{did_you_mean(name, allowed)}")
+
+    for name in set(rung_ids) & set(end_ids):
+        yield where.problem(
+            ("ends", name), f"{name!r} is both a rung and an end; rename one", key=True
+        )
+    for section, ids in (("rungs", rung_ids), ("ends", end_ids)):
+        if PARK in ids:
+            yield where.problem(
+                (section, PARK), f"{PARK!r} is reserved for on_decline/on_expire", key=True
+            )
+
+    start = data.get("start")
+    for i, name in enumerate([start] if isinstance(start, str) else start or []):
+        path: Path = ("start",) if isinstance(start, str) else ("start", i)
+        if name in end_ids:
+            yield where.problem(path, f"start must be a rung; {name!r} is an end")
+        elif problem := unknown(path, name, rung_ids, "rung"):
+            yield problem
+
+    for rung_id, rung in rungs.items():
+        if not isinstance(rung, dict):
+            continue
+        base: Path = ("rungs", rung_id)
+        has_next = rung.get("next") is not None
+        has_outcomes = rung.get("outcomes") is not None
+        if has_next and has_outcomes:
+            yield where.problem(
+                (*base, "outcomes"),
+                "give either `next:` (the seller picks) or `outcomes:` (the answer picks), "
+                "not both",
+                key=True,
+            )
+        elif not has_next and not has_outcomes:
+            yield where.problem(
+                base,
+                "this rung has no way forward: give it `next:` (a rung or end) or `outcomes:`",
+                key=True,
+            )
+        nxt = rung.get("next")
+        if isinstance(nxt, str):
+            if problem := unknown((*base, "next"), nxt, targets, "target"):
+                yield problem
+        elif isinstance(nxt, list):
+            for i, name in enumerate(nxt):
+                if problem := unknown((*base, "next", i), name, targets, "target"):
+                    yield problem
+        outcomes = rung.get("outcomes")
+        if isinstance(outcomes, dict):
+            for outcome, name in outcomes.items():
+                if problem := unknown((*base, "outcomes", outcome), name, targets, "target"):
+                    yield problem
+        for field in ("on_decline", "on_expire"):
+            value = rung.get(field)
+            if value is not None and value != PARK:
+                if problem := unknown((*base, field), value, [PARK, *targets], "target"):
+                    yield Problem(
+                        problem.path,
+                        problem.message + f" (use {PARK!r}, a rung or an end)",
+                        problem.source,
+                        problem.line,
+                        problem.column,
+                    )
+
+    rules = data.get("rules")
+    before = rules.get("requires_before") if isinstance(rules, dict) else None
+    if isinstance(before, dict):
+        for rung_id, needed in before.items():
+            path = ("rules", "requires_before", rung_id)
+            if problem := unknown(path, rung_id, rung_ids, "rung"):
+                yield Problem(problem.path, problem.message, problem.source, *where.where(path, key=True))
+            for i, name in enumerate(needed if isinstance(needed, list) else []):
+                if problem := unknown((*path, i), name, rung_ids, "rung"):
+                    yield problem
