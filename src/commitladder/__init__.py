@@ -13,8 +13,8 @@ from ._definition import (
     FollowUps,
     Kind,
     LadderDefinition,
-    RungDefinition,
     Rules,
+    RungDefinition,
 )
 from ._durations import format_duration, parse_duration
 from ._enrollment import Ask, Enrollment, Status, Timer

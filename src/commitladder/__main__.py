@@ -1,6 +1,6 @@
 """``python -m commitladder``: the same as the ``commitladder`` command."""
 
-from commitladder.cli import main
+from commitladder._entry import main
 
 if __name__ == "__main__":
     main()

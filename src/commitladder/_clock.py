@@ -40,7 +40,9 @@ class SteppableClock:
     """A clock for tests and simulations: stands still until told to move."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = aware(start, "start") if start is not None else datetime(2026, 1, 5, 9, tzinfo=UTC)
+        self._now = (
+            aware(start, "start") if start is not None else datetime(2026, 1, 5, 9, tzinfo=UTC)
+        )
 
     def now(self) -> datetime:
         return self._now

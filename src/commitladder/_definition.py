@@ -9,7 +9,7 @@ rules) are checked in ``_validate`` so that every problem is reported at once.
 from __future__ import annotations
 
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -35,8 +35,8 @@ __all__ = [
     "Kind",
     "LadderDefinition",
     "Result",
-    "RungDefinition",
     "Rules",
+    "RungDefinition",
 ]
 
 #: ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral".
@@ -60,7 +60,7 @@ def _one_or_many(value: Any) -> Any:
 IdList = Annotated[list[Id], BeforeValidator(_one_or_many), Field(min_length=1)]
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What sort of micro-commitment a rung asks for."""
 
     conversation = "conversation"

@@ -274,7 +274,8 @@ def _fold(ladder: Ladder, snap: _Snapshot, event: Event, enrollment_id: str) -> 
         s.redirect = s.expired = None
         s.unanswered += 1
     elif kind is FollowedUp:
-        assert isinstance(event, FollowedUp) and s.pending is not None
+        assert isinstance(event, FollowedUp)
+        assert s.pending is not None
         s.pending = s.pending._touched(event.at)
     elif kind is Committed:
         assert isinstance(event, Committed)
@@ -352,7 +353,17 @@ class Enrollment:
     on, or raises a ``Refused`` and changes nothing.
     """
 
-    __slots__ = ("_clock", "_history", "_listeners", "_s", "_staged", "id", "ladder", "prospect", "version")
+    __slots__ = (
+        "_clock",
+        "_history",
+        "_listeners",
+        "_s",
+        "_staged",
+        "id",
+        "ladder",
+        "prospect",
+        "version",
+    )
 
     def __init__(
         self,
@@ -506,7 +517,9 @@ class Enrollment:
         s.unanswered = int(data["unanswered"])
         s.seq = int(data["seq"])
         if s.state not in ladder.machine.states:
-            raise LadderError(f"snapshot state {s.state!r} does not exist on ladder {ladder.name!r}")
+            raise LadderError(
+                f"snapshot state {s.state!r} does not exist on ladder {ladder.name!r}"
+            )
         return enrollment
 
     # ---- reading --------------------------------------------------------------------------
@@ -547,8 +560,8 @@ class Enrollment:
         return self._s.outcome
 
     @property
-    def end(self) -> str | None:
-        """The end reached, once ``status == 'ended'``."""
+    def ended(self) -> str | None:
+        """The end reached (``'won'``, ...), or ``None`` while the enrollment is live."""
         return self._s.end
 
     @property
@@ -634,9 +647,7 @@ class Enrollment:
         reason: str | None = None,
     ) -> Ask:
         """Ask the prospect for ``rung``'s commitment. Refused while another ask is open."""
-        self._run(
-            f"ask:{rung}", {"channel": channel, "now": now, "actor": actor, "reason": reason}
-        )
+        self._run(f"ask:{rung}", {"channel": channel, "now": now, "actor": actor, "reason": reason})
         assert self._s.pending is not None
         return self._s.pending
 
@@ -762,7 +773,7 @@ class Enrollment:
         s = self._s
         kind, _, arg = trigger.partition(":")
         now = self._now(kwargs.get("now"))
-        common = {
+        common: dict[str, Any] = {
             "enrollment_id": self.id,
             "at": now,
             "actor": kwargs.get("actor"),
@@ -913,9 +924,7 @@ class Enrollment:
             raise self._no_ask(s)
         return s.pending
 
-    def _end_event(
-        self, s: _Snapshot, end: str, seq: int, common: dict[str, Any]
-    ) -> Ended:
+    def _end_event(self, s: _Snapshot, end: str, seq: int, common: dict[str, Any]) -> Ended:
         if s.status == ENDED:
             raise self._ended(s)
         ends = self.ladder.ends
@@ -1098,9 +1107,7 @@ class Enrollment:
 
     def __repr__(self) -> str:
         pending = f", pending={self._s.pending.rung!r}" if self._s.pending else ""
-        return (
-            f"<Enrollment {self.id!r} {self._s.status} at {self._s.position!r}{pending}>"
-        )
+        return f"<Enrollment {self.id!r} {self._s.status} at {self._s.position!r}{pending}>"
 
 
 def _decline(

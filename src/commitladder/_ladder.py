@@ -153,19 +153,16 @@ class Ladder:
                 nxt = tuple(t for t in targets if t in rungs)
                 self._after[(rung.id, outcome)] = nxt
                 reached = [t for t in targets if t in ends]
-                self._finish[(rung.id, outcome)] = reached[0] if not nxt and len(reached) == 1 else None
-        redirects = {
-            t for r in rungs.values() for t in (r.on_decline, r.on_expire) if t in rungs
-        }
+                self._finish[(rung.id, outcome)] = (
+                    reached[0] if not nxt and len(reached) == 1 else None
+                )
+        redirects = {t for r in rungs.values() for t in (r.on_decline, r.on_expire) if t in rungs}
         self._redirects: frozenset[str] = frozenset(redirects)
         # candidates[position] -> every rung that could ever be asked from there
         self._candidates: dict[str | None, tuple[str, ...]] = {}
         for position in (None, *rungs):
             found = dict.fromkeys(
-                t
-                for (p, _), nxt in self._after.items()
-                if p == position
-                for t in nxt
+                t for (p, _), nxt in self._after.items() if p == position for t in nxt
             )
             found.update(dict.fromkeys(sorted(redirects)))
             self._candidates[position] = tuple(found)
@@ -258,8 +255,15 @@ class Ladder:
     def _identity(self) -> tuple[Any, ...]:
         d = self.definition
         return (
-            self.name, self.version, d.title, d.description, self.exclusive, self.start,
-            dict(self.rungs), dict(self.ends), self.rules,
+            self.name,
+            self.version,
+            d.title,
+            d.description,
+            self.exclusive,
+            self.start,
+            dict(self.rungs),
+            dict(self.ends),
+            self.rules,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -272,7 +276,8 @@ class Ladder:
         return hash((self.name, self.version))
 
     def __repr__(self) -> str:
-        return f"<Ladder {self.name!r} v{self.version}: {len(self.rungs)} rungs, {len(self.ends)} ends>"
+        size = f"{len(self.rungs)} rungs, {len(self.ends)} ends"
+        return f"<Ladder {self.name!r} v{self.version}: {size}>"
 
 
 def load(
@@ -290,5 +295,7 @@ def load(
             raise DefinitionError([Problem("", msg, str(path))])
         raw = file.read_bytes()
     except OSError as exc:
-        raise DefinitionError([Problem("", f"cannot read the file: {exc.strerror}", str(path))]) from exc
+        raise DefinitionError(
+            [Problem("", f"cannot read the file: {exc.strerror}", str(path))]
+        ) from exc
     return Ladder.from_yaml(raw, source=str(path), max_bytes=max_bytes, listeners=listeners)

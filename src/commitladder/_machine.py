@@ -32,7 +32,8 @@ def _guard(trigger: str) -> Guard:
     """The condition of every transition of ``trigger``: stage the command, match the dest."""
 
     def condition(event: EventData) -> bool:
-        staged = event.model._stage(event, trigger, event.kwargs)
+        model: Any = event.model
+        staged = model._stage(event, trigger, event.kwargs)
         return bool(staged == event.transition.dest)  # type: ignore[union-attr]
 
     condition.__name__ = f"guard[{trigger}]"

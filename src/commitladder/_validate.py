@@ -18,9 +18,10 @@ from ._definition import (
     Defaults,
     EndDefinition,
     FollowUps,
+    Kind,
     LadderDefinition,
-    RungDefinition,
     Rules,
+    RungDefinition,
 )
 from ._errors import DefinitionError, Problem, did_you_mean
 from ._yaml import Located, Path
@@ -102,6 +103,9 @@ def _shape_problems(exc: ValidationError, where: Located) -> Iterable[Problem]:
                 f"{error['input']!r} is not a valid id: start with a letter, then letters, "
                 "digits, '_' or '-'"
             )
+        elif kind == "enum" and isinstance(error["input"], str):
+            choices = [k.value for k in Kind]
+            message += did_you_mean(error["input"], choices)
         elif "[key]" in error["loc"]:
             key = True
         yield where.problem(loc, message, key=key)
@@ -175,15 +179,17 @@ def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Proble
                     yield problem
         for field in ("on_decline", "on_expire"):
             value = rung.get(field)
+            problem = None
             if value is not None and value != PARK:
-                if problem := unknown((*base, field), value, [PARK, *targets], "target"):
-                    yield Problem(
-                        problem.path,
-                        problem.message + f" (use {PARK!r}, a rung or an end)",
-                        problem.source,
-                        problem.line,
-                        problem.column,
-                    )
+                problem = unknown((*base, field), value, [PARK, *targets], "target")
+            if problem:
+                yield Problem(
+                    problem.path,
+                    problem.message + f" (use {PARK!r}, a rung or an end)",
+                    problem.source,
+                    problem.line,
+                    problem.column,
+                )
 
     rules = data.get("rules")
     before = rules.get("requires_before") if isinstance(rules, dict) else None
@@ -191,7 +197,9 @@ def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Proble
         for rung_id, needed in before.items():
             path = ("rules", "requires_before", rung_id)
             if problem := unknown(path, rung_id, rung_ids, "rung"):
-                yield Problem(problem.path, problem.message, problem.source, *where.where(path, key=True))
+                yield Problem(
+                    problem.path, problem.message, problem.source, *where.where(path, key=True)
+                )
             for i, name in enumerate(needed if isinstance(needed, list) else []):
                 if problem := unknown((*path, i), name, rung_ids, "rung"):
                     yield problem

@@ -147,6 +147,8 @@ def _check_shape(text: str, source: str | None, max_depth: int, max_aliases: int
 
 def _located_error(source: str | None, event: yaml.Event, message: str) -> DefinitionError:
     mark = event.start_mark
+    if mark is None:
+        return DefinitionError([Problem("", message, source)])
     return DefinitionError([Problem("", message, source, mark.line + 1, mark.column + 1)])
 
 
