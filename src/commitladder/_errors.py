@@ -66,7 +66,11 @@ __all__ = [
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` when ``name`` is close to a known name, else ``""``."""
-    matches = get_close_matches(name, list(known), n=1, cutoff=0.6)
+    names = list(known)
+    matches = get_close_matches(name, names, n=1, cutoff=0.6)
+    if not matches and len(name) >= 3:
+        # a truncated name ('admit' for 'admit_problem') scores low on similarity
+        matches = sorted((n for n in names if n.startswith(name) or name.startswith(n)), key=len)
     return f"; did you mean {matches[0]!r}?" if matches else ""
 
 

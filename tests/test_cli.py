@@ -1,0 +1,75 @@
+"""`commitladder validate` and `commitladder demo`: output and exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from commitladder.cli import app
+
+EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "ladders").glob("*.yaml"))
+runner = CliRunner()
+
+BROKEN = """\
+ladder: broken
+start: admit
+rungs:
+  admit_problem: {kind: conversation, size: 1, next: intro_cal}
+  intro_call: {kind: call, size: 2, expire_after: 3d, next: won}
+ends:
+  won: {result: won}
+"""
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_validate_says_ok_for_each_example(path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}: ok" in result.output
+
+
+def test_validate_prints_every_problem_located_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(BROKEN)
+    result = runner.invoke(app, ["validate", str(bad), str(EXAMPLES[0])])
+    assert result.exit_code == 1
+    lines = [line for line in result.stdout.splitlines() if line.startswith(str(bad))]
+    assert lines == [
+        f"{bad}:2:8: start: unknown rung 'admit'; did you mean 'admit_problem'?",
+        f"{bad}:4:54: rungs.admit_problem.next: unknown target 'intro_cal'; "
+        "did you mean 'intro_call'?",
+        f"{bad}:5:37: rungs.intro_call.expire_after: unknown field 'expire_after'; "
+        "did you mean 'expires_after'?",
+    ]
+    assert f"{EXAMPLES[0]}: ok" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_validate_exits_2_on_usage_errors(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["validate"]).exit_code == 2
+    assert runner.invoke(app, ["validate", str(tmp_path / "missing.yaml")]).exit_code == 2
+    assert runner.invoke(app, ["validate", "--no-such-option", str(EXAMPLES[0])]).exit_code == 2
+
+
+def test_validate_reports_unsafe_yaml_without_running_it(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(f"ladder: !!python/object/apply:os.system ['touch {marker}']\n")
+    result = runner.invoke(app, ["validate", str(evil)])
+    assert result.exit_code == 1
+    assert "is not allowed" in result.stdout
+    assert not marker.exists()
+
+
+def test_demo_walks_the_seed_ladder_to_won_in_a_real_process() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "commitladder", "demo"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "refused ask intro_call while that ask is open" in result.stdout
+    assert "ended at won (won)" in result.stdout
+    assert "replayed state equal: yes" in result.stdout
