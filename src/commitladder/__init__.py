@@ -6,7 +6,7 @@ This module is the front door: it re-exports the public contract and imports
 nothing heavy (no database drivers, no CLI stack, no hypothesis).
 """
 
-from ._clock import Clock, NaiveDatetimeError, SteppableClock, SystemClock
+from ._clock import Clock, NaiveDatetimeError, SteppableClock, SystemClock, TimeOrderError
 from ._definition import (
     Defaults,
     EndDefinition,
@@ -109,6 +109,7 @@ __all__ = [
     "SteppableClock",
     "StoreError",
     "SystemClock",
+    "TimeOrderError",
     "Timer",
     "UnknownEnd",
     "UnknownRung",

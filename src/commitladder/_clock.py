@@ -12,11 +12,22 @@ from typing import Protocol, runtime_checkable
 
 from ._errors import LadderError
 
-__all__ = ["Clock", "NaiveDatetimeError", "SteppableClock", "SystemClock", "aware"]
+__all__ = [
+    "Clock",
+    "NaiveDatetimeError",
+    "SteppableClock",
+    "SystemClock",
+    "TimeOrderError",
+    "aware",
+]
 
 
 class NaiveDatetimeError(LadderError, ValueError):
     """A datetime without a timezone was given where an instant is needed."""
+
+
+class TimeOrderError(LadderError, ValueError):
+    """A command's ``now`` is earlier than the enrollment's last event."""
 
 
 @runtime_checkable

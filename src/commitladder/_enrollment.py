@@ -16,7 +16,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from ._clock import Clock, SystemClock, aware
+from ._clock import Clock, SystemClock, TimeOrderError, aware
 from ._definition import PARK
 from ._errors import (
     AskLimitReached,
@@ -193,6 +193,7 @@ class _Snapshot:
 
     __slots__ = (
         "asks",
+        "at",
         "committed_at",
         "cooldowns",
         "end",
@@ -205,6 +206,7 @@ class _Snapshot:
         "redirect",
         "resume_at",
         "seq",
+        "since",
         "state",
         "status",
         "unanswered",
@@ -226,6 +228,8 @@ class _Snapshot:
     committed_at: datetime | None
     unanswered: int
     seq: int
+    at: datetime
+    since: datetime
 
     def copy(self) -> _Snapshot:
         new = _Snapshot.__new__(_Snapshot)
@@ -254,6 +258,8 @@ class _Snapshot:
             "committed_at": iso(self.committed_at),
             "unanswered": self.unanswered,
             "seq": self.seq,
+            "at": self.at.isoformat(),
+            "since": self.since.isoformat(),
         }
 
 
@@ -261,7 +267,10 @@ def _fold(ladder: Ladder, snap: _Snapshot, event: Event, enrollment_id: str) -> 
     """The next snapshot after ``event``. Live commands and replay both use this."""
     s = snap.copy()
     s.seq = event.seq
+    s.at = event.at
     kind = type(event)
+    if kind is not FollowedUp:
+        s.since = event.at
     position = s.position
     if kind is AskIssued:
         assert isinstance(event, AskIssued)
@@ -271,7 +280,7 @@ def _fold(ladder: Ladder, snap: _Snapshot, event: Event, enrollment_id: str) -> 
             enrollment_id, event.seq, event.rung, event.channel, event.at, event.expires_at
         )
         s.asks = {**s.asks, event.rung: s.asks.get(event.rung, 0) + 1}
-        s.redirect = s.expired = None
+        s.expired = None
         s.unanswered += 1
     elif kind is FollowedUp:
         assert isinstance(event, FollowedUp)
@@ -298,6 +307,7 @@ def _fold(ladder: Ladder, snap: _Snapshot, event: Event, enrollment_id: str) -> 
             s.cooldowns = {**s.cooldowns, event.rung: event.at + rung.cooldown}
         s.state = ladder._ready[position]
         s.status = READY
+        # a redirect is the only next ask; an answer to it (not a withdraw) uses it up
         s.redirect = event.then if event.then in ladder.rungs else None
     elif kind is AskWithdrawn:
         s.pending = None
@@ -395,6 +405,7 @@ class Enrollment:
         s.asks = s.cooldowns = s.facts = _EMPTY
         s.unanswered = 0
         s.seq = enrolled.seq
+        s.at = s.since = enrolled.at
         self._s = s
 
     # ---- construction ---------------------------------------------------------------------
@@ -516,6 +527,8 @@ class Enrollment:
         s.committed_at = when(data["committed_at"])
         s.unanswered = int(data["unanswered"])
         s.seq = int(data["seq"])
+        s.at = datetime.fromisoformat(data["at"])
+        s.since = datetime.fromisoformat(data["since"])
         if s.state not in ladder.machine.states:
             raise LadderError(
                 f"snapshot state {s.state!r} does not exist on ladder {ladder.name!r}"
@@ -613,10 +626,11 @@ class Enrollment:
                 due.append(Timer("expire", ask.expires_at, ask.rung))
             if ask.follow_ups < rung.follow_ups_max and rung.follow_ups_every is not None:
                 due.append(Timer("follow_up", ask.last_touch_at + rung.follow_ups_every, ask.rung))
-        elif s.status == READY and s.unanswered == 0 and s.committed_at and s.position:
+        elif s.status == READY and s.position is not None:
+            # committed (or back to ready) with no ask open: there must be a next step soon
             within = rungs[s.position].next_ask_within
             if within is not None:
-                due.append(Timer("next_step_overdue", s.committed_at + within, s.position))
+                due.append(Timer("next_step_overdue", s.since + within, s.position))
         elif s.status == PARKED and s.resume_at is not None:
             due.append(Timer("resume", s.resume_at, None))
         return tuple(due)
@@ -773,6 +787,11 @@ class Enrollment:
         s = self._s
         kind, _, arg = trigger.partition(":")
         now = self._now(kwargs.get("now"))
+        if now < s.at:
+            raise TimeOrderError(
+                f"now={now.isoformat()} is before the last event of {self.id} "
+                f"({s.at.isoformat()}); commands are recorded in time order"
+            )
         common: dict[str, Any] = {
             "enrollment_id": self.id,
             "at": now,
@@ -930,8 +949,8 @@ class Enrollment:
         ends = self.ladder.ends
         if end not in ends:
             raise UnknownEnd(
-                f"ladder {self.ladder.name!r} has no end {end!r}{did_you_mean(end, ends)}; "
-                f"its ends are {', '.join(ends)}",
+                f"ladder {self.ladder.name!r} has no end {end!r} (its ends are "
+                f"{', '.join(ends)}){did_you_mean(end, ends)}",
                 enrollment_id=self.id,
                 end=end,
             )
@@ -954,11 +973,16 @@ class Enrollment:
             )
         if ask.follow_ups >= rung.follow_ups_max:
             raise FollowUpLimitReached(
-                f"all {rung.follow_ups_max} follow-up{'s' if rung.follow_ups_max != 1 else ''} "
-                f"of the ask for {rung.id} are used; wait for the answer or let it expire",
+                (
+                    f"the one follow-up of the ask for {rung.id} is used"
+                    if rung.follow_ups_max == 1
+                    else f"all {rung.follow_ups_max} follow-ups of the ask for {rung.id} are used"
+                    if rung.follow_ups_max
+                    else f"{rung.id} allows no follow-ups"
+                )
+                + "; wait for the answer or let the ask expire",
                 enrollment_id=self.id,
                 rung=rung.id,
-                retry_after=ask.expires_at,
                 max=rung.follow_ups_max,
             )
         assert rung.follow_ups_every is not None
@@ -1016,7 +1040,8 @@ class Enrollment:
             if missing:
                 raise MissingFacts(
                     f"committing to {rung.id} needs the fact{'s' if len(missing) > 1 else ''} "
-                    f"{', '.join(missing)}; pass them as facts={{...}}",
+                    f"{', '.join(missing)}; pass {'them' if len(missing) > 1 else 'it'} "
+                    "in facts={...}",
                     enrollment_id=self.id,
                     rung=rung.id,
                     missing=missing,

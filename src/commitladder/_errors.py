@@ -19,8 +19,10 @@
     │   ├── NotParked            resume() on an enrollment that is not parked
     │   ├── UnknownEnd           end() with an end the ladder does not declare
     │   └── EnrollmentEnded      the enrollment has ended and accepts nothing
-    └── StoreError               persistence problems (used by the durable stores)
-        └── ConflictError        another writer changed the enrollment first
+    ├── StoreError               persistence problems (used by the durable stores)
+    │   └── ConflictError        another writer changed the enrollment first
+    ├── NaiveDatetimeError       a datetime without a timezone (also a ValueError)
+    └── TimeOrderError           a command dated before the enrollment's last event
 
 A refusal never changes state, names its rule with a stable ``code``, names the
 enrollment, carries ``retry_after`` when time will lift it, reads as a sentence

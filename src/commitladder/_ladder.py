@@ -177,7 +177,7 @@ class Ladder:
             for rung_id in candidates:
                 self._asking[(position, rung_id)] = f"{label}:asking:{rung_id}"
 
-    def finishes(self, rung: str, outcome: str | None) -> str | None:
+    def finishes(self, rung: str, outcome: str | None = None) -> str | None:
         """The end a commitment to ``rung`` (with ``outcome``) reaches at once, if any."""
         return self._finish.get((rung, outcome))
 

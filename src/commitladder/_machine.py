@@ -50,7 +50,7 @@ def build_machine(ladder: Ladder) -> Machine:
         auto_transitions=False,
         send_event=True,
         queued=False,
-        name=f"ladder {ladder.name}: ",
+        name=f"ladder {ladder.name}",
     )
     # trigger -> dest -> sources, so each (trigger, dest) is one add_transition call
     table: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))

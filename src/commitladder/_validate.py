@@ -88,7 +88,7 @@ def _shape_problems(exc: ValidationError, where: Located) -> Iterable[Problem]:
         loc: Path = tuple(part for part in error["loc"] if part != "[key]")
         message = str(error["msg"]).removeprefix("Value error, ")
         kind = error["type"]
-        key = False
+        key = "[key]" in error["loc"]
         if kind == "extra_forbidden":
             name = str(loc[-1])
             model = _model_at(loc[:-1])
@@ -106,8 +106,11 @@ def _shape_problems(exc: ValidationError, where: Located) -> Iterable[Problem]:
         elif kind == "enum" and isinstance(error["input"], str):
             choices = [k.value for k in Kind]
             message += did_you_mean(error["input"], choices)
-        elif "[key]" in error["loc"]:
-            key = True
+        elif kind == "string_type" and (error["input"] is None or isinstance(error["input"], bool)):
+            message += (
+                "; YAML reads yes/no/on/off/true/false/null as booleans or nothing: "
+                "put the value in quotes"
+            )
         yield where.problem(loc, message, key=key)
 
 

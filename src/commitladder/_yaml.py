@@ -101,7 +101,7 @@ def read_yaml(
         msg = f"the file is not UTF-8 text (byte {exc.start})"
         raise DefinitionError([Problem("", msg, source)]) from exc
     try:
-        _check_shape(decoded, source, max_depth, max_aliases)
+        aliases = _check_shape(decoded, source, max_depth, max_aliases)
         node = yaml.compose(decoded, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -114,14 +114,14 @@ def read_yaml(
     located = Located(data=None, source=source)
     if node is None:
         raise DefinitionError([Problem("", "the file is empty; a ladder needs `ladder:`", source)])
-    builder = _Builder(located)
+    builder = _Builder(located, aliases)
     located.data = builder.build(node, ())
     if builder.problems:
         raise DefinitionError(builder.problems)
     return located
 
 
-def _check_shape(text: str, source: str | None, max_depth: int, max_aliases: int) -> None:
+def _check_shape(text: str, source: str | None, max_depth: int, max_aliases: int) -> int:
     """Walk the event stream (no tree yet) to bound nesting and alias use."""
     depth = 0
     aliases = 0
@@ -143,6 +143,7 @@ def _check_shape(text: str, source: str | None, max_depth: int, max_aliases: int
                     f"more than {max_aliases} aliases (*name); a ladder needs none: "
                     "use `defaults:` to share settings",
                 )
+    return aliases
 
 
 def _located_error(source: str | None, event: yaml.Event, message: str) -> DefinitionError:
@@ -155,8 +156,9 @@ def _located_error(source: str | None, event: yaml.Event, message: str) -> Defin
 class _Builder:
     """Builds plain data from composed nodes, recording positions and problems."""
 
-    def __init__(self, located: Located) -> None:
+    def __init__(self, located: Located, aliases: int) -> None:
         self.located = located
+        self.aliases = aliases
         self.problems: list[Problem] = []
         self.nodes = 0
         self.scalars = SafeConstructor()
@@ -170,7 +172,17 @@ class _Builder:
     def build(self, node: Node, path: Path) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            self._problem(node, path, f"the document expands to more than {MAX_NODES:,} values")
+            self._problem(
+                node,
+                path,
+                f"the document expands to more than {MAX_NODES:,} values"
+                + (
+                    " through aliases (*name); a ladder needs none: use `defaults:` to share "
+                    "settings"
+                    if self.aliases
+                    else "; split it into smaller ladders"
+                ),
+            )
             raise DefinitionError(self.problems)
         self.located.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if node.tag not in _ALLOWED_TAGS:

@@ -40,13 +40,6 @@ def _options(
     _state["debug"] = debug
 
 
-def _fail(exc: BaseException, code: int = 1) -> typer.Exit:
-    if _state["debug"]:
-        raise exc
-    err.print(f"[red]error:[/red] {exc}", markup=True)
-    return typer.Exit(code)
-
-
 @app.command()
 def validate(
     files: Annotated[
@@ -67,9 +60,10 @@ def validate(
             for problem in exc.problems:
                 out.print(str(problem), markup=False)
             continue
+        rungs, ends = len(ladder.rungs), len(ladder.ends)
         out.print(
-            f"{file}: ok ({ladder.name} v{ladder.version}: {len(ladder.rungs)} rungs, "
-            f"{len(ladder.ends)} ends)",
+            f"{file}: ok ({ladder.name} v{ladder.version}: {rungs} rung{'s' * (rungs != 1)}, "
+            f"{ends} end{'s' * (ends != 1)})",
             markup=False,
         )
     if failed:
@@ -160,10 +154,13 @@ def demo() -> None:
 
 
 def main() -> None:
+    """Run the command line; errors print as one message, with a traceback only on --debug."""
     try:
-        app()
-    except LadderError as exc:  # an error no command handled: no traceback unless --debug
-        if "--debug" in sys.argv:
+        app(standalone_mode=True)
+    except Exception as exc:
+        if _state["debug"] or "--debug" in sys.argv:
             raise
-        err.print(f"error: {exc}", markup=False)
+        what = "error" if isinstance(exc, LadderError) else f"internal error ({type(exc).__name__})"
+        err.print(f"{what}: {exc}", markup=False)
+        err.print("rerun with --debug to see the traceback", markup=False)
         raise SystemExit(1) from None
