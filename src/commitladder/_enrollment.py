@@ -364,7 +364,9 @@ class Enrollment:
     """
 
     __slots__ = (
+        "_applied",
         "_clock",
+        "_hearing",
         "_history",
         "_listeners",
         "_s",
@@ -397,6 +399,9 @@ class Enrollment:
         self._listeners: tuple[Listener, ...] = tuple(listeners)
         self._history: list[Event] = [enrolled] if keep_history else []
         self._staged: tuple[object, tuple[Event, ...], _Snapshot] | None = None
+        # None while a command runs (its events are handed back to it), else ()
+        self._applied: tuple[Event, ...] | None = ()
+        self._hearing: list[Event] | None = None  # events queued for listeners
         s = _Snapshot.__new__(_Snapshot)
         s.state = ladder._ready[None]
         s.status = READY
@@ -551,7 +556,10 @@ class Enrollment:
         self._staged = None
         self._s = staged[2]
         self._history.extend(staged[1])
-        self._notify(staged[1])
+        if self._applied is None:
+            self._applied = staged[1]  # the running command notifies after the trigger
+        else:
+            self._notify(staged[1])  # fired on ladder.machine directly
 
     @property
     def status(self) -> Status:
@@ -747,15 +755,18 @@ class Enrollment:
         return aware(now) if now is not None else self._clock.now()
 
     def _run(self, trigger: str, kwargs: dict[str, Any]) -> tuple[Event, ...]:
-        before = len(self._history)
+        self._applied = None
         try:
             fired = fire(self.ladder.machine, trigger, self, kwargs)
         finally:
+            events = self._applied or ()
+            self._applied = ()
             self._staged = None
         if not fired:
             self._decide(trigger, kwargs)  # raises the refusal this state meets
             raise LadderError(f"no transition for {trigger!r} from {self.state!r} (a bug)")
-        return tuple(self._history[before:])
+        self._notify(events)
+        return events
 
     def _stage(self, token: object, trigger: str, kwargs: Mapping[str, Any]) -> str:
         """Guard entry point for the machine: decide once per firing, return the new state."""
@@ -766,18 +777,31 @@ class Enrollment:
         return staged[2].state
 
     def _notify(self, events: Sequence[Event]) -> None:
-        for listener in (*self.ladder._listeners, *self._listeners):
-            for event in events:
-                try:
-                    listener(event)
-                except Exception:
-                    _log.exception(
-                        "listener %r failed on %s #%d of %s; the state change stands",
-                        listener,
-                        event.type,
-                        event.seq,
-                        self.id,
-                    )
+        """Hand each event to every listener, in order, after it was applied.
+
+        A listener may issue commands itself: their events queue behind the ones
+        being delivered, so every listener hears the history in order."""
+        if not self._listeners and not self.ladder._listeners:
+            return
+        if self._hearing is not None:
+            self._hearing.extend(events)
+            return
+        queue = self._hearing = list(events)
+        try:
+            for event in queue:  # grows while listeners issue commands
+                for listener in (*self.ladder._listeners, *self._listeners):
+                    try:
+                        listener(event)
+                    except Exception:
+                        _log.exception(
+                            "listener %r failed on %s #%d of %s; the state change stands",
+                            listener,
+                            event.type,
+                            event.seq,
+                            self.id,
+                        )
+        finally:
+            self._hearing = None
 
     def _decide(
         self, trigger: str, kwargs: Mapping[str, Any]

@@ -114,6 +114,10 @@ def _shape_problems(exc: ValidationError, where: Located) -> Iterable[Problem]:
         yield where.problem(loc, message, key=key)
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _names(section: Any) -> list[str]:
     return [k for k in section if isinstance(k, str)] if isinstance(section, dict) else []
 
@@ -141,7 +145,7 @@ def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Proble
             )
 
     start = data.get("start")
-    for i, name in enumerate([start] if isinstance(start, str) else start or []):
+    for i, name in enumerate([start] if isinstance(start, str) else _as_list(start)):
         path: Path = ("start",) if isinstance(start, str) else ("start", i)
         if name in end_ids:
             yield where.problem(path, f"start must be a rung; {name!r} is an end")

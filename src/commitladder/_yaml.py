@@ -170,6 +170,9 @@ class _Builder:
         )
 
     def build(self, node: Node, path: Path) -> Any:
+        if len(path) > MAX_DEPTH:  # aliases can nest deeper than the text shows
+            self._problem(node, path, f"nesting is deeper than {MAX_DEPTH} levels; flatten it")
+            raise DefinitionError(self.problems)
         self.nodes += 1
         if self.nodes > MAX_NODES:
             self._problem(
@@ -200,7 +203,12 @@ class _Builder:
         assert isinstance(node, ScalarNode)
         if node.tag == _TAG + "timestamp":
             return node.value  # no field takes a date; keep what was written
-        return self.scalars.construct_object(node)
+        try:
+            return self.scalars.construct_object(node)
+        except (ValueError, KeyError, IndexError, yaml.YAMLError) as exc:
+            kind = str(node.tag).removeprefix(_TAG)
+            self._problem(node, path, f"{node.value!r} cannot be read as {kind} ({exc})")
+            return None
 
     def _mapping(self, node: MappingNode, path: Path) -> Iterator[tuple[str, Any]]:
         seen: dict[str, int] = {}
