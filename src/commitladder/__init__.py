@@ -57,6 +57,10 @@ from ._events import (
     event_from_dict,
 )
 from ._ladder import End, Ladder, Rung, load
+from ._memory_store import MemoryStore
+from ._messaging import Message, Messenger, RecordingMessenger
+from ._store import NotEnrolled, Store
+from ._tracker import RelayReport, Tracker
 
 __version__ = "0.1.0.dev0"
 
@@ -91,26 +95,34 @@ __all__ = [
     "Ladder",
     "LadderDefinition",
     "LadderError",
+    "MemoryStore",
+    "Message",
+    "Messenger",
     "MissingFacts",
     "NaiveDatetimeError",
     "NoOpenAsk",
+    "NotEnrolled",
     "NotExpiredYet",
     "NotNextStep",
     "NotParked",
     "OutcomeRequired",
     "Parked",
     "Problem",
+    "RecordingMessenger",
     "Refused",
+    "RelayReport",
     "Resumed",
     "Rules",
     "Rung",
     "RungDefinition",
     "Status",
     "SteppableClock",
+    "Store",
     "StoreError",
     "SystemClock",
     "TimeOrderError",
     "Timer",
+    "Tracker",
     "UnknownEnd",
     "UnknownRung",
     "event_from_dict",

@@ -1,0 +1,201 @@
+"""``MemoryStore``: the ``Store`` semantics in one process's memory, for tests and demos.
+
+It keeps every promise ``SqlStore`` keeps (version checks, one open ask per
+prospect, atomic changes, timers, outbox, receipts) behind one lock, so the
+tracker's behaviour can be specified once and checked on both. It must never be
+mistaken for durable: everything is gone when the process ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ._errors import ConflictError
+from ._store import (
+    Change,
+    DueTimer,
+    KeyReplayed,
+    OpenAsk,
+    OutboxEntry,
+    OutboxStatus,
+    Receipt,
+    StoredEnrollment,
+    ask_pending,
+)
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """A ``Store`` in memory: thread-safe, with the same guarantees as ``SqlStore``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._enrollments: dict[str, StoredEnrollment] = {}
+        self._by_prospect: dict[str, list[str]] = {}
+        self._events: dict[str, list[dict[str, Any]]] = {}
+        self._asks: dict[str, OpenAsk] = {}
+        self._slot_of: dict[str, str] = {}
+        self._timers: dict[str, list[DueTimer]] = {}
+        self._leases: dict[DueTimer, datetime] = {}
+        self._outbox: dict[str, OutboxEntry] = {}
+        self._outbox_leases: dict[str, datetime] = {}
+        self._receipts: dict[str, Receipt] = {}
+
+    def create_schema(self) -> None:
+        """Nothing to create; present so a ``MemoryStore`` can stand in for ``SqlStore``."""
+
+    # ---- enrollments ----------------------------------------------------------------------
+
+    def load(self, enrollment_id: str) -> StoredEnrollment | None:
+        with self._lock:
+            return self._enrollments.get(enrollment_id)
+
+    def find(self, prospect: str) -> list[StoredEnrollment]:
+        with self._lock:
+            return [self._enrollments[i] for i in self._by_prospect.get(prospect, ())]
+
+    def events(self, enrollment_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._events.get(enrollment_id, ()))
+
+    def apply(self, change: Change) -> None:
+        eid = change.enrollment_id
+        with self._lock:
+            # every check first: a refused change writes nothing
+            current = self._enrollments.get(eid)
+            version = current.version if current is not None else 0
+            if version != change.expected_version:
+                raise ConflictError(
+                    f"enrollment {eid!r} is at version {version}, "
+                    f"not {change.expected_version}; another writer changed it first"
+                )
+            if change.receipt is not None and change.receipt.key in self._receipts:
+                raise KeyReplayed(self._receipts[change.receipt.key])
+            new_ask = change.open_ask if change.ask_changed else None
+            if new_ask is not None:
+                holder = self._asks.get(new_ask.slot)
+                if holder is not None and holder.enrollment_id != eid:
+                    raise ask_pending(holder, eid, new_ask.rung)
+            # then every write
+            self._enrollments[eid] = StoredEnrollment(
+                id=eid,
+                prospect=change.prospect,
+                ladder=change.ladder,
+                status=change.status,
+                version=version + 1,
+                snapshot=change.snapshot,
+                fired=change.fired,
+            )
+            if current is None:
+                self._by_prospect.setdefault(change.prospect, []).append(eid)
+            self._events.setdefault(eid, []).extend(dict(e) for e in change.events)
+            if change.ask_changed:
+                old = self._slot_of.pop(eid, None)
+                if old is not None:
+                    del self._asks[old]
+                if new_ask is not None:
+                    self._asks[new_ask.slot] = new_ask
+                    self._slot_of[eid] = new_ask.slot
+            for timer in self._timers.pop(eid, ()):
+                self._leases.pop(timer, None)
+            if change.timers:
+                self._timers[eid] = list(change.timers)
+            now = change.now or datetime.min
+            for message in change.messages:
+                self._outbox[message.key] = OutboxEntry(message, "pending", 0, now)
+            if change.receipt is not None:
+                self._receipts[change.receipt.key] = change.receipt
+
+    def recall(self, key: str) -> Receipt | None:
+        with self._lock:
+            return self._receipts.get(key)
+
+    def open_asks(self) -> list[OpenAsk]:
+        """Every open ask held now (for tests and inspection)."""
+        with self._lock:
+            return list(self._asks.values())
+
+    # ---- timers ---------------------------------------------------------------------------
+
+    def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
+        with self._lock:
+            due = sorted(
+                (
+                    t
+                    for timers in self._timers.values()
+                    for t in timers
+                    if t.due_at <= now and self._leases.get(t, now) <= now
+                ),
+                key=lambda t: t.due_at,
+            )[:limit]
+            for timer in due:
+                self._leases[timer] = lease_until
+            return due
+
+    def timers(self) -> list[DueTimer]:
+        """Every stored timer, soonest first (for tests and inspection)."""
+        with self._lock:
+            return sorted((t for ts in self._timers.values() for t in ts), key=lambda t: t.due_at)
+
+    # ---- outbox ---------------------------------------------------------------------------
+
+    def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
+        with self._lock:
+            out: list[OutboxEntry] = []
+            for key, entry in self._outbox.items():
+                if len(out) >= limit:
+                    break
+                if entry.status != "pending" or entry.next_attempt_at > now:
+                    continue
+                if self._outbox_leases.get(key, now) > now:
+                    continue
+                self._outbox_leases[key] = lease_until
+                out.append(entry)
+            return out
+
+    def message_sent(self, key: str, now: datetime) -> None:
+        with self._lock:
+            entry = self._outbox[key]
+            self._outbox[key] = replace(
+                entry, status="sent", attempts=entry.attempts + 1, sent_at=now, last_error=None
+            )
+            self._outbox_leases.pop(key, None)
+
+    def message_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
+        with self._lock:
+            entry = self._outbox[key]
+            self._outbox[key] = replace(
+                entry,
+                status="pending" if retry_at is not None else "dead",
+                attempts=entry.attempts + 1,
+                next_attempt_at=retry_at or entry.next_attempt_at,
+                last_error=error,
+            )
+            self._outbox_leases.pop(key, None)
+
+    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
+        with self._lock:
+            return [e for e in self._outbox.values() if status is None or e.status == status]
+
+    def redrive(self, keys: Sequence[str] | None, now: datetime) -> int:
+        with self._lock:
+            chosen = self._outbox if keys is None else {k: self._outbox[k] for k in keys}
+            count = 0
+            for key, entry in list(chosen.items()):
+                if entry.status == "dead":
+                    self._outbox[key] = replace(
+                        entry, status="pending", attempts=0, next_attempt_at=now
+                    )
+                    count += 1
+            return count
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()  # every apply is final the moment it returns
+
+    def __repr__(self) -> str:
+        return f"<MemoryStore enrollments={len(self._enrollments)}>"

@@ -1,0 +1,183 @@
+"""Outgoing messages: what the tracker asks a host to deliver, and the ``Messenger`` hook.
+
+Messages are derived from events (an ask to send, a follow-up, a commitment, an
+expiry) or from timers (a follow-up due, a next step overdue, a resume date). Each
+has a stable ``key`` that doubles as the idempotency key a messenger passes on to
+its provider: a message may be delivered more than once, never with another key.
+This module must never deliver anything itself; the relay in the tracker does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ._events import AskExpired, AskIssued, Committed, Event, FollowedUp
+
+if TYPE_CHECKING:
+    from ._ladder import Ladder
+
+__all__ = ["MESSAGE_KINDS", "Message", "Messenger", "RecordingMessenger", "messages_for"]
+
+# event type -> message kind; timers add 'follow_up_due', 'next_step_overdue', 'resume_due'
+MESSAGE_KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        "AskIssued": "ask",
+        "FollowedUp": "follow_up",
+        "Committed": "committed",
+        "AskExpired": "ask_expired",
+    }
+)
+TIMER_MESSAGES: Mapping[str, str] = MappingProxyType(
+    {
+        "follow_up": "follow_up_due",
+        "next_step_overdue": "next_step_overdue",
+        "resume": "resume_due",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One message to deliver over ``channel``; ``key`` is stable across every retry."""
+
+    key: str
+    kind: str
+    prospect: str
+    enrollment_id: str
+    ladder: str
+    at: datetime
+    channel: str | None = None
+    rung: str | None = None
+    text: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key to hand to the delivery provider so a retried message is sent once."""
+        return self.key
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "prospect": self.prospect,
+            "enrollment_id": self.enrollment_id,
+            "ladder": self.ladder,
+            "at": self.at.isoformat(),
+            "channel": self.channel,
+            "rung": self.rung,
+            "text": self.text,
+            "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        return cls(
+            key=data["key"],
+            kind=data["kind"],
+            prospect=data["prospect"],
+            enrollment_id=data["enrollment_id"],
+            ladder=data["ladder"],
+            at=datetime.fromisoformat(data["at"]),
+            channel=data.get("channel"),
+            rung=data.get("rung"),
+            text=data.get("text"),
+            data=dict(data.get("data") or {}),
+        )
+
+
+@runtime_checkable
+class Messenger(Protocol):
+    """Delivers one message (an email, a task in the CRM, a push...).
+
+    Return normally once the message is handed over; raise any exception to have
+    it retried later with backoff. Pass ``message.idempotency_key`` on to the
+    provider: delivery is at least once, so the same message can come again.
+    """
+
+    def send(self, message: Message) -> None: ...
+
+
+class RecordingMessenger:
+    """A messenger for tests and demos: records what it was given, fails on request."""
+
+    def __init__(self, *, fail: Callable[[Message], bool] | None = None) -> None:
+        self.sent: list[Message] = []
+        self.attempts: list[Message] = []
+        self._fail = fail
+        self._fail_next = 0
+
+    def fail_next(self, times: int = 1) -> None:
+        """Make the next ``times`` calls raise ``ConnectionError``."""
+        self._fail_next += times
+
+    def send(self, message: Message) -> None:
+        self.attempts.append(message)
+        if self._fail_next > 0:
+            self._fail_next -= 1
+            raise ConnectionError(f"recording messenger: {message.key} failed on request")
+        if self._fail is not None and self._fail(message):
+            raise ConnectionError(f"recording messenger: {message.key} failed on request")
+        self.sent.append(message)
+
+    @property
+    def keys(self) -> list[str]:
+        """Idempotency keys of the messages delivered, in order."""
+        return [m.key for m in self.sent]
+
+    def of_kind(self, kind: str) -> list[Message]:
+        return [m for m in self.sent if m.kind == kind]
+
+    def clear(self) -> None:
+        self.sent.clear()
+        self.attempts.clear()
+
+    def __repr__(self) -> str:
+        return f"<RecordingMessenger sent={len(self.sent)}>"
+
+
+def messages_for(
+    ladder: Ladder, prospect: str, events: Iterable[Event], *, rung_of: Mapping[int, str]
+) -> list[Message]:
+    """The messages ``events`` send; ``rung_of`` maps an ask's seq to its rung."""
+    out: list[Message] = []
+    for event in events:
+        kind = MESSAGE_KINDS.get(event.type)
+        if kind is None:
+            continue
+        channel: str | None = None
+        rung: str | None = None
+        data: dict[str, Any] = {}
+        if isinstance(event, AskIssued):
+            channel, rung = event.channel, event.rung
+            if event.expires_at is not None:
+                data["expires_at"] = event.expires_at.isoformat()
+        elif isinstance(event, FollowedUp):
+            channel, rung = event.channel, rung_of.get(event.ask_seq)
+            data["number"] = event.number
+        elif isinstance(event, Committed):
+            rung = event.rung
+            data = {"outcome": event.outcome, "late": event.late}
+        elif isinstance(event, AskExpired):
+            rung = event.rung
+            data["then"] = event.then
+        text = ladder.rungs[rung].ask if rung is not None and kind != "committed" else None
+        out.append(
+            Message(
+                key=f"{event.enrollment_id}#{event.seq}:{kind}",
+                kind=kind,
+                prospect=prospect,
+                enrollment_id=event.enrollment_id,
+                ladder=ladder.name,
+                at=event.at,
+                channel=channel,
+                rung=rung,
+                text=text,
+                data=data,
+            )
+        )
+    return out

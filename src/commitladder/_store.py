@@ -1,0 +1,209 @@
+"""The ``Store`` protocol: what a durable home for enrollments must guarantee.
+
+A store keeps, per enrollment, a snapshot with a version (loading never reads the
+history), the event log, the prospect's open ask (unique per prospect: the store,
+not the Python process, enforces one open ask at a time), the timers with their
+due times, the outbox and the idempotency receipts. ``apply`` writes one command's
+``Change`` all at once or not at all. A store must never decide anything about
+the ladder: the tracker decides, the store only keeps its promises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ._enrollment import Ask
+from ._errors import AskPending, StoreError
+from ._messaging import Message
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Change",
+    "DueTimer",
+    "KeyReplayed",
+    "NotEnrolled",
+    "OpenAsk",
+    "OutboxEntry",
+    "Receipt",
+    "Store",
+    "StoredEnrollment",
+    "ask_pending",
+]
+
+SCHEMA_VERSION = 1
+
+OutboxStatus = Literal["pending", "sent", "dead"]
+
+
+class NotEnrolled(StoreError, LookupError):
+    """The store holds no enrollment for that prospect (on that ladder)."""
+
+
+class KeyReplayed(StoreError):
+    """The idempotency key was used already; ``receipt`` holds the first result."""
+
+    def __init__(self, receipt: Receipt) -> None:
+        super().__init__(f"idempotency key {receipt.key!r} was already applied")
+        self.receipt = receipt
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEnrollment:
+    """An enrollment as stored: its snapshot, version, and the alerts already fired."""
+
+    id: str
+    prospect: str
+    ladder: str
+    status: str
+    version: int
+    snapshot: Mapping[str, Any]
+    fired: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAsk:
+    """The row that holds a prospect's one open ask (``slot`` is unique in the store)."""
+
+    slot: str
+    enrollment_id: str
+    prospect: str
+    rung: str
+    channel: str
+    seq: int
+    asked_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    """Something to run at ``due_at``: ``expire``, ``follow_up``, ``next_step_overdue``,
+    ``resume``."""
+
+    enrollment_id: str
+    kind: str
+    due_at: datetime
+    rung: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The first result of a command run under an idempotency key."""
+
+    key: str
+    command: str
+    enrollment_id: str
+    result: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A message in the outbox and where its delivery stands."""
+
+    message: Message
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Everything one command writes, applied atomically by ``Store.apply``.
+
+    ``expected_version`` is the version the command read (0: a new enrollment);
+    the store refuses the change with ``ConflictError`` if another writer moved it.
+    """
+
+    enrollment_id: str
+    prospect: str
+    ladder: str
+    status: str
+    expected_version: int
+    snapshot: Mapping[str, Any]
+    fired: tuple[str, ...] = ()
+    events: Sequence[Mapping[str, Any]] = ()
+    ask_changed: bool = False
+    open_ask: OpenAsk | None = None
+    timers: Sequence[DueTimer] = ()
+    messages: Sequence[Message] = ()
+    receipt: Receipt | None = None
+    now: datetime | None = field(default=None, compare=False)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where a ``Tracker`` keeps enrollments, events, open asks, timers and the outbox.
+
+    Implementations: ``MemoryStore`` (tests, demos) and ``commitladder.sql.SqlStore``.
+    Every method is atomic on its own; ``apply`` is the one that writes a command.
+    """
+
+    def create_schema(self) -> None:
+        """Create what the store needs; safe to call again."""
+
+    def load(self, enrollment_id: str) -> StoredEnrollment | None:
+        """The stored snapshot of one enrollment (never its history)."""
+
+    def find(self, prospect: str) -> list[StoredEnrollment]:
+        """Every enrollment of ``prospect``, on any ladder."""
+
+    def events(self, enrollment_id: str) -> list[dict[str, Any]]:
+        """The enrollment's events as ``Event.to_dict()`` dicts, oldest first."""
+
+    def apply(self, change: Change) -> None:
+        """Write ``change`` atomically.
+
+        Raises ``ConflictError`` when the version moved, ``AskPending`` when the
+        prospect's open-ask slot is held by another enrollment, ``KeyReplayed`` when
+        the receipt's key was used already. On any error nothing is written.
+        """
+
+    def recall(self, key: str) -> Receipt | None:
+        """The receipt stored under an idempotency key, if any."""
+
+    def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
+        """Up to ``limit`` timers due at ``now`` not leased by another worker; lease them."""
+
+    def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
+        """Up to ``limit`` pending messages due for an attempt; lease them."""
+
+    def message_sent(self, key: str, now: datetime) -> None:
+        """Mark a message delivered (only after the messenger returned)."""
+
+    def message_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: retry at ``retry_at``, or dead-letter it when ``None``."""
+
+    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
+        """The outbox, oldest first, optionally only one status."""
+
+    def redrive(self, keys: Sequence[str] | None, now: datetime) -> int:
+        """Put dead messages (all, or those ``keys``) back to pending; returns how many."""
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the last ``apply`` is durably committed."""
+
+
+def ask_pending(holder: OpenAsk, enrollment_id: str, rung: str | None) -> AskPending:
+    """The refusal a command meets when another enrollment of the prospect holds an ask."""
+    ask = Ask(
+        holder.enrollment_id,
+        holder.seq,
+        holder.rung,
+        holder.channel,
+        holder.asked_at,
+        holder.expires_at,
+    )
+    elsewhere = f" on {holder.enrollment_id}" if holder.enrollment_id != enrollment_id else ""
+    return AskPending(
+        f"{holder.prospect} already has an open ask for {holder.rung}{elsewhere} "
+        f"(asked {holder.asked_at.strftime('%Y-%m-%d %H:%M %Z').strip()} by {holder.channel}); "
+        "one commitment at a time: wait for the answer, follow up, or withdraw it first",
+        enrollment_id=enrollment_id,
+        rung=rung,
+        retry_after=holder.expires_at,
+        ask=ask,
+    )

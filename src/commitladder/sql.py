@@ -1,0 +1,676 @@
+"""``SqlStore``: the ``Store`` on SQLAlchemy Core, for SQLite, PostgreSQL and MySQL/MariaDB.
+
+The only module that imports SQLAlchemy (install ``commitladder[sql]``, or the
+``postgres`` / ``mysql`` extras for their drivers). The database keeps the promises:
+a version column for optimistic concurrency, a unique key on the prospect's open
+ask, a primary key on idempotency keys, and one transaction per command. Foreign
+errors are translated in one place, ``_translate``; nothing here ever decides
+anything about a ladder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection, Dialect, Engine
+
+from ._errors import ConflictError, LadderError, StoreError
+from ._messaging import Message
+from ._store import (
+    SCHEMA_VERSION,
+    Change,
+    DueTimer,
+    KeyReplayed,
+    OpenAsk,
+    OutboxEntry,
+    OutboxStatus,
+    Receipt,
+    StoredEnrollment,
+    ask_pending,
+)
+
+__all__ = ["SqlStore"]
+
+_WRITE = "commitladder_write"
+
+
+class _Time(sa.types.TypeDecorator[datetime]):
+    """An instant: stored as naive UTC (microseconds kept on MySQL), read back aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class _Json(sa.types.TypeDecorator[Any]):
+    """JSON in a text column: the same bytes on every database."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.LONGTEXT())
+        return dialect.type_descriptor(sa.Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
+    ident = sa.String(255)
+    p = prefix
+    return {
+        "meta": sa.Table(
+            f"{p}meta",
+            metadata,
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("value", sa.String(255), nullable=False),
+        ),
+        "enrollments": sa.Table(
+            f"{p}enrollments",
+            metadata,
+            sa.Column("id", ident, primary_key=True),
+            sa.Column("prospect", ident, nullable=False, index=True),
+            sa.Column("ladder", ident, nullable=False),
+            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("version", sa.Integer, nullable=False),
+            sa.Column("snapshot", _Json, nullable=False),
+            sa.Column("fired", _Json, nullable=False),
+            sa.Column("updated_at", _Time, nullable=True),
+        ),
+        "events": sa.Table(
+            f"{p}events",
+            metadata,
+            sa.Column("enrollment_id", ident, primary_key=True),
+            sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("type", sa.String(32), nullable=False),
+            sa.Column("at", _Time, nullable=False),
+            sa.Column("body", _Json, nullable=False),
+        ),
+        "open_asks": sa.Table(
+            # one row per open ask; the primary key on `slot` (the prospect, for an
+            # exclusive ladder) is what makes a second open ask impossible
+            f"{p}open_asks",
+            metadata,
+            sa.Column("slot", sa.String(400), primary_key=True),
+            sa.Column("enrollment_id", ident, nullable=False, unique=True),
+            sa.Column("prospect", ident, nullable=False),
+            sa.Column("rung", ident, nullable=False),
+            sa.Column("channel", ident, nullable=False),
+            sa.Column("seq", sa.Integer, nullable=False),
+            sa.Column("asked_at", _Time, nullable=False),
+            sa.Column("expires_at", _Time, nullable=True),
+        ),
+        "timers": sa.Table(
+            f"{p}timers",
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("enrollment_id", ident, nullable=False, index=True),
+            sa.Column("kind", sa.String(32), nullable=False),
+            sa.Column("due_at", _Time, nullable=False, index=True),
+            sa.Column("rung", ident, nullable=True),
+            sa.Column("lease_until", _Time, nullable=True),
+        ),
+        "outbox": sa.Table(
+            f"{p}outbox",
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("key", sa.String(400), nullable=False, unique=True),
+            sa.Column("enrollment_id", ident, nullable=False),
+            sa.Column("kind", sa.String(32), nullable=False),
+            sa.Column("status", sa.String(8), nullable=False),
+            sa.Column("attempts", sa.Integer, nullable=False),
+            sa.Column("next_attempt_at", _Time, nullable=False),
+            sa.Column("lease_until", _Time, nullable=True),
+            sa.Column("sent_at", _Time, nullable=True),
+            sa.Column("last_error", sa.Text, nullable=True),
+            sa.Column("body", _Json, nullable=False),
+            sa.Index(f"ix_{p}outbox_due", "status", "next_attempt_at"),
+        ),
+        "idempotency": sa.Table(
+            f"{p}idempotency",
+            metadata,
+            sa.Column("key", ident, primary_key=True),
+            sa.Column("command", sa.String(32), nullable=False),
+            sa.Column("enrollment_id", ident, nullable=False),
+            sa.Column("result", _Json, nullable=False),
+            sa.Column("created_at", _Time, nullable=True),
+        ),
+    }
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    """SQLite with WAL and real transactions: writers take the lock at BEGIN IMMEDIATE,
+    so two writers queue instead of deadlocking on a lock upgrade."""
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    memory = url.database in (None, "", ":memory:")
+
+    @sa_event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
+        cursor = dbapi_conn.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _make_engine(url: str | sa.URL) -> Engine:
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    if backend in ("mysql", "mariadb"):
+        # READ COMMITTED: InnoDB's default REPEATABLE READ takes gap locks that make
+        # racing inserts deadlock far more often, and we rely on versions anyway
+        return sa.create_engine(parsed, isolation_level="READ COMMITTED")
+    return sa.create_engine(parsed)
+
+
+_SAFE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,30}$")
+
+
+class SqlStore:
+    """A ``Store`` in a SQL database, through SQLAlchemy Core.
+
+    ``bind`` is a URL (``"sqlite:///ladders.db"``, ``"postgresql+psycopg://..."``,
+    ``"mysql+pymysql://..."``), an ``Engine``, or a host's open ``Connection``: then
+    every write goes into a savepoint of the host's transaction and commits or rolls
+    back with the host's own writes (listeners wait for the host's commit).
+    Table names start with ``prefix``. Call ``create_schema()`` once (idempotent).
+    """
+
+    def __init__(
+        self,
+        bind: str | sa.URL | Engine | Connection,
+        *,
+        prefix: str = "commitladder_",
+        skip_locked: bool | None = None,
+    ) -> None:
+        if not _SAFE_PREFIX.match(prefix):
+            raise ValueError(f"prefix {prefix!r} must be a short SQL identifier")
+        self.prefix = prefix
+        self._owns_engine = isinstance(bind, (str, sa.URL))
+        self._conn: Connection | None = None
+        if isinstance(bind, Connection):
+            self._conn = bind
+            self.engine: Engine = bind.engine
+        elif isinstance(bind, Engine):
+            self.engine = bind
+        else:
+            self.engine = _make_engine(bind)
+        dialect = self.engine.dialect
+        self.dialect = dialect.name
+        if skip_locked is None:
+            skip_locked = self.dialect in ("postgresql", "mysql", "mariadb")
+        self._skip_locked = skip_locked
+        self.metadata = sa.MetaData()
+        self._t = _tables(self.metadata, prefix)
+        self._pending: list[Callable[[], None]] = []
+        if self._conn is not None:
+            sa_event.listen(self._conn, "commit", self._host_committed)
+            sa_event.listen(self._conn, "rollback", self._host_rolled_back)
+
+    @classmethod
+    def joined(cls, connection: Connection, like: SqlStore) -> SqlStore:
+        """A store on the host's ``connection`` with ``like``'s settings (one per request)."""
+        return cls(connection, prefix=like.prefix, skip_locked=like._skip_locked)
+
+    def close(self) -> None:
+        """Release the connection pool if this store created it."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"<SqlStore {self.dialect} prefix={self.prefix!r}>"
+
+    # ---- transactions and errors (the one boundary for foreign errors) --------------------
+
+    @contextmanager
+    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
+        try:
+            if self._conn is not None:
+                with self._conn.begin_nested():
+                    yield self._conn
+            else:
+                with self.engine.connect() as conn:
+                    if write:
+                        conn.execution_options(**{_WRITE: True})
+                    with conn.begin():
+                        yield conn
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc) from exc
+
+    def _host_committed(self, conn: Connection) -> None:
+        callbacks, self._pending = self._pending, []
+        for callback in callbacks:
+            callback()
+
+    def _host_rolled_back(self, conn: Connection) -> None:
+        self._pending.clear()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        if self._conn is None:
+            callback()  # our own transaction has committed already
+        else:
+            self._pending.append(callback)
+
+    # ---- schema ---------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create the tables if missing and record the schema version (idempotent)."""
+        meta = self._t["meta"]
+        with self._tx() as conn:
+            self.metadata.create_all(conn, checkfirst=True)
+            found = conn.execute(
+                sa.select(meta.c.value).where(meta.c.name == "schema_version")
+            ).scalar()
+            if found is None:
+                conn.execute(meta.insert().values(name="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(found) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the tables with prefix {self.prefix!r} are at schema version {found}, "
+                    f"newer than this commitladder ({SCHEMA_VERSION}); upgrade commitladder"
+                )
+
+    def schema_version(self) -> int | None:
+        meta = self._t["meta"]
+        with self._tx(write=False) as conn:
+            try:
+                found = conn.execute(
+                    sa.select(meta.c.value).where(meta.c.name == "schema_version")
+                ).scalar()
+            except StoreError:
+                return None
+        return int(found) if found is not None else None
+
+    def drop_schema(self) -> None:
+        """Drop every table of this prefix (tests, teardown)."""
+        with self._tx() as conn:
+            self.metadata.drop_all(conn, checkfirst=True)
+
+    # ---- enrollments ----------------------------------------------------------------------
+
+    def _stored(self, row: Any) -> StoredEnrollment:
+        return StoredEnrollment(
+            id=row.id,
+            prospect=row.prospect,
+            ladder=row.ladder,
+            status=row.status,
+            version=row.version,
+            snapshot=row.snapshot,
+            fired=tuple(row.fired),
+        )
+
+    def load(self, enrollment_id: str) -> StoredEnrollment | None:
+        t = self._t["enrollments"]
+        with self._tx(write=False) as conn:
+            row = conn.execute(sa.select(t).where(t.c.id == enrollment_id)).first()
+        return self._stored(row) if row is not None else None
+
+    def find(self, prospect: str) -> list[StoredEnrollment]:
+        t = self._t["enrollments"]
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sa.select(t).where(t.c.prospect == prospect).order_by(t.c.id))
+            return [self._stored(row) for row in rows]
+
+    def events(self, enrollment_id: str) -> list[dict[str, Any]]:
+        t = self._t["events"]
+        with self._tx(write=False) as conn:
+            rows = conn.execute(
+                sa.select(t.c.body).where(t.c.enrollment_id == enrollment_id).order_by(t.c.seq)
+            )
+            return [row.body for row in rows]
+
+    def count(self) -> int:
+        """How many enrollments are stored."""
+        t = self._t["enrollments"]
+        with self._tx(write=False) as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+
+    def apply(self, change: Change) -> None:
+        t = self._t
+        eid = change.enrollment_id
+        now = change.now
+        stage = "enrollment"
+        try:
+            with self._tx() as conn:
+                row = {
+                    "status": change.status,
+                    "version": change.expected_version + 1,
+                    "snapshot": change.snapshot,
+                    "fired": list(change.fired),
+                    "updated_at": now,
+                }
+                if change.expected_version == 0:
+                    conn.execute(
+                        t["enrollments"].insert(),
+                        {"id": eid, "prospect": change.prospect, "ladder": change.ladder, **row},
+                    )
+                else:
+                    e = t["enrollments"]
+                    done = conn.execute(
+                        e.update()
+                        .where(e.c.id == eid, e.c.version == change.expected_version)
+                        .values(**row)
+                    )
+                    if done.rowcount != 1:
+                        raise ConflictError(
+                            f"enrollment {eid!r} moved past version {change.expected_version}; "
+                            "another writer changed it first"
+                        )
+                if change.receipt is not None:
+                    stage = "receipt"
+                    r = change.receipt
+                    conn.execute(
+                        t["idempotency"].insert(),
+                        {
+                            "key": r.key,
+                            "command": r.command,
+                            "enrollment_id": r.enrollment_id,
+                            "result": dict(r.result),
+                            "created_at": now,
+                        },
+                    )
+                stage = "events"
+                if change.events:
+                    conn.execute(
+                        t["events"].insert(),
+                        [
+                            {
+                                "enrollment_id": eid,
+                                "seq": ev["seq"],
+                                "type": ev["type"],
+                                "at": datetime.fromisoformat(ev["at"]),
+                                "body": dict(ev),
+                            }
+                            for ev in change.events
+                        ],
+                    )
+                if change.ask_changed:
+                    stage = "open_ask"
+                    a = t["open_asks"]
+                    conn.execute(a.delete().where(a.c.enrollment_id == eid))
+                    ask = change.open_ask
+                    if ask is not None:
+                        conn.execute(
+                            a.insert(),
+                            {
+                                "slot": ask.slot,
+                                "enrollment_id": eid,
+                                "prospect": ask.prospect,
+                                "rung": ask.rung,
+                                "channel": ask.channel,
+                                "seq": ask.seq,
+                                "asked_at": ask.asked_at,
+                                "expires_at": ask.expires_at,
+                            },
+                        )
+                stage = "timers"
+                tm = t["timers"]
+                if change.expected_version != 0:
+                    conn.execute(tm.delete().where(tm.c.enrollment_id == eid))
+                if change.timers:
+                    conn.execute(
+                        tm.insert(),
+                        [
+                            {
+                                "enrollment_id": eid,
+                                "kind": timer.kind,
+                                "due_at": timer.due_at,
+                                "rung": timer.rung,
+                                "lease_until": None,
+                            }
+                            for timer in change.timers
+                        ],
+                    )
+                stage = "outbox"
+                if change.messages:
+                    conn.execute(
+                        t["outbox"].insert(),
+                        [
+                            {
+                                "key": m.key,
+                                "enrollment_id": eid,
+                                "kind": m.kind,
+                                "status": "pending",
+                                "attempts": 0,
+                                "next_attempt_at": now or m.at,
+                                "lease_until": None,
+                                "sent_at": None,
+                                "last_error": None,
+                                "body": m.to_dict(),
+                            }
+                            for m in change.messages
+                        ],
+                    )
+        except _Integrity as exc:
+            raise self._integrity(stage, change) from exc.__cause__
+
+    def _integrity(self, stage: str, change: Change) -> LadderError:
+        """A unique key said no: name the rule it guards."""
+        if stage == "open_ask" and change.open_ask is not None:
+            a = self._t["open_asks"]
+            with self._tx(write=False) as conn:
+                row = conn.execute(sa.select(a).where(a.c.slot == change.open_ask.slot)).first()
+            if row is not None:
+                holder = OpenAsk(
+                    row.slot,
+                    row.enrollment_id,
+                    row.prospect,
+                    row.rung,
+                    row.channel,
+                    row.seq,
+                    row.asked_at,
+                    row.expires_at,
+                )
+                return ask_pending(holder, change.enrollment_id, change.open_ask.rung)
+        if stage == "receipt" and change.receipt is not None:
+            first = self.recall(change.receipt.key)
+            if first is not None:
+                return KeyReplayed(first)
+        return ConflictError(
+            f"enrollment {change.enrollment_id!r} was written by another worker at the same "
+            f"time ({stage}); reload and try again"
+        )
+
+    def recall(self, key: str) -> Receipt | None:
+        t = self._t["idempotency"]
+        with self._tx(write=False) as conn:
+            row = conn.execute(sa.select(t).where(t.c.key == key)).first()
+        if row is None:
+            return None
+        return Receipt(row.key, row.command, row.enrollment_id, row.result)
+
+    def open_asks(self) -> list[OpenAsk]:
+        """Every open ask held now (for tests and inspection)."""
+        a = self._t["open_asks"]
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sa.select(a).order_by(a.c.slot)).all()
+        return [
+            OpenAsk(
+                r.slot,
+                r.enrollment_id,
+                r.prospect,
+                r.rung,
+                r.channel,
+                r.seq,
+                r.asked_at,
+                r.expires_at,
+            )
+            for r in rows
+        ]
+
+    # ---- timers ---------------------------------------------------------------------------
+
+    def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
+        tm = self._t["timers"]
+        query = (
+            sa.select(tm.c.id, tm.c.enrollment_id, tm.c.kind, tm.c.due_at, tm.c.rung)
+            .where(tm.c.due_at <= now, sa.or_(tm.c.lease_until.is_(None), tm.c.lease_until <= now))
+            .order_by(tm.c.due_at)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    tm.update()
+                    .where(tm.c.id.in_([r.id for r in rows]))
+                    .values(lease_until=lease_until)
+                )
+        return [DueTimer(r.enrollment_id, r.kind, r.due_at, r.rung) for r in rows]
+
+    def timers(self) -> list[DueTimer]:
+        """Every stored timer, soonest first (for tests and inspection)."""
+        tm = self._t["timers"]
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sa.select(tm).order_by(tm.c.due_at, tm.c.id)).all()
+        return [DueTimer(r.enrollment_id, r.kind, r.due_at, r.rung) for r in rows]
+
+    # ---- outbox ---------------------------------------------------------------------------
+
+    def _entry(self, row: Any) -> OutboxEntry:
+        return OutboxEntry(
+            message=Message.from_dict(row.body),
+            status=row.status,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+            sent_at=row.sent_at,
+        )
+
+    def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
+        o = self._t["outbox"]
+        query = (
+            sa.select(o)
+            .where(
+                o.c.status == "pending",
+                o.c.next_attempt_at <= now,
+                sa.or_(o.c.lease_until.is_(None), o.c.lease_until <= now),
+            )
+            .order_by(o.c.id)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    o.update()
+                    .where(o.c.id.in_([r.id for r in rows]))
+                    .values(lease_until=lease_until)
+                )
+        return [self._entry(r) for r in rows]
+
+    def message_sent(self, key: str, now: datetime) -> None:
+        o = self._t["outbox"]
+        with self._tx() as conn:
+            conn.execute(
+                o.update()
+                .where(o.c.key == key)
+                .values(
+                    status="sent",
+                    attempts=o.c.attempts + 1,
+                    sent_at=now,
+                    lease_until=None,
+                    last_error=None,
+                )
+            )
+
+    def message_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
+        o = self._t["outbox"]
+        values: dict[str, Any] = {
+            "attempts": o.c.attempts + 1,
+            "last_error": error[:2000],
+            "lease_until": None,
+            "status": "pending" if retry_at is not None else "dead",
+        }
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
+        with self._tx() as conn:
+            conn.execute(o.update().where(o.c.key == key).values(**values))
+
+    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
+        o = self._t["outbox"]
+        query = sa.select(o).order_by(o.c.id)
+        if status is not None:
+            query = query.where(o.c.status == status)
+        with self._tx(write=False) as conn:
+            return [self._entry(r) for r in conn.execute(query)]
+
+    def redrive(self, keys: Sequence[str] | None, now: datetime) -> int:
+        o = self._t["outbox"]
+        query = o.update().where(o.c.status == "dead")
+        if keys is not None:
+            query = query.where(o.c.key.in_(list(keys)))
+        with self._tx() as conn:
+            done = conn.execute(
+                query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
+            )
+            return int(done.rowcount)
+
+
+class _Integrity(StoreError):
+    """Internal: a unique key refused a write; ``SqlStore.apply`` names the rule."""
+
+
+# SQLSTATE / driver codes that mean "another transaction got in the way: try again"
+_RETRYABLE_PG = {"40001", "40P01", "55P03"}
+_RETRYABLE_MYSQL = {1205, 1213}
+
+
+def _translate(exc: sa_exc.DBAPIError) -> StoreError:
+    """Map a driver error to ours: the one place foreign errors are understood."""
+    orig = exc.orig
+    if isinstance(exc, sa_exc.IntegrityError):
+        return _Integrity(str(orig))
+    sqlstate = getattr(orig, "sqlstate", None)
+    code = orig.args[0] if orig is not None and orig.args else None
+    text = str(orig).lower()
+    if (
+        sqlstate in _RETRYABLE_PG
+        or code in _RETRYABLE_MYSQL
+        or "database is locked" in text
+        or "deadlock" in text
+    ):
+        return ConflictError(f"the database asked us to retry: {orig}")
+    if isinstance(exc, sa_exc.OperationalError):
+        return StoreError(f"the database is unavailable or refused the operation: {orig}")
+    return StoreError(f"the database refused the operation: {orig}")
