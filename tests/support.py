@@ -1,0 +1,128 @@
+"""Test helpers shared by the modules: a fixed start time, the guard ladder, refusal checks.
+
+Nothing here reads the wall clock: every time-dependent call passes ``now=`` built
+from ``T0``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+import commitladder as cl
+
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+EXAMPLES_DIR = Path(__file__).parent.parent / "examples" / "ladders"
+EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.yaml"))
+EXAMPLE_NAMES = [p.stem for p in EXAMPLE_FILES]
+
+R = TypeVar("R", bound=cl.Refused)
+
+# A ladder whose every timer and limit is chosen so each guard is easy to reach:
+#   hello --> call --> qualify --(yes)--> offer --> won
+#                 \-- on_expire: nudge --> call      \-- on_decline: nurture --> qualify
+#   qualify: (later) -> nurture, (never) -> disqualified, on_decline -> lost
+GUARDS_YAML = """\
+ladder: guards
+version: 2
+title: Guard test ladder
+start: hello
+defaults:
+  expires_after: 3d
+  follow_ups: {max: 2, every: 1d}
+  cooldown: 2d
+  next_ask_within: 1d
+  max_asks: 2
+  channels: [email, phone]
+rungs:
+  hello:
+    kind: conversation
+    size: 1
+    next: call
+  call:
+    kind: call
+    size: 2
+    channels: [phone]
+    on_expire: nudge
+    next: qualify
+  nudge:
+    kind: download
+    size: 1
+    expires_after: null
+    follow_ups: null
+    next: call
+  qualify:
+    kind: meeting
+    size: 3
+    requires: [budget, timeline]
+    outcomes:
+      yes: offer
+      later: nurture
+      never: disqualified
+    on_decline: lost
+  nurture:
+    kind: subscribe
+    size: 1
+    max_asks: 1
+    next: qualify
+  offer:
+    kind: purchase
+    size: 4
+    next: won
+    on_decline: nurture
+ends:
+  won: {result: won}
+  lost: {result: lost}
+  disqualified: {result: lost}
+"""
+
+FACTS = {"budget": 10_000, "timeline": "Q2"}
+
+
+def at(**delta: float) -> datetime:
+    """``T0`` plus ``days=``, ``hours=`` ..."""
+    return T0 + timedelta(**delta)
+
+
+def climb(e: cl.Enrollment, *rungs: str, now: datetime = T0) -> cl.Enrollment:
+    """Ask for and commit to each rung in turn (with the guard ladder's facts/outcomes)."""
+    for rung in rungs:
+        e.ask(rung, now=now)
+        outcome = "yes" if rung == "qualify" else None
+        e.commit(outcome=outcome, facts=FACTS if rung == "qualify" else None, now=now)
+    return e
+
+
+def assert_refused(e: cl.Enrollment, kind: type[R], code: str, command: Callable[[], object]) -> R:
+    """Run ``command``; it must raise ``kind`` with ``code`` and change nothing at all."""
+    before = json.dumps(e.snapshot(), sort_keys=True)
+    history = e.history
+    state = e.state
+    with pytest.raises(kind) as info:
+        command()
+    refusal = info.value
+    assert isinstance(refusal, cl.Refused)
+    assert isinstance(refusal, cl.LadderError)
+    assert type(refusal) is kind
+    assert refusal.code == code
+    assert refusal.rule == code
+    assert refusal.enrollment_id == e.id
+    data = refusal.to_dict()
+    assert json.loads(json.dumps(data))["code"] == code
+    assert data["message"] == refusal.message == str(refusal)
+    assert data["enrollment_id"] == e.id
+    assert data["message"]
+    assert json.dumps(e.snapshot(), sort_keys=True) == before
+    assert e.history == history
+    assert e.state == state
+    return refusal
+
+
+def snapshot_json(e: cl.Enrollment) -> Mapping[str, Any]:
+    data: Mapping[str, Any] = json.loads(json.dumps(e.snapshot()))
+    return data
