@@ -152,8 +152,19 @@ def test_racing_processes_never_open_two_asks(db: str, names: list[str]) -> None
 # ---- crash -----------------------------------------------------------------------------------
 
 
+def _latest(store: SqlStore) -> datetime:
+    """The time of the store's last event: a child's commands come after it."""
+    events = store.metadata.tables[f"{store.prefix}events"]
+    with store.engine.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(events.c.at))).scalar()
+    return latest or T0
+
+
 def _crash_child(url: str, prefix: str, trial: int, kill_at: int) -> None:
     store = SqlStore(url, prefix=prefix)
+    # time only moves forward across trials, also past the timers run_due fired ahead:
+    # a command dated before an enrollment's last event is refused (TimeOrderError)
+    clock = _latest(store)
     statements = 0
 
     @sa.event.listens_for(store.engine, "before_cursor_execute")
@@ -165,10 +176,9 @@ def _crash_child(url: str, prefix: str, trial: int, kill_at: int) -> None:
 
     tracker = cl.Tracker(store=store, ladders=ladders())
     rng = random.Random(trial)
-    step = 0
     while True:
-        step += 1
-        now = T0 + timedelta(days=trial * 20, hours=step * 7)
+        clock += timedelta(hours=7)
+        now = clock
         prospect = f"p{rng.randrange(4)}"
         try:
             e = tracker.get(prospect, ladder="solopreneur")
@@ -177,7 +187,9 @@ def _crash_child(url: str, prefix: str, trial: int, kill_at: int) -> None:
             continue
         try:
             if e.status == "pending":
-                _answer(tracker, prospect, e, now, rng.randrange(4))
+                pick = rng.randrange(4)
+                clock += timedelta(days=2 if pick == 2 else 0)  # follow_up's later time
+                _answer(tracker, prospect, e, now, pick)
             elif e.status == "parked":
                 tracker.resume(prospect, ladder="solopreneur", now=now)
             elif e.status == "ready":
@@ -185,9 +197,11 @@ def _crash_child(url: str, prefix: str, trial: int, kill_at: int) -> None:
                 if askable:
                     tracker.ask(prospect, rng.choice(askable), ladder="solopreneur", now=now)
                 else:
-                    tracker.run_due(now + timedelta(days=10))
+                    clock = now + timedelta(days=10)
+                    tracker.run_due(clock)
             else:
-                tracker.run_due(now + timedelta(days=10))
+                clock = now + timedelta(days=10)
+                tracker.run_due(clock)
         except cl.Refused:
             pass
 

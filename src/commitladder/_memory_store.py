@@ -9,7 +9,8 @@ mistaken for durable: everything is gone when the process ends.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,11 @@ class MemoryStore:
 
     def create_schema(self) -> None:
         """Nothing to create; present so a ``MemoryStore`` can stand in for ``SqlStore``."""
+
+    @contextmanager
+    def session(self) -> Iterator[MemoryStore]:
+        """The store itself: a command applies at most one ``Change``, atomic on its own."""
+        yield self
 
     # ---- enrollments ----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ the ladder: the tracker decides, the store only keeps its promises.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -116,6 +117,9 @@ class Change:
 
     ``expected_version`` is the version the command read (0: a new enrollment);
     the store refuses the change with ``ConflictError`` if another writer moved it.
+    ``had_ask``, ``timers_changed`` and ``had_timers`` say what the command knows of the
+    stored side rows, so a store can skip statements with nothing to do; their
+    defaults (replace everything) are always correct.
     """
 
     enrollment_id: str
@@ -127,7 +131,10 @@ class Change:
     fired: tuple[str, ...] = ()
     events: Sequence[Mapping[str, Any]] = ()
     ask_changed: bool = False
+    had_ask: bool = True
     open_ask: OpenAsk | None = None
+    timers_changed: bool = True
+    had_timers: bool = True
     timers: Sequence[DueTimer] = ()
     messages: Sequence[Message] = ()
     receipt: Receipt | None = None
@@ -141,6 +148,13 @@ class Store(Protocol):
     Implementations: ``MemoryStore`` (tests, demos) and ``commitladder.sql.SqlStore``.
     Every method is atomic on its own; ``apply`` is the one that writes a command.
     """
+
+    def session(self) -> AbstractContextManager[Store]:
+        """A store whose calls share one transaction, committed when the block ends.
+
+        A command reads and applies inside one session; if the block raises, nothing
+        it applied is kept. Listeners wait for ``after_commit`` after the block.
+        """
 
     def create_schema(self) -> None:
         """Create what the store needs; safe to call again."""

@@ -1,9 +1,10 @@
 """``Tracker``: the durable service object that ties ladders, a store, a messenger and a clock.
 
-Every command loads the enrollment's snapshot, lets the in-memory ``Enrollment``
-decide (its guards raise the refusal, or return the events), and hands the store
-one ``Change``: events, new snapshot, open ask, timers, outgoing messages and the
-idempotency receipt, written together or not at all. A lost optimistic race is
+Every command runs in one store session (one transaction): it loads the
+enrollment's snapshot, lets the in-memory ``Enrollment`` decide (its guards raise
+the refusal, or return the events), and hands the store one ``Change``: events, new
+snapshot, open ask, timers, outgoing messages and the idempotency receipt, written
+together or not at all. A lost optimistic race is
 retried on the fresh snapshot, so it either succeeds or raises the refusal it now
 meets. Listeners run only after the store committed; they must never run inside
 the transaction, and a failing listener never undoes a stored command.
@@ -140,31 +141,33 @@ class Tracker:
         lad = self._ladder(ladder.name if isinstance(ladder, Ladder) else ladder)
         eid = enrollment_id or f"{lad.name}/{prospect}"
         for _ in range(self._retries):
-            if idempotency_key is not None:
-                receipt = self.store.recall(idempotency_key)
-                if receipt is not None:
-                    return self._get_id(receipt.enrollment_id)
-            stored = self.store.load(eid)
-            if stored is not None:
-                return self._restore(stored, quiet=False)
-            at = self._now(now)
-            e = _Quiet.start(
-                lad,
-                prospect,
-                enrollment_id=eid,
-                now=at,
-                clock=self.clock,
-                actor=actor,
-                reason=reason,
-            )
-            events = e.history
-            receipt = self._receipt(idempotency_key, "enroll", eid, events)
             try:
-                self._store(lad, e, None, 0, (), events, receipt, at)
+                with self.store.session() as store:
+                    if idempotency_key is not None:
+                        receipt = store.recall(idempotency_key)
+                        if receipt is not None:
+                            return self._get_id(store, receipt.enrollment_id)
+                    stored = store.load(eid)
+                    if stored is not None:
+                        return self._restore(stored, quiet=False)
+                    at = self._now(now)
+                    e = _Quiet.start(
+                        lad,
+                        prospect,
+                        enrollment_id=eid,
+                        now=at,
+                        clock=self.clock,
+                        actor=actor,
+                        reason=reason,
+                    )
+                    events = e.history
+                    receipt = self._receipt(idempotency_key, "enroll", eid, events)
+                    self._store(store, lad, e, None, (), 0, (), events, receipt, at)
             except ConflictError:
                 continue  # enrolled by someone else meanwhile: return theirs
             except KeyReplayed as replayed:
-                return self._get_id(replayed.receipt.enrollment_id)
+                return self._get_id(self.store, replayed.receipt.enrollment_id)
+            self._committed(lad, events)
             return Enrollment.from_snapshot(lad, e.snapshot(), clock=self.clock)
         raise ConflictError(f"could not enroll {prospect!r}: too many concurrent writers")
 
@@ -358,11 +361,13 @@ class Tracker:
 
     def get(self, prospect: str, *, ladder: str | None = None) -> Enrollment:
         """The prospect's enrollment (on ``ladder``), restored from its snapshot."""
-        return self._restore(self._resolve(prospect, ladder, lambda s: True), quiet=False)
+        return self._restore(
+            self._resolve(self.store, prospect, ladder, lambda s: True), quiet=False
+        )
 
     def history(self, prospect: str, *, ladder: str | None = None) -> tuple[Event, ...]:
         """Every stored event of the prospect's enrollment (on ``ladder``), oldest first."""
-        stored = self._resolve(prospect, ladder, lambda s: True)
+        stored = self._resolve(self.store, prospect, ladder, lambda s: True)
         return tuple(event_from_dict(d) for d in self.store.events(stored.id))
 
     # ---- timers and outbox ----------------------------------------------------------------
@@ -423,27 +428,28 @@ class Tracker:
                 "call tracker.register(ladder)"
             ) from None
 
-    def _load(self, eid: str) -> StoredEnrollment:
-        stored = self.store.load(eid)
+    def _get_id(self, store: Store, eid: str) -> Enrollment:
+        stored = store.load(eid)
         if stored is None:
             raise NotEnrolled(f"no enrollment {eid!r} in the store")
-        return stored
-
-    def _get_id(self, eid: str) -> Enrollment:
-        return self._restore(self._load(eid), quiet=False)
+        return self._restore(stored, quiet=False)
 
     def _restore(self, stored: StoredEnrollment, *, quiet: bool) -> Enrollment:
         cls = _Quiet if quiet else Enrollment
         return cls.from_snapshot(self._ladder(stored.ladder), stored.snapshot, clock=self.clock)
 
     def _resolve(
-        self, prospect: str, ladder: str | None, fits: Callable[[StoredEnrollment], bool]
+        self,
+        store: Store,
+        prospect: str,
+        ladder: str | None,
+        fits: Callable[[StoredEnrollment], bool],
     ) -> StoredEnrollment:
         if ladder is not None:
-            stored = self.store.load(f"{ladder}/{prospect}")
+            stored = store.load(f"{ladder}/{prospect}")
             if stored is not None:
                 return stored
-        found = [s for s in self.store.find(prospect) if ladder is None or s.ladder == ladder]
+        found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
         if not found:
             on = f" on ladder {ladder!r}" if ladder else ""
             raise NotEnrolled(f"{prospect!r} is not enrolled{on}; enroll them first")
@@ -482,31 +488,46 @@ class Tracker:
         now: datetime | None,
         key: str | None,
     ) -> tuple[Event, ...]:
-        at = self._now(now)
         for _ in range(self._retries):
-            if key is not None:  # checked on every try: the winner of a race may be a twin
-                receipt = self.store.recall(key)
-                if receipt is not None:
-                    return self._replayed(receipt, command)
-            stored = self._resolve(prospect, ladder, fits)
-            lad = self._ladder(stored.ladder)
-            e = self._restore(stored, quiet=True)
-            before = e.pending
             try:
-                events = run(e, at)  # a refusal propagates: nothing was written
-            except Refused:
-                # the state we read may already hold a twin's application of this key
-                receipt = self.store.recall(key) if key is not None else None
-                if receipt is not None:
-                    return self._replayed(receipt, command)
-                raise
-            receipt = self._receipt(key, command, e.id, events)
-            try:
-                self._store(lad, e, before, stored.version, stored.fired, events, receipt, at)
+                # one transaction: the receipt check, the snapshot read and the write
+                with self.store.session() as store:
+                    if key is not None:  # checked on every try: the winner may be a twin
+                        receipt = store.recall(key)
+                        if receipt is not None:
+                            return self._replayed(receipt, command)
+                    stored = self._resolve(store, prospect, ladder, fits)
+                    # the clock is read after the snapshot: a writer we waited for is older
+                    at = self._now(now)
+                    lad = self._ladder(stored.ladder)
+                    e = self._restore(stored, quiet=True)
+                    before, was = e.pending, self._unfired(e, stored.fired)
+                    try:
+                        events = run(e, at)  # a refusal propagates: nothing was written
+                    except Refused:
+                        # the state we read may already hold a twin's application of this key
+                        receipt = store.recall(key) if key is not None else None
+                        if receipt is not None:
+                            return self._replayed(receipt, command)
+                        raise
+                    receipt = self._receipt(key, command, e.id, events)
+                    self._store(
+                        store,
+                        lad,
+                        e,
+                        before,
+                        was,
+                        stored.version,
+                        stored.fired,
+                        events,
+                        receipt,
+                        at,
+                    )
             except ConflictError:
                 continue  # another writer moved first: decide again on the fresh snapshot
             except KeyReplayed as replayed:
                 return self._replayed(replayed.receipt, command)
+            self._committed(lad, events)
             return events
         raise ConflictError(
             f"{command} for {prospect!r} lost the race {self._retries} times in a row; try again"
@@ -527,11 +548,21 @@ class Tracker:
             )
         return tuple(event_from_dict(dict(d)) for d in receipt.result["events"])
 
+    @staticmethod
+    def _unfired(e: Enrollment, fired: tuple[str, ...]) -> tuple[DueTimer, ...]:
+        """The timers the store holds for ``e`` as loaded: its timers not fired yet."""
+        current = {_timer_key(t.kind, t.due_at): t for t in e.timers}
+        return tuple(
+            DueTimer(e.id, t.kind, t.due_at, t.rung) for k, t in current.items() if k not in fired
+        )
+
     def _store(
         self,
+        store: Store,
         ladder: Ladder,
         e: Enrollment,
         before: Ask | None,
+        was: tuple[DueTimer, ...],
         version: int,
         fired: tuple[str, ...],
         events: Sequence[Event],
@@ -540,7 +571,7 @@ class Tracker:
         *,
         alerts: Sequence[Message] = (),
     ) -> None:
-        """Write one command's change, then (after the commit) tell the listeners."""
+        """Hand the store one command's change (the caller's session commits it)."""
         after = e.pending
         rung_of = {a.seq: a.rung for a in (before, after) if a is not None}
         messages = [*messages_for(ladder, e.prospect, events, rung_of=rung_of), *alerts]
@@ -563,7 +594,7 @@ class Tracker:
                 after.asked_at,
                 after.expires_at,
             )
-        self.store.apply(
+        store.apply(
             Change(
                 enrollment_id=e.id,
                 prospect=e.prospect,
@@ -574,13 +605,19 @@ class Tracker:
                 fired=kept,
                 events=[ev.to_dict() for ev in events],
                 ask_changed=changed,
+                had_ask=before is not None,
                 open_ask=open_ask,
+                timers_changed=set(timers) != set(was),
+                had_timers=bool(was),
                 timers=timers,
                 messages=messages,
                 receipt=receipt,
                 now=now,
             )
         )
+
+    def _committed(self, ladder: Ladder, events: Sequence[Event]) -> None:
+        """Tell the listeners, once the store says the command is durably committed."""
         if events:
             self.store.after_commit(lambda: self._notify(ladder, events))
 
@@ -601,47 +638,58 @@ class Tracker:
     def _fire(self, timer: DueTimer, now: datetime) -> int:
         key = _timer_key(timer.kind, timer.due_at)
         for _ in range(self._retries):
-            stored = self.store.load(timer.enrollment_id)
-            if stored is None:
-                return 0
-            lad = self._ladder(stored.ladder)
-            e = self._restore(stored, quiet=True)
-            timers = e.timers
-            current = {_timer_key(t.kind, t.due_at) for t in timers}
-            if key not in current or key in stored.fired or timer.due_at > now:
-                return 0  # answered or moved on since: the timer is stale
-            if timer.kind != "expire" and any(
-                t.kind == "expire" and t.due_at <= now for t in timers
-            ):
-                return 0  # the ask expires now: a reminder about it would come too late
-            before = e.pending
-            events: tuple[Event, ...] = ()
-            alerts: list[Message] = []
-            fired = stored.fired
-            if timer.kind == "expire":
-                events = e.expire(now=now, actor="timer")
-            else:
-                fired = (*fired, key)
-                kind = TIMER_MESSAGES[timer.kind]
-                ask = e.pending
-                rung = timer.rung
-                alerts.append(
-                    Message(
-                        key=f"{e.id}@{key}",
-                        kind=kind,
-                        prospect=e.prospect,
-                        enrollment_id=e.id,
-                        ladder=lad.name,
-                        at=now,
-                        channel=ask.channel if ask is not None else None,
-                        rung=rung,
-                        text=lad.rungs[rung].ask if rung is not None and ask else None,
-                        data={"due_at": timer.due_at.isoformat(), "needs": e.needs},
-                    )
-                )
             try:
-                self._store(lad, e, before, stored.version, fired, events, None, now, alerts=alerts)
+                with self.store.session() as store:
+                    fired = self._fire_in(store, timer, key, now)
+                    if fired is None:
+                        return 0
             except ConflictError:
                 continue
+            self._committed(*fired)
             return 1
         return 0
+
+    def _fire_in(
+        self, store: Store, timer: DueTimer, key: str, now: datetime
+    ) -> tuple[Ladder, tuple[Event, ...]] | None:
+        """Fire ``timer`` inside ``store``'s session; ``None`` when it is stale."""
+        stored = store.load(timer.enrollment_id)
+        if stored is None:
+            return None
+        lad = self._ladder(stored.ladder)
+        e = self._restore(stored, quiet=True)
+        timers = e.timers
+        current = {_timer_key(t.kind, t.due_at) for t in timers}
+        if key not in current or key in stored.fired or timer.due_at > now:
+            return None  # answered or moved on since: the timer is stale
+        if timer.kind != "expire" and any(t.kind == "expire" and t.due_at <= now for t in timers):
+            return None  # the ask expires now: a reminder about it would come too late
+        before, was = e.pending, self._unfired(e, stored.fired)
+        events: tuple[Event, ...] = ()
+        alerts: list[Message] = []
+        fired = stored.fired
+        if timer.kind == "expire":
+            events = e.expire(now=now, actor="timer")
+        else:
+            fired = (*fired, key)
+            kind = TIMER_MESSAGES[timer.kind]
+            ask = e.pending
+            rung = timer.rung
+            alerts.append(
+                Message(
+                    key=f"{e.id}@{key}",
+                    kind=kind,
+                    prospect=e.prospect,
+                    enrollment_id=e.id,
+                    ladder=lad.name,
+                    at=now,
+                    channel=ask.channel if ask is not None else None,
+                    rung=rung,
+                    text=lad.rungs[rung].ask if rung is not None and ask else None,
+                    data={"due_at": timer.due_at.isoformat(), "needs": e.needs},
+                )
+            )
+        self._store(
+            store, lad, e, before, was, stored.version, fired, events, None, now, alerts=alerts
+        )
+        return lad, events

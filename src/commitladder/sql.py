@@ -10,10 +10,12 @@ anything about a ladder.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -200,6 +202,46 @@ def _make_engine(url: str | sa.URL) -> Engine:
     return sa.create_engine(parsed)
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The statements a command runs, built once per store: SQLAlchemy then reuses their
+    cache keys and compiled forms instead of rebuilding them for every command."""
+
+    load: sa.Select[Any]
+    recall: sa.Select[Any]
+    insert_enrollment: sa.Insert
+    update_enrollment: sa.Update
+    insert_receipt: sa.Insert
+    insert_events: sa.Insert
+    delete_ask: sa.Delete
+    insert_ask: sa.Insert
+    delete_timers: sa.Delete
+    insert_timers: sa.Insert
+    insert_outbox: sa.Insert
+
+    @classmethod
+    def build(cls, t: dict[str, sa.Table]) -> _Statements:
+        e, a, tm = t["enrollments"], t["open_asks"], t["timers"]
+        return cls(
+            load=sa.select(e).where(e.c.id == sa.bindparam("b_id")),
+            recall=sa.select(t["idempotency"]).where(
+                t["idempotency"].c.key == sa.bindparam("b_key")
+            ),
+            insert_enrollment=e.insert(),
+            # the optimistic check: the row moves only from the version the command read
+            update_enrollment=e.update().where(
+                e.c.id == sa.bindparam("b_id"), e.c.version == sa.bindparam("b_version")
+            ),
+            insert_receipt=t["idempotency"].insert(),
+            insert_events=t["events"].insert(),
+            delete_ask=a.delete().where(a.c.enrollment_id == sa.bindparam("b_id")),
+            insert_ask=a.insert(),
+            delete_timers=tm.delete().where(tm.c.enrollment_id == sa.bindparam("b_id")),
+            insert_timers=tm.insert(),
+            insert_outbox=t["outbox"].insert(),
+        )
+
+
 _SAFE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,30}$")
 
 
@@ -232,6 +274,9 @@ class SqlStore:
             self.engine = bind
         else:
             self.engine = _make_engine(bind)
+        # the same pool; its connections say "write" to the SQLite begin hook (set once here,
+        # not on every connection: that costs as much as a statement)
+        self._writer = self.engine.execution_options(**{_WRITE: True})
         dialect = self.engine.dialect
         self.dialect = dialect.name
         if skip_locked is None:
@@ -239,7 +284,10 @@ class SqlStore:
         self._skip_locked = skip_locked
         self.metadata = sa.MetaData()
         self._t = _tables(self.metadata, prefix)
+        self._q = _Statements.build(self._t)
         self._pending: list[Callable[[], None]] = []
+        # set on the view ``session()`` yields: every call runs in that one transaction
+        self._bound: Connection | None = None
         if self._conn is not None:
             sa_event.listen(self._conn, "commit", self._host_committed)
             sa_event.listen(self._conn, "rollback", self._host_rolled_back)
@@ -262,17 +310,41 @@ class SqlStore:
     @contextmanager
     def _tx(self, *, write: bool = True) -> Iterator[Connection]:
         try:
-            if self._conn is not None:
+            if self._bound is not None:
+                yield self._bound  # inside session(): its transaction commits or rolls back
+            elif self._conn is not None:
                 with self._conn.begin_nested():
                     yield self._conn
             else:
-                with self.engine.connect() as conn:
-                    if write:
-                        conn.execution_options(**{_WRITE: True})
-                    with conn.begin():
-                        yield conn
+                bind = self._writer if write else self.engine
+                with bind.connect() as conn, conn.begin():
+                    yield conn
         except sa_exc.DBAPIError as exc:
             raise _translate(exc) from exc
+
+    @contextmanager
+    def session(self) -> Iterator[SqlStore]:
+        """One transaction for one command: the store this yields reads and writes in it.
+
+        The command's reads (receipt, snapshot) and its ``apply`` share a connection and a
+        transaction (a savepoint inside a host's transaction), committed when the block
+        ends and rolled back when it raises. On SQLite the write lock is taken at the
+        start, so nobody moves the snapshot between the read and the write; elsewhere
+        the version check in ``apply`` catches a writer that got in between.
+        """
+        if self._bound is not None:
+            yield self
+            return
+        try:
+            with self._tx() as conn:
+                bound = copy.copy(self)
+                bound._bound = conn
+                yield bound
+        except _Integrity as exc:
+            if exc.change is None:
+                raise
+            # named only now: the failed statement aborted the transaction it ran in
+            raise self._integrity(exc.stage, exc.change) from exc.__cause__
 
     def _host_committed(self, conn: Connection) -> None:
         callbacks, self._pending = self._pending, []
@@ -336,9 +408,8 @@ class SqlStore:
         )
 
     def load(self, enrollment_id: str) -> StoredEnrollment | None:
-        t = self._t["enrollments"]
         with self._tx(write=False) as conn:
-            row = conn.execute(sa.select(t).where(t.c.id == enrollment_id)).first()
+            row = conn.execute(self._q.load, {"b_id": enrollment_id}).first()
         return self._stored(row) if row is not None else None
 
     def find(self, prospect: str) -> list[StoredEnrollment]:
@@ -362,9 +433,10 @@ class SqlStore:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
 
     def apply(self, change: Change) -> None:
-        t = self._t
+        q = self._q
         eid = change.enrollment_id
         now = change.now
+        new = change.expected_version == 0
         stage = "enrollment"
         try:
             with self._tx() as conn:
@@ -375,19 +447,14 @@ class SqlStore:
                     "fired": list(change.fired),
                     "updated_at": now,
                 }
-                if change.expected_version == 0:
+                if new:
                     conn.execute(
-                        t["enrollments"].insert(),
+                        q.insert_enrollment,
                         {"id": eid, "prospect": change.prospect, "ladder": change.ladder, **row},
                     )
                 else:
-                    e = t["enrollments"]
-                    done = conn.execute(
-                        e.update()
-                        .where(e.c.id == eid, e.c.version == change.expected_version)
-                        .values(**row)
-                    )
-                    if done.rowcount != 1:
+                    row.update(b_id=eid, b_version=change.expected_version)
+                    if conn.execute(q.update_enrollment, row).rowcount != 1:
                         raise ConflictError(
                             f"enrollment {eid!r} moved past version {change.expected_version}; "
                             "another writer changed it first"
@@ -396,7 +463,7 @@ class SqlStore:
                     stage = "receipt"
                     r = change.receipt
                     conn.execute(
-                        t["idempotency"].insert(),
+                        q.insert_receipt,
                         {
                             "key": r.key,
                             "command": r.command,
@@ -408,26 +475,28 @@ class SqlStore:
                 stage = "events"
                 if change.events:
                     conn.execute(
-                        t["events"].insert(),
-                        [
-                            {
-                                "enrollment_id": eid,
-                                "seq": ev["seq"],
-                                "type": ev["type"],
-                                "at": datetime.fromisoformat(ev["at"]),
-                                "body": dict(ev),
-                            }
-                            for ev in change.events
-                        ],
+                        q.insert_events,
+                        _one_or_many(
+                            [
+                                {
+                                    "enrollment_id": eid,
+                                    "seq": ev["seq"],
+                                    "type": ev["type"],
+                                    "at": datetime.fromisoformat(ev["at"]),
+                                    "body": dict(ev),
+                                }
+                                for ev in change.events
+                            ]
+                        ),
                     )
                 if change.ask_changed:
                     stage = "open_ask"
-                    a = t["open_asks"]
-                    conn.execute(a.delete().where(a.c.enrollment_id == eid))
+                    if change.had_ask and not new:
+                        conn.execute(q.delete_ask, {"b_id": eid})
                     ask = change.open_ask
                     if ask is not None:
                         conn.execute(
-                            a.insert(),
+                            q.insert_ask,
                             {
                                 "slot": ask.slot,
                                 "enrollment_id": eid,
@@ -439,45 +508,51 @@ class SqlStore:
                                 "expires_at": ask.expires_at,
                             },
                         )
-                stage = "timers"
-                tm = t["timers"]
-                if change.expected_version != 0:
-                    conn.execute(tm.delete().where(tm.c.enrollment_id == eid))
-                if change.timers:
-                    conn.execute(
-                        tm.insert(),
-                        [
-                            {
-                                "enrollment_id": eid,
-                                "kind": timer.kind,
-                                "due_at": timer.due_at,
-                                "rung": timer.rung,
-                                "lease_until": None,
-                            }
-                            for timer in change.timers
-                        ],
-                    )
+                if change.timers_changed:
+                    stage = "timers"
+                    if change.had_timers and not new:
+                        conn.execute(q.delete_timers, {"b_id": eid})
+                    if change.timers:
+                        conn.execute(
+                            q.insert_timers,
+                            _one_or_many(
+                                [
+                                    {
+                                        "enrollment_id": eid,
+                                        "kind": timer.kind,
+                                        "due_at": timer.due_at,
+                                        "rung": timer.rung,
+                                        "lease_until": None,
+                                    }
+                                    for timer in change.timers
+                                ]
+                            ),
+                        )
                 stage = "outbox"
                 if change.messages:
                     conn.execute(
-                        t["outbox"].insert(),
-                        [
-                            {
-                                "key": m.key,
-                                "enrollment_id": eid,
-                                "kind": m.kind,
-                                "status": "pending",
-                                "attempts": 0,
-                                "next_attempt_at": now or m.at,
-                                "lease_until": None,
-                                "sent_at": None,
-                                "last_error": None,
-                                "body": m.to_dict(),
-                            }
-                            for m in change.messages
-                        ],
+                        q.insert_outbox,
+                        _one_or_many(
+                            [
+                                {
+                                    "key": m.key,
+                                    "enrollment_id": eid,
+                                    "kind": m.kind,
+                                    "status": "pending",
+                                    "attempts": 0,
+                                    "next_attempt_at": now or m.at,
+                                    "lease_until": None,
+                                    "sent_at": None,
+                                    "last_error": None,
+                                    "body": m.to_dict(),
+                                }
+                                for m in change.messages
+                            ]
+                        ),
                     )
         except _Integrity as exc:
+            if self._bound is not None:  # session() names the rule once it has rolled back
+                raise _Integrity(str(exc), stage=stage, change=change) from exc.__cause__
             raise self._integrity(stage, change) from exc.__cause__
 
     def _integrity(self, stage: str, change: Change) -> LadderError:
@@ -508,9 +583,8 @@ class SqlStore:
         )
 
     def recall(self, key: str) -> Receipt | None:
-        t = self._t["idempotency"]
         with self._tx(write=False) as conn:
-            row = conn.execute(sa.select(t).where(t.c.key == key)).first()
+            row = conn.execute(self._q.recall, {"b_key": key}).first()
         if row is None:
             return None
         return Receipt(row.key, row.command, row.enrollment_id, row.result)
@@ -649,6 +723,16 @@ class SqlStore:
 
 class _Integrity(StoreError):
     """Internal: a unique key refused a write; ``SqlStore.apply`` names the rule."""
+
+    def __init__(self, text: str, *, stage: str = "", change: Change | None = None) -> None:
+        super().__init__(text)
+        self.stage = stage
+        self.change = change
+
+
+def _one_or_many(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    """One row as a plain execute, several as one executemany (batched by the dialect)."""
+    return rows[0] if len(rows) == 1 else rows
 
 
 # SQLSTATE / driver codes that mean "another transaction got in the way: try again"
