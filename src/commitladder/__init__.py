@@ -57,6 +57,7 @@ from ._events import (
     event_from_dict,
 )
 from ._ladder import End, Ladder, Rung, load
+from ._lint import Finding
 from ._memory_store import MemoryStore
 from ._messaging import Message, Messenger, RecordingMessenger
 from ._store import NotEnrolled, Store
@@ -86,6 +87,7 @@ __all__ = [
     "EnrollmentEnded",
     "EnrollmentParked",
     "Event",
+    "Finding",
     "FollowUpLimitReached",
     "FollowUpTooSoon",
     "FollowUps",

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from ._enrollment import Enrollment
     from ._events import Event
+    from ._lint import Finding
+    from ._paths import Path as LadderPath
 
 __all__ = ["End", "Ladder", "Rung", "load"]
 
@@ -184,6 +186,18 @@ class Ladder:
     def next_rungs(self, position: str | None, outcome: str | None = None) -> tuple[str, ...]:
         """The rungs the ladder offers after committing to ``position`` (with ``outcome``)."""
         return self._after.get((position, outcome), ())
+
+    def paths(self) -> dict[str, LadderPath]:
+        """The shortest command sequence reaching each rung (a commitment) and each end."""
+        from ._paths import shortest_paths
+
+        return shortest_paths(self)
+
+    def lint(self) -> list[Finding]:
+        """Findings about this ladder, e.g. a ``rules:`` claim its graph breaks, with the path."""
+        from ._lint import lint
+
+        return lint(self)
 
     # ---- building -----------------------------------------------------------------------
 

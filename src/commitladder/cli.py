@@ -164,3 +164,95 @@ def main() -> None:
         err.print(f"{what}: {exc}", markup=False)
         err.print("rerun with --debug to see the traceback", markup=False)
         raise SystemExit(1) from None
+
+
+# ---- property testing and paths (commitladder.testing, commitladder._paths) -------------------
+
+
+def _load_or_report(file: Path) -> Ladder | None:
+    try:
+        return load(file)
+    except DefinitionError as exc:
+        for problem in exc.problems:
+            out.print(str(problem), markup=False)
+        return None
+
+
+@app.command("test")
+def property_test(
+    files: Annotated[
+        list[Path],
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="Ladder YAML files."),
+    ],
+    examples: Annotated[
+        int, typer.Option("--examples", "-n", min=1, help="Random climbs per ladder.")
+    ] = 200,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="Repeat a run (printed with each run).")
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Commands per climb, at most.")] = 40,
+) -> None:
+    """Property-test each ladder's rules: lint proofs, then random climbs with hypothesis.
+
+    Exit 0 when every rule holds, 1 when one broke (the story shows how), 2 when a ladder
+    file is invalid. Example: commitladder test ladders/*.yaml --seed 7
+    """
+    try:
+        from .testing import prove
+    except ImportError:
+        err.print(
+            "commitladder test needs the `testing` extra: pip install 'commitladder[testing]'"
+        )
+        raise typer.Exit(2) from None
+    invalid = broken = 0
+    for file in files:
+        ladder = _load_or_report(file)
+        if ladder is None:
+            invalid += 1
+            continue
+        findings = [f for f in ladder.lint() if f.code in ("max_size_step", "requires_before")]
+        for finding in findings:
+            out.print(f"{file}: {finding}", markup=False)
+        verdict = prove(ladder, max_examples=examples, seed=seed, steps=steps)
+        if verdict.broken is not None:
+            broken += 1
+            out.print(f"{file}: FAILED after {verdict.examples} climbs", markup=False)
+            out.print(str(verdict.broken), markup=False)
+        elif findings:
+            broken += 1
+            out.print(
+                f"{file}: FAILED: lint proves a rule false on some path "
+                f"({verdict.examples} random climbs did not meet it; seed {verdict.seed})",
+                markup=False,
+            )
+        else:
+            out.print(
+                f"{file}: ok, every rule held over {verdict.examples} climbs (seed {verdict.seed})",
+                markup=False,
+            )
+    if invalid:
+        raise typer.Exit(2)
+    if broken:
+        raise typer.Exit(1)
+
+
+@app.command()
+def paths(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A ladder file.")
+    ],
+) -> None:
+    """List the shortest command sequence reaching each rung (a commitment) and each end.
+
+    Example: commitladder paths ladders/solopreneur.yaml
+    """
+    ladder = _load_or_report(file)
+    if ladder is None:
+        raise typer.Exit(2)
+    for target, path in ladder.paths().items():
+        out.print(f"{target} ({path.kind}, {len(path)} steps):", markup=False)
+        for number, step in enumerate(path, start=1):
+            out.print(f"  {number}. {step}", markup=False)
+    unreachable = [r for r in ladder.rungs if r not in ladder.paths()]
+    if unreachable:
+        out.print(f"never reached: {', '.join(unreachable)}", markup=False)
