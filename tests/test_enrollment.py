@@ -1068,8 +1068,8 @@ def fire(e: cl.Enrollment, trigger: str, **kwargs: Any) -> object:
 @pytest.mark.parametrize(
     ("setup", "trigger", "kwargs", "refusal"),
     [
-        (None, "ask:nudge", {}, cl.NotNextStep),
-        (None, "ask:nurture", {}, cl.NotNextStep),
+        ("climbed", "ask:nudge", {}, cl.NotNextStep),
+        (None, "ask:nurture", {}, MachineError),
         (None, "ask:call", {}, MachineError),
         (None, "ask:offer", {}, MachineError),
         ("pending", "ask:hello", {}, MachineError),
@@ -1086,8 +1086,8 @@ def fire(e: cl.Enrollment, trigger: str, **kwargs: Any) -> object:
         ("ended", "resume", {}, MachineError),
     ],
     ids=[
-        "skip-to-a-redirect-rung",
-        "skip-to-a-nurture-rung",
+        "skip-to-a-redirect-rung-the-guard-refuses",
+        "skip-to-a-rung-no-transition-reaches",
         "skip-a-rung",
         "jump-to-the-end",
         "second-ask-same-rung",

@@ -18,7 +18,16 @@ def test_import_commitladder_loads_no_heavy_or_optional_dependency() -> None:
     loaded = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
     heavy = [m for m in loaded if m.split(".")[0] in HEAVY]
     assert heavy == []
-    assert "transitions" in loaded  # the engine is a real dependency, loaded with the package
+    # the engine loads when the first ladder compiles, not before
+    assert "transitions" not in loaded
+
+
+def test_transitions_loads_once_a_ladder_compiles() -> None:
+    code = (
+        "import sys, commitladder; from commitladder.cli import seed_ladder; seed_ladder(); "
+        "print('transitions' in sys.modules)"
+    )
+    assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "True"
 
 
 def test_all_is_sorted_and_every_name_exists() -> None:

@@ -53,7 +53,6 @@ from ._events import (
     Resumed,
     event_from_dict,
 )
-from ._machine import fire
 
 if TYPE_CHECKING:
     from ._ladder import Ladder, Rung
@@ -233,8 +232,25 @@ class _Snapshot:
 
     def copy(self) -> _Snapshot:
         new = _Snapshot.__new__(_Snapshot)
-        for name in _Snapshot.__slots__:
-            setattr(new, name, getattr(self, name))
+        # unrolled: this runs once per event, on the hot path
+        new.asks = self.asks
+        new.at = self.at
+        new.committed_at = self.committed_at
+        new.cooldowns = self.cooldowns
+        new.end = self.end
+        new.expired = self.expired
+        new.facts = self.facts
+        new.needs = self.needs
+        new.outcome = self.outcome
+        new.pending = self.pending
+        new.position = self.position
+        new.redirect = self.redirect
+        new.resume_at = self.resume_at
+        new.seq = self.seq
+        new.since = self.since
+        new.state = self.state
+        new.status = self.status
+        new.unanswered = self.unanswered
         return new
 
     def to_dict(self) -> dict[str, Any]:
@@ -364,7 +380,6 @@ class Enrollment:
     """
 
     __slots__ = (
-        "_applied",
         "_clock",
         "_hearing",
         "_history",
@@ -397,10 +412,9 @@ class Enrollment:
         self.version = enrolled.version
         self._clock = clock or _SYSTEM_CLOCK
         self._listeners: tuple[Listener, ...] = tuple(listeners)
-        self._history: list[Event] = [enrolled] if keep_history else []
+        # None until an event is kept (a restored enrollment often takes no command)
+        self._history: list[Event] | None = [enrolled] if keep_history else None
         self._staged: tuple[object, tuple[Event, ...], _Snapshot] | None = None
-        # None while a command runs (its events are handed back to it), else ()
-        self._applied: tuple[Event, ...] | None = ()
         self._hearing: list[Event] | None = None  # events queued for listeners
         s = _Snapshot.__new__(_Snapshot)
         s.state = ladder._ready[None]
@@ -533,7 +547,7 @@ class Enrollment:
         s.unanswered = int(data["unanswered"])
         s.seq = int(data["seq"])
         s.at = datetime.fromisoformat(data["at"])
-        s.since = datetime.fromisoformat(data["since"])
+        s.since = s.at if data["since"] == data["at"] else datetime.fromisoformat(data["since"])
         if s.state not in ladder.machine.states:
             raise LadderError(
                 f"snapshot state {s.state!r} does not exist on ladder {ladder.name!r}"
@@ -555,11 +569,8 @@ class Enrollment:
             raise LadderError("an enrollment's state changes only through its commands")
         self._staged = None
         self._s = staged[2]
-        self._history.extend(staged[1])
-        if self._applied is None:
-            self._applied = staged[1]  # the running command notifies after the trigger
-        else:
-            self._notify(staged[1])  # fired on ladder.machine directly
+        self._keep(staged[1])
+        self._notify(staged[1])
 
     @property
     def status(self) -> Status:
@@ -618,7 +629,7 @@ class Enrollment:
     @property
     def history(self) -> tuple[Event, ...]:
         """Every event, oldest first (after ``from_snapshot``: only the later ones)."""
-        return tuple(self._history)
+        return tuple(self._history or ())
 
     @property
     def timers(self) -> tuple[Timer, ...]:
@@ -755,18 +766,26 @@ class Enrollment:
         return aware(now) if now is not None else self._clock.now()
 
     def _run(self, trigger: str, kwargs: dict[str, Any]) -> tuple[Event, ...]:
-        self._applied = None
-        try:
-            fired = fire(self.ladder.machine, trigger, self, kwargs)
-        finally:
-            events = self._applied or ()
-            self._applied = ()
-            self._staged = None
-        if not fired:
-            self._decide(trigger, kwargs)  # raises the refusal this state meets
-            raise LadderError(f"no transition for {trigger!r} from {self.state!r} (a bug)")
+        # The machine's transition table, looked up without ``Event.trigger``'s dispatch
+        # (logging, callback lists, EventData): the same guard decides, the same
+        # destinations are allowed, and the new snapshot is swapped in only at the end.
+        dests = self.ladder._routes.get((trigger, self._s.state))
+        events, snap = self._decide(trigger, kwargs)  # raises the refusal it meets
+        if dests is None or snap.state not in dests:
+            raise LadderError(
+                f"the machine has no transition {trigger!r} from {self._s.state!r} "
+                f"to {snap.state!r} (a bug in commitladder)"
+            )
+        self._s = snap
+        self._keep(events)
         self._notify(events)
         return events
+
+    def _keep(self, events: tuple[Event, ...]) -> None:
+        if self._history is None:
+            self._history = list(events)
+        else:
+            self._history.extend(events)
 
     def _stage(self, token: object, trigger: str, kwargs: Mapping[str, Any]) -> str:
         """Guard entry point for the machine: decide once per firing, return the new state."""

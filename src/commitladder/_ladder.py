@@ -132,9 +132,10 @@ class Ladder:
             {k: End(k, e.result, e.title) for k, e in definition.ends.items()}
         )
         self._compile_tables()
-        from ._machine import build_machine
+        from ._machine import build_machine, routes
 
         self.machine: Machine = build_machine(self)
+        self._routes = routes(self.machine)
 
     # ---- tables the guards read -------------------------------------------------------
 
@@ -162,11 +163,21 @@ class Ladder:
         self._redirects: frozenset[str] = frozenset(redirects)
         # candidates[position] -> every rung that could ever be asked from there
         self._candidates: dict[str | None, tuple[str, ...]] = {}
+        forward: dict[str | None, list[str]] = {None: list(self.start)}
+        for (p, _), nxt in self._after.items():
+            if p is not None:
+                forward.setdefault(p, []).extend(nxt)
         for position in (None, *rungs):
-            found = dict.fromkeys(
-                t for (p, _), nxt in self._after.items() if p == position for t in nxt
-            )
-            found.update(dict.fromkeys(sorted(redirects)))
+            # a redirect (on_decline/on_expire naming a rung) happens at the position the
+            # declined rung was asked from, and may chain: close over it
+            found = dict.fromkeys(forward.get(position, ()))
+            todo = list(found)
+            while todo:
+                rung = rungs[todo.pop()]
+                for target in (rung.on_decline, rung.on_expire):
+                    if target in rungs and target not in found:
+                        found[target] = None
+                        todo.append(target)
             self._candidates[position] = tuple(found)
         # machine state names, built once and shared by every enrollment
         self._ready: dict[str | None, str] = {}

@@ -23,7 +23,7 @@ from transitions import EventData, Machine
 if TYPE_CHECKING:
     from ._ladder import Ladder
 
-__all__ = ["build_machine", "fire"]
+__all__ = ["build_machine", "routes"]
 
 Guard = Callable[[EventData], bool]
 
@@ -88,16 +88,21 @@ def build_machine(ladder: Ladder) -> Machine:
     for end in ends:
         table[f"end:{end}"][end].extend(live)
 
+    # Thousands of transitions on a big ladder: build them the way add_transition does,
+    # without its per-call argument normalisation (the states are known to exist).
     for trigger, by_dest in table.items():
         guard = _guard(trigger)
+        event = machine.events[trigger] = machine._create_event(trigger, machine)
         for dest, sources in by_dest.items():
-            machine.add_transition(trigger, list(dict.fromkeys(sources)), dest, conditions=[guard])
+            for source in dict.fromkeys(sources):
+                event.add_transition(machine._create_transition(source, dest, [guard]))
     return machine
 
 
-def fire(machine: Machine, trigger: str, model: Any, kwargs: dict[str, Any]) -> bool:
-    """Fire ``trigger`` on ``model``; False when the model's state has no such transition."""
-    event = machine.events.get(trigger)
-    if event is None or model.state not in event.transitions:
-        return False
-    return bool(event.trigger(model, **kwargs))
+def routes(machine: Machine) -> dict[tuple[str, str], frozenset[str]]:
+    """``(trigger, source) -> destinations``, read off the machine's own transitions."""
+    return {
+        (name, source): frozenset(t.dest for t in transitions if t.dest is not None)
+        for name, event in machine.events.items()
+        for source, transitions in event.transitions.items()
+    }
