@@ -159,8 +159,6 @@ class Ladder:
                 self._finish[(rung.id, outcome)] = (
                     reached[0] if not nxt and len(reached) == 1 else None
                 )
-        redirects = {t for r in rungs.values() for t in (r.on_decline, r.on_expire) if t in rungs}
-        self._redirects: frozenset[str] = frozenset(redirects)
         # candidates[position] -> every rung that could ever be asked from there
         self._candidates: dict[str | None, tuple[str, ...]] = {}
         forward: dict[str | None, list[str]] = {None: list(self.start)}

@@ -618,17 +618,23 @@ class SqlStore:
             .order_by(tm.c.due_at)
             .limit(limit)
         )
+        rows = self._claim(tm, query, lease_until)
+        return [DueTimer(r.enrollment_id, r.kind, r.due_at, r.rung) for r in rows]
+
+    def _claim(self, table: sa.Table, query: sa.Select[Any], lease_until: datetime) -> list[Any]:
+        """Lease the rows ``query`` finds (skipping rows other workers hold, where the
+        database can) so that no two workers take the same one."""
         if self._skip_locked:
             query = query.with_for_update(skip_locked=True)
         with self._tx() as conn:
-            rows = conn.execute(query).all()
+            rows = list(conn.execute(query).all())
             if rows:
                 conn.execute(
-                    tm.update()
-                    .where(tm.c.id.in_([r.id for r in rows]))
+                    table.update()
+                    .where(table.c.id.in_([r.id for r in rows]))
                     .values(lease_until=lease_until)
                 )
-        return [DueTimer(r.enrollment_id, r.kind, r.due_at, r.rung) for r in rows]
+        return rows
 
     def timers(self) -> list[DueTimer]:
         """Every stored timer, soonest first (for tests and inspection)."""
@@ -661,17 +667,7 @@ class SqlStore:
             .order_by(o.c.id)
             .limit(limit)
         )
-        if self._skip_locked:
-            query = query.with_for_update(skip_locked=True)
-        with self._tx() as conn:
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    o.update()
-                    .where(o.c.id.in_([r.id for r in rows]))
-                    .values(lease_until=lease_until)
-                )
-        return [self._entry(r) for r in rows]
+        return [self._entry(r) for r in self._claim(o, query, lease_until)]
 
     def message_sent(self, key: str, now: datetime) -> None:
         o = self._t["outbox"]
