@@ -53,6 +53,7 @@ from ._events import (
     Resumed,
     event_from_dict,
 )
+from ._log import History
 
 if TYPE_CHECKING:
     from ._ladder import Ladder, Rung
@@ -413,7 +414,10 @@ class Enrollment:
         self._clock = clock or _SYSTEM_CLOCK
         self._listeners: tuple[Listener, ...] = tuple(listeners)
         # None until an event is kept (a restored enrollment often takes no command)
-        self._history: list[Event] | None = [enrolled] if keep_history else None
+        self._history: History | None = None
+        if keep_history:
+            self._history = History(enrolled.enrollment_id, ladder._symbols)
+            self._history.append((enrolled,))
         self._staged: tuple[object, tuple[Event, ...], _Snapshot] | None = None
         self._hearing: list[Event] | None = None  # events queued for listeners
         s = _Snapshot.__new__(_Snapshot)
@@ -489,7 +493,8 @@ class Enrollment:
                     f"v{ladder.version}: unknown {exc}"
                 ) from exc
         enrollment._s = s
-        enrollment._history = events
+        assert enrollment._history is not None  # replay keeps history
+        enrollment._history.append(events[1:])
         return enrollment
 
     def snapshot(self) -> dict[str, Any]:
@@ -512,17 +517,20 @@ class Enrollment:
         listeners: Iterable[Listener] = (),
     ) -> Enrollment:
         """Restore from ``snapshot()`` output; ``history`` then holds only later events."""
-        enrolled = Enrolled(
-            enrollment_id=data["id"],
-            seq=1,
-            at=datetime.min.replace(tzinfo=None),
-            prospect=data["prospect"],
-            ladder=data["ladder"],
-            version=int(data["version"]),
-        )
-        enrollment = cls(ladder, enrolled, clock=clock, listeners=listeners, keep_history=False)
-        s = enrollment._s
-        eid = enrollment.id
+        # built field by field, not through __init__: services rehydrate once per request
+        if data["ladder"] != ladder.name:
+            raise LadderError(
+                f"enrollment {data['id']!r} is on ladder {data['ladder']!r}, not {ladder.name!r}"
+            )
+        enrollment = cls.__new__(cls)
+        enrollment.ladder = ladder
+        enrollment.id = eid = data["id"]
+        enrollment.prospect = data["prospect"]
+        enrollment.version = int(data["version"])
+        enrollment._clock = clock or _SYSTEM_CLOCK
+        enrollment._listeners = tuple(listeners)
+        enrollment._history = enrollment._staged = enrollment._hearing = None
+        enrollment._s = s = _Snapshot.__new__(_Snapshot)
 
         def ask(value: Mapping[str, Any] | None) -> Ask | None:
             return Ask.from_dict(eid, value) if value else None
@@ -629,7 +637,7 @@ class Enrollment:
     @property
     def history(self) -> tuple[Event, ...]:
         """Every event, oldest first (after ``from_snapshot``: only the later ones)."""
-        return tuple(self._history or ())
+        return tuple(self._history.events()) if self._history is not None else ()
 
     @property
     def timers(self) -> tuple[Timer, ...]:
@@ -777,15 +785,17 @@ class Enrollment:
                 f"to {snap.state!r} (a bug in commitladder)"
             )
         self._s = snap
-        self._keep(events)
+        history = self._history  # _keep, inlined: this runs once per command
+        if history is None:
+            history = self._history = History(self.id, self.ladder._symbols)
+        history.append(events)
         self._notify(events)
         return events
 
     def _keep(self, events: tuple[Event, ...]) -> None:
         if self._history is None:
-            self._history = list(events)
-        else:
-            self._history.extend(events)
+            self._history = History(self.id, self.ladder._symbols)
+        self._history.append(events)
 
     def _stage(self, token: object, trigger: str, kwargs: Mapping[str, Any]) -> str:
         """Guard entry point for the machine: decide once per firing, return the new state."""

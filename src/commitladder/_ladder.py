@@ -20,6 +20,7 @@ import yaml
 from ._clock import Clock
 from ._definition import LadderDefinition, Rules
 from ._errors import DefinitionError, Problem
+from ._log import symbols
 from ._validate import validate
 from ._yaml import MAX_BYTES, read_yaml
 
@@ -177,6 +178,19 @@ class Ladder:
                         found[target] = None
                         todo.append(target)
             self._candidates[position] = tuple(found)
+        # names events hold, so histories store them as small numbers (see _log)
+        self._symbols = symbols(
+            (
+                "park",
+                "declined",
+                "expired",
+                *rungs,
+                *ends,
+                *(end.result for end in ends.values()),
+                *(c for rung in rungs.values() for c in rung.channels or ()),
+                *(o for rung in rungs.values() for o in rung.outcomes or ()),
+            )
+        )
         # machine state names, built once and shared by every enrollment
         self._ready: dict[str | None, str] = {}
         self._parked: dict[str | None, str] = {}
