@@ -37,10 +37,7 @@ def test_import_commitladder_loads_no_heavy_or_optional_dependency() -> None:
 
 
 def test_the_smtp_messenger_needs_only_the_standard_library() -> None:
-    code = (
-        "import json, sys, commitladder.contrib.smtp; "
-        "print(json.dumps(sorted(sys.modules)))"
-    )
+    code = "import json, sys, commitladder.contrib.smtp; print(json.dumps(sorted(sys.modules)))"
     loaded = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
     heavy = [m for m in loaded if m.split(".")[0] in HEAVY and m != "smtplib"]
     assert heavy == []
