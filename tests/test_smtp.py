@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -114,6 +115,17 @@ def test_a_message_delivered_twice_arrives_twice_with_one_message_id(
     messenger = SmtpMessenger(
         host=smtp_server.host, port=smtp_server.port, sender="s@crm.example", recipient=email_only
     )
+    message = ask_message(text="Is slow onboarding costing you deals?")
+    messenger.send(message)
+    messenger.send(message)
+    first, second = smtp_server.received
+    assert first["Message-ID"] == second["Message-ID"] == message_id(message, "crm.example")
+    other = replace(message, key="solopreneur/lead-42#4:ask")
+    assert message_id(other, "crm.example") != first["Message-ID"]
+
+
+def ask_message(**changes: Any) -> cl.Message:
+    """An ask to lead-42 over email, as the tracker would put it in the outbox."""
     message = cl.Message(
         key="solopreneur/lead-42#2:ask",
         kind="ask",
@@ -123,35 +135,23 @@ def test_a_message_delivered_twice_arrives_twice_with_one_message_id(
         at=T0,
         channel="email",
         rung="admit_problem",
-        text="Is slow onboarding costing you deals?",
     )
-    messenger.send(message)
-    messenger.send(message)
-    first, second = smtp_server.received
-    assert first["Message-ID"] == second["Message-ID"] == message_id(message, "crm.example")
-    other = cl.Message(**{**_fields(message), "key": "solopreneur/lead-42#4:ask"})
-    assert message_id(other, "crm.example") != first["Message-ID"]
-
-
-def _fields(message: cl.Message) -> dict[str, object]:
-    return {name: getattr(message, name) for name in message.__dataclass_fields__}
+    return replace(message, **changes)
 
 
 def test_alerts_read_as_a_sentence_and_long_scripts_are_cut_in_the_subject() -> None:
-    alert = cl.Message(
+    alert = ask_message(
         key="k",
         kind="next_step_overdue",
-        prospect="lead-42",
-        enrollment_id="solopreneur/lead-42",
-        ladder="solopreneur",
         at=T0 + timedelta(days=2),
+        channel=None,
         rung="intro_call",
         data={"due_at": "2026-01-07T09:00:00+00:00"},
     )
     email = email_for(alert, sender="s@crm.example", to="owner@crm.example")
     assert email["Subject"] == "[solopreneur] lead-42: no next step since intro_call"
     assert "due_at: 2026-01-07T09:00:00+00:00" in email.get_content()
-    long = cl.Message(**{**_fields(alert), "kind": "ask", "text": "word " * 40})
+    long = ask_message(text="word " * 40)
     subject = email_for(long, sender="s@crm.example", to="a@b.c")["Subject"]
     assert len(subject) <= 78
     assert subject.endswith("...")
