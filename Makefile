@@ -19,8 +19,8 @@ test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff, formatting and mypy --strict
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy --strict src
 
 docs: $(STAMP)  ## build the documentation, warnings are errors

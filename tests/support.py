@@ -126,3 +126,16 @@ def assert_refused(e: cl.Enrollment, kind: type[R], code: str, command: Callable
 def snapshot_json(e: cl.Enrollment) -> Mapping[str, Any]:
     data: Mapping[str, Any] = json.loads(json.dumps(e.snapshot()))
     return data
+
+
+def report(request: pytest.FixtureRequest, title: str, figures: Mapping[str, int]) -> None:
+    """Print counted figures past pytest's capture (end-to-end tests report what they did)."""
+    if not figures:
+        return
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if capture is None or reporter is None:
+        return
+    line = ", ".join(f"{key}: {value}" for key, value in sorted(figures.items()))
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(f"\n{title}: {line}")

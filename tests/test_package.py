@@ -9,7 +9,21 @@ from pathlib import Path
 
 import commitladder
 
-HEAVY = ("hypothesis", "sqlalchemy", "typer", "rich", "click", "psycopg", "pymysql", "graphviz")
+HEAVY = (
+    "hypothesis",
+    "sqlalchemy",
+    "typer",
+    "rich",
+    "click",
+    "psycopg",
+    "pymysql",
+    "graphviz",
+    "django",
+    "flask",
+    "werkzeug",
+    "aiosmtpd",
+    "smtplib",
+)
 
 
 def test_import_commitladder_loads_no_heavy_or_optional_dependency() -> None:
@@ -20,6 +34,14 @@ def test_import_commitladder_loads_no_heavy_or_optional_dependency() -> None:
     assert heavy == []
     # the engine loads when the first ladder compiles, not before
     assert "transitions" not in loaded
+
+
+def test_the_smtp_messenger_needs_only_the_standard_library() -> None:
+    code = "import json, sys, commitladder.contrib.smtp; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
+    heavy = [m for m in loaded if m.split(".")[0] in HEAVY and m != "smtplib"]
+    assert heavy == []
+    assert "commitladder.contrib.django" not in loaded
 
 
 def test_transitions_loads_once_a_ladder_compiles() -> None:

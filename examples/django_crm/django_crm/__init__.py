@@ -1,0 +1,1 @@
+"""A Django CRM whose leads climb sales ladders (commitladder.contrib.django)."""
