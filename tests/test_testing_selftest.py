@@ -30,6 +30,7 @@ BROKEN_LADDERS = {
     "deep_size_jump.yaml": "max_size_step",
     "skips_qualification.yaml": "requires_before",
     "too_many_asks.yaml": "max_asks_without_commitment",
+    "nurture_loop.yaml": "max_asks_without_commitment",
 }
 
 

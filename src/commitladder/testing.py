@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar, overload
 
-from hypothesis import HealthCheck, Verbosity, given, settings, target
+from hypothesis import HealthCheck, Verbosity, example, given, settings, target
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
@@ -1136,6 +1136,11 @@ def prove(
                 counter["first"] = counter["first"] or counter["runs"]
                 raise
 
+        if limit is not None:
+            # a long run of no's rarely comes out of random commands: try it first, from
+            # every starting point (hypothesis runs explicit examples before random ones)
+            for start, cmds in reversed(_runs_of_no(ladder, seeds, limit)):
+                climbs = example(start, cmds)(climbs)
         climbs._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
         test = climbs
     try:
@@ -1151,6 +1156,31 @@ def prove(
         return Verdict(ladder.name, seed, runs, found, first)
     runs = machine.examples_run if stateful else int(counter["runs"] or 0)
     return Verdict(ladder.name, seed, runs)
+
+
+_MAX_RUNS_OF_NO = 60
+
+
+def _runs_of_no(
+    ladder: Ladder, seeds: Sequence[tuple[Step, ...]], limit: int
+) -> list[tuple[tuple[Step, ...], list[Command]]]:
+    """Climbs that ask and hear no (or silence) one more time than ``limit`` allows, from
+    each starting point: plain, resuming a parked deal after each no, and also waiting out
+    the longest cooldown."""
+    longest = Wait(max(_waits(ladder)))
+    answers: list[list[Command]] = [
+        [Decline()],
+        [Expire()],
+        [Decline(), Resume()],
+        [Expire(), Resume()],
+        [Decline(), Resume(), longest],
+    ]
+    runs = [
+        (start, [cmd for _ in range(limit + 1) for cmd in (Ask(), *answer)])
+        for start in seeds
+        for answer in answers
+    ]
+    return runs[:_MAX_RUNS_OF_NO]
 
 
 def _seeds(ladder: Ladder) -> list[tuple[Step, ...]]:
