@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ._durations import format_duration
@@ -240,9 +241,13 @@ def read_funnel(url: str, *, ladder: str | None = None, prefix: str = "commitlad
     from .sql import _make_engine, _tables
 
     try:
-        engine = _make_engine(url)
+        parsed = sa.make_url(url)
+        file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
+            raise LadderError(f"no database file at {file}")  # SQLite would make an empty one
+        engine = _make_engine(parsed)
     except (sa.exc.ArgumentError, ImportError) as exc:
-        raise LadderError(f"cannot open the database {url!r}: {exc}") from exc
+        raise LadderError(f"cannot open the database {_safe(url)}: {exc}") from exc
     t = _tables(sa.MetaData(), prefix)
     enrollments, events = t["enrollments"], t["events"]
     try:
