@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich import box
@@ -263,7 +263,7 @@ def _print_table(table: Table) -> None:
     # a pipe or a narrow terminal gets 80 columns from Rich: a funnel needs about 90
     from rich.console import Console
 
-    colour = "auto" if out.color_system else None
+    colour: Literal["auto"] | None = "auto" if out.color_system else None
     wide = Console(file=out.file, width=max(out.width, 96), highlight=False, color_system=colour)
     wide.print(table)
 
