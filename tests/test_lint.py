@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -196,3 +197,52 @@ def test_a_setting_inherited_from_defaults_is_reported_on_the_defaults() -> None
         f.location for f in cl.Ladder.from_dict(data).lint() if f.code == "no_expiry"
     )
     assert locations == ["defaults.expires_after"] * 3
+
+
+# ---- commitladder check ---------------------------------------------------------------------
+
+
+def test_cli_check_says_ok_for_each_example() -> None:
+    result = runner.invoke(app, ["check", "--strict", *map(str, EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count(": ok, no findings") == len(EXAMPLES)
+
+
+def test_cli_check_prints_located_findings_and_fails_on_errors() -> None:
+    path = BROKEN / "trapped.yaml"
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:10:3: rungs.webinar: error [cycle_without_exit] the loop" in result.stdout
+    assert "(fix: " in result.stdout
+    assert "2 errors, 1 warning in 1 file" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cli_check_fails_on_warnings_only_when_strict() -> None:
+    path = str(BROKEN / "smells.yaml")
+    relaxed = runner.invoke(app, ["check", path])
+    assert relaxed.exit_code == 0
+    assert "4 warnings in 1 file; none fails (use --strict)" in relaxed.stderr
+    assert runner.invoke(app, ["check", "--strict", path]).exit_code == 1
+
+
+def test_cli_check_json_is_one_list_for_ci_annotations(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ladder: x\nstart: a\nrungs: {a: {kind: call, size: 1, next: nowhere}}\n")
+    result = runner.invoke(
+        app, ["check", "--format", "json", str(BROKEN / "smells.yaml"), str(bad)]
+    )
+    assert result.exit_code == 1
+    found = json.loads(result.stdout)
+    codes = [f["code"] for f in found]
+    assert codes.count("invalid_definition") == 2  # the unknown target, the missing ends
+    assert {"no_expiry", "same_outcomes"} <= set(codes)
+    first = next(f for f in found if f["code"] == "no_expiry")
+    assert (first["line"], first["column"], first["severity"]) == (15, 5, "warning")
+    assert first["source"] == str(BROKEN / "smells.yaml")
+
+
+def test_cli_check_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["check"]).exit_code == 2
+    assert runner.invoke(app, ["check", str(tmp_path / "missing.yaml")]).exit_code == 2
+    assert runner.invoke(app, ["check", "--format", "xml", str(EXAMPLES[0])]).exit_code == 2
