@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from commitladder._stats import fold, read_funnel
 from commitladder.cli import app, seed_ladder
 from commitladder.sql import SqlStore
-from dbfixtures import fresh_prefix, server_url
 from support import EXAMPLES_DIR, T0, image_size, simulate_into
 
 runner = CliRunner()
@@ -118,6 +117,8 @@ def test_cli_funnel_asks_which_ladder_when_the_store_holds_several(tmp_path: Pat
 
 def test_funnel_and_graph_read_live_counts_from_postgresql(tmp_path: Path) -> None:
     """The same seed into PostgreSQL and SQLite gives the same funnel."""
+    from dbfixtures import fresh_prefix, server_url  # after pytest registered the plugin
+
     url = server_url("postgresql")
     prefix = fresh_prefix()
     sqlite = f"sqlite:///{tmp_path / 'same.db'}"
