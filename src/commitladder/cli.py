@@ -207,7 +207,8 @@ def property_test(
         if ladder is None:
             invalid += 1
             continue
-        findings = [f for f in ladder.lint() if f.code in ("max_size_step", "requires_before")]
+        rules = ("max_size_step", "requires_before", "max_asks_without_commitment")
+        findings = [f for f in ladder.lint() if f.code in rules]
         for finding in findings:
             out.print(f"{file}: {finding}", markup=False)
         verdict = prove(ladder, max_examples=examples, seed=seed, steps=steps)
