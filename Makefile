@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## walk a prospect up the seed ladder
+demo: $(STAMP)  ## simulate 1,000 prospects on the seed ladder, print the funnel, draw it
 	$(BIN)/commitladder demo
 
 test: $(STAMP)  ## the whole test suite

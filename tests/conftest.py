@@ -24,3 +24,14 @@ def guards() -> cl.Ladder:
 def e(guards: cl.Ladder) -> cl.Enrollment:
     """A new enrollment on the guard ladder, enrolled at ``T0``."""
     return guards.enroll("acme", now=T0)
+
+
+@pytest.fixture(scope="session")
+def simulated_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store with 80 simulated prospects on the seed ladder (seed 3), shared."""
+    from commitladder.cli import seed_ladder
+    from support import simulate_into
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sim') / 'sim.db'}"
+    simulate_into(url, seed_ladder(), prospects=80, seed=3)
+    return url

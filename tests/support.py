@@ -139,3 +139,44 @@ def report(request: pytest.FixtureRequest, title: str, figures: Mapping[str, int
     line = ", ".join(f"{key}: {value}" for key, value in sorted(figures.items()))
     with capture.global_and_fixture_disabled():
         reporter.write_line(f"\n{title}: {line}")
+
+
+def simulate_into(
+    url: str,
+    ladder: cl.Ladder,
+    *,
+    prospects: int,
+    seed: int,
+    days: int = 60,
+    prefix: str = "commitladder_",
+) -> Any:
+    """Run the simulator on a fresh SqlStore at ``url``; returns its report."""
+    from commitladder._simulate import START, simulate
+    from commitladder.sql import SqlStore
+
+    store = SqlStore(url, prefix=prefix)
+    store.create_schema()
+    clock = cl.SteppableClock(START)
+    tracker = cl.Tracker(store=store, clock=clock, ladders=[ladder])
+    try:
+        return simulate(ladder, tracker, clock, prospects=prospects, seed=seed, days=days)
+    finally:
+        store.close()
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG (from its IHDR chunk) or an SVG (its width/height, in pt or
+    px); fails if ``data`` is neither."""
+    import struct
+    import xml.etree.ElementTree as ET
+
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        assert data[12:16] == b"IHDR", "a PNG starts with its IHDR chunk"
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    root = ET.fromstring(data)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
+    return tuple(  # type: ignore[return-value]
+        round(float(root.attrib[name].removesuffix("pt").removesuffix("px")))
+        for name in ("width", "height")
+    )

@@ -1,5 +1,7 @@
 """`commitladder validate` and `commitladder demo`: output and exit codes 0/1/2."""
 
+# the demo is the README's first command: it runs here as a real process, as a user runs it
+
 from __future__ import annotations
 
 import subprocess
@@ -9,7 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from commitladder._stats import read_funnel
 from commitladder.cli import app
+from support import image_size
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "ladders").glob("*.yaml"))
 runner = CliRunner()
@@ -65,11 +69,51 @@ def test_validate_reports_unsafe_yaml_without_running_it(tmp_path: Path) -> None
     assert not marker.exists()
 
 
-def test_demo_walks_the_seed_ladder_to_won_in_a_real_process() -> None:
+def test_demo_simulates_the_seed_ladder_into_sqlite_and_draws_it_in_a_real_process(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "commitladder", "demo"], capture_output=True, text=True
+        [sys.executable, "-m", "commitladder", "demo", "--out", str(out), "-n", "300"],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    assert "Funnel of solopreneur: 300 enrollments" in result.stdout
+    assert "admit_problem" in result.stdout
+    assert "ended: " in result.stdout
+    for name in ("demo.db", "solopreneur.yaml", "solopreneur.svg"):
+        assert (out / name).is_file(), name
+        assert f"{out / name}" in result.stdout
+    width, height = image_size((out / "solopreneur.svg").read_bytes())
+    assert width > 400
+    assert height > 600
+    assert "asked " in (out / "solopreneur.svg").read_text()  # live counts on the edges
+    funnel = read_funnel(f"sqlite:///{out / 'demo.db'}")
+    assert funnel.enrollments == 300
+    assert f"won {funnel.ends['won']}" in result.stdout
+    assert "done in " in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_without_graphviz_writes_mermaid_and_dot_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out), "-n", "20"])
+    assert result.exit_code == 0, result.output
+    assert "note: no SVG" in result.stderr
+    assert "pip install 'commitladder[graph]'" in result.stderr
+    assert (out / "solopreneur.mmd").read_text().splitlines()[3] == "flowchart BT"
+    assert (out / "solopreneur.dot").read_text().startswith('digraph "solopreneur"')
+    assert not (out / "solopreneur.svg").exists()
+
+
+def test_demo_walk_shows_each_guard_on_one_prospect() -> None:
+    result = runner.invoke(app, ["demo", "--walk"])
+    assert result.exit_code == 0, result.output
     assert "refused ask intro_call while that ask is open" in result.stdout
     assert "ended at won (won)" in result.stdout
     assert "replayed state equal: yes" in result.stdout

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import commitladder as cl
-from commitladder._lint import CHECKS, Finding, check, lint
+from commitladder._lint import CHECKS, Finding, check, lint, locate
+from commitladder._yaml import read_yaml
 from commitladder.cli import app
+from support import T0
 
 HERE = Path(__file__).parent
 EXAMPLES = sorted((HERE.parent / "examples" / "ladders").glob("*.yaml"))
@@ -47,8 +51,63 @@ def test_a_requires_before_bypass_through_a_redirect_is_found() -> None:
     assert finding.to_dict()["path"] == list(finding.path)
 
 
-def test_rules_the_graph_cannot_break_give_no_findings() -> None:
-    assert cl.load(BROKEN / "too_many_asks.yaml").lint() == []  # a dynamic rule only
+def test_too_many_asks_in_a_row_are_found_with_the_asks_that_break_the_rule() -> None:
+    (finding,) = cl.load(BROKEN / "too_many_asks.yaml").lint()
+    assert finding.code == "max_asks_without_commitment"
+    assert finding.location == "rules.max_asks_without_commitment"
+    assert finding.path == ("admit_problem",) * 5
+    assert "at the start, up to 5 asks" in finding.message
+    assert "allows 3" in finding.message
+
+
+def test_the_asks_found_really_happen_on_an_enrollment() -> None:
+    """The static bound is reached: ask, hear no, resume, ask again... five times."""
+    ladder = cl.load(BROKEN / "too_many_asks.yaml")
+    (finding,) = ladder.lint()
+    e = ladder.enroll("lead", now=T0)
+    for n, rung in enumerate(finding.path):
+        e.ask(rung, now=T0 + timedelta(days=n))
+        e.decline(now=T0 + timedelta(days=n))
+        e.resume(now=T0 + timedelta(days=n))
+    assert e.asks_without_commitment == len(finding.path) == 5
+
+
+def test_asks_in_a_loop_of_redirects_count_on_the_route_that_reaches_them() -> None:
+    (finding,) = cl.load(BROKEN / "nurture_loop.yaml").lint()
+    assert finding.code == "max_asks_without_commitment"
+    assert finding.path[0] == "admit_problem"
+    assert sorted(finding.path[1:]) == ["nurture"] * 3 + ["purchase"] * 3
+    assert "after start -> admit_problem, up to 6 asks" in finding.message
+
+
+def test_a_rung_committed_on_every_route_to_a_position_has_an_ask_less_there() -> None:
+    """After b, a (max 3) and c (max 1) are offered; a was committed on every way to b, so
+    at most 2 + 1 asks follow: a rule of 3 holds, and one of 2 breaks at the start."""
+    data = {
+        "ladder": "again",
+        "start": "a",
+        "defaults": {"expires_after": "7d"},
+        "rungs": {
+            "a": {"kind": "call", "size": 1, "max_asks": 3, "next": "b"},
+            "b": {"kind": "call", "size": 1, "max_asks": 1, "next": ["a", "c"]},
+            "c": {"kind": "call", "size": 1, "max_asks": 1, "next": "won"},
+        },
+        "ends": {"won": {"result": "won"}},
+        "rules": {"max_asks_without_commitment": 3},
+    }
+    assert cl.Ladder.from_dict(data).lint() == []
+    data["rules"] = {"max_asks_without_commitment": 2}
+    (finding,) = cl.Ladder.from_dict(data).lint()
+    assert finding.path == ("a", "a", "a")
+
+
+def test_unlimited_asks_break_any_limit() -> None:
+    data = cl.load(BROKEN / "too_many_asks.yaml").to_dict()
+    data["defaults"]["max_asks"] = None
+    found = cl.Ladder.from_dict(data).lint()
+    (finding,) = [f for f in found if f.code == "max_asks_without_commitment"]
+    assert "admit_problem can be asked again and again" in finding.message
+    assert "max_asks" in finding.hint
 
 
 def test_checks_register_by_stable_code() -> None:
@@ -81,3 +140,109 @@ def test_cli_test_exits_2_on_an_invalid_ladder(tmp_path: Path) -> None:
     result = runner.invoke(app, ["test", str(bad), str(EXAMPLES[0]), "--examples", "5"])
     assert result.exit_code == 2
     assert "unknown target 'nowhere'" in result.output
+
+
+# ---- the shape of the graph and what a "no" or silence does ------------------------------------
+
+
+def _located(name: str) -> list[Finding]:
+    path = BROKEN / name
+    return locate(cl.load(path).lint(), read_yaml(path.read_bytes(), source=str(path)))
+
+
+def test_a_loop_with_no_way_out_a_rung_leading_into_it_and_an_orphan_are_found() -> None:
+    loop, dead, orphan = _located("trapped.yaml")
+    assert (loop.code, loop.severity, loop.location) == (
+        "cycle_without_exit",
+        "error",
+        "rungs.webinar",
+    )
+    assert loop.path == ("webinar", "survey")
+    assert "webinar -> survey -> webinar has no way out" in loop.message
+    assert (dead.code, dead.location, dead.line, dead.column) == (
+        "dead_end",
+        "rungs.newsletter",
+        9,
+        3,
+    )
+    assert "leads into the loop webinar, survey" in dead.message
+    assert (orphan.code, orphan.severity, orphan.line) == ("unreachable_rung", "warning", 12)
+    assert str(orphan).startswith(f"{BROKEN / 'trapped.yaml'}:12:3: rungs.orphan: warning ")
+
+
+def test_silence_and_no_that_trap_a_deal_are_warned_about_where_the_file_says_so() -> None:
+    found = {f.code: f for f in _located("smells.yaml")}
+    assert set(found) == {"no_expiry", "no_decline_path", "same_outcomes", "unused_channel"}
+    assert all(f.severity == "warning" for f in found.values())
+    assert (found["no_expiry"].location, found["no_expiry"].line) == (
+        "rungs.intro_call.expires_after",
+        15,
+    )
+    assert found["no_decline_path"].path == ("admit_problem", "intro_call")
+    assert (found["same_outcomes"].location, found["same_outcomes"].line) == (
+        "rungs.qualify.outcomes",
+        22,
+    )
+    unused = found["unused_channel"]
+    assert (unused.location, unused.line, unused.column) == ("defaults.channels[2]", 8, 28)
+    assert "fax" in unused.message
+    assert unused.to_dict()["line"] == 8
+
+
+def test_a_setting_inherited_from_defaults_is_reported_on_the_defaults() -> None:
+    data = cl.load(BROKEN / "smells.yaml").to_dict()
+    del data["rungs"]["intro_call"]["expires_after"]
+    data["defaults"]["expires_after"] = None
+    locations = sorted(
+        f.location for f in cl.Ladder.from_dict(data).lint() if f.code == "no_expiry"
+    )
+    assert locations == ["defaults.expires_after"] * 3
+
+
+# ---- commitladder check ---------------------------------------------------------------------
+
+
+def test_cli_check_says_ok_for_each_example() -> None:
+    result = runner.invoke(app, ["check", "--strict", *map(str, EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count(": ok, no findings") == len(EXAMPLES)
+
+
+def test_cli_check_prints_located_findings_and_fails_on_errors() -> None:
+    path = BROKEN / "trapped.yaml"
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:10:3: rungs.webinar: error [cycle_without_exit] the loop" in result.stdout
+    assert "(fix: " in result.stdout
+    assert "2 errors, 1 warning in 1 file" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cli_check_fails_on_warnings_only_when_strict() -> None:
+    path = str(BROKEN / "smells.yaml")
+    relaxed = runner.invoke(app, ["check", path])
+    assert relaxed.exit_code == 0
+    assert "4 warnings in 1 file; none fails (use --strict)" in relaxed.stderr
+    assert runner.invoke(app, ["check", "--strict", path]).exit_code == 1
+
+
+def test_cli_check_json_is_one_list_for_ci_annotations(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ladder: x\nstart: a\nrungs: {a: {kind: call, size: 1, next: nowhere}}\n")
+    result = runner.invoke(
+        app, ["check", "--format", "json", str(BROKEN / "smells.yaml"), str(bad)]
+    )
+    assert result.exit_code == 1
+    found = json.loads(result.stdout)
+    codes = [f["code"] for f in found]
+    assert codes.count("invalid_definition") == 2  # the unknown target, the missing ends
+    assert {"no_expiry", "same_outcomes"} <= set(codes)
+    first = next(f for f in found if f["code"] == "no_expiry")
+    assert (first["line"], first["column"], first["severity"]) == (15, 5, "warning")
+    assert first["source"] == str(BROKEN / "smells.yaml")
+
+
+def test_cli_check_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["check"]).exit_code == 2
+    assert runner.invoke(app, ["check", str(tmp_path / "missing.yaml")]).exit_code == 2
+    assert runner.invoke(app, ["check", "--format", "xml", str(EXAMPLES[0])]).exit_code == 2

@@ -23,6 +23,8 @@ HEAVY = (
     "werkzeug",
     "aiosmtpd",
     "smtplib",
+    "matplotlib",
+    "numpy",
 )
 
 
@@ -82,3 +84,15 @@ def test_python_dash_m_runs_the_command_line() -> None:
     )
     assert result.returncode == 0
     assert "validate" in result.stdout
+
+
+def test_the_command_line_starts_without_databases_graphviz_or_plotting() -> None:
+    """`commitladder check` or `graph` to Mermaid must not pay for SQLAlchemy or matplotlib."""
+    code = (
+        "import json, sys, commitladder.cli, commitladder._lint, commitladder._graph, "
+        "commitladder._schema, commitladder._simulate, commitladder._charts; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    loaded = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
+    late = ("sqlalchemy", "graphviz", "matplotlib", "numpy", "hypothesis")
+    assert [m for m in loaded if m.split(".")[0] in late] == []

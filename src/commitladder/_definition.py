@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     field_serializer,
     field_validator,
     model_validator,
@@ -37,19 +38,29 @@ __all__ = [
     "Result",
     "Rules",
     "RungDefinition",
+    "SimulatedAnswer",
+    "Simulation",
 ]
 
 #: ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral".
 PARK = "park"
 
-Id = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64),
-]
+_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+Id = Annotated[str, StringConstraints(pattern=_ID_PATTERN, max_length=64)]
+_ID_SCHEMA = {"type": "string", "pattern": _ID_PATTERN, "maxLength": 64}
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
+    # what a person writes (the JSON Schema "duration" format knows only ISO 8601)
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*\d+\s*[smhdw]\s*$|^[Pp]\w+$",
+            "description": "30m, 12h, 3d, 2w, or ISO 8601 such as P3D or PT12H",
+            "examples": ["3d", "P14D"],
+        }
+    ),
 ]
 
 
@@ -57,7 +68,12 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-IdList = Annotated[list[Id], BeforeValidator(_one_or_many), Field(min_length=1)]
+IdList = Annotated[
+    list[Id],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1),
+    WithJsonSchema({"anyOf": [_ID_SCHEMA, {"type": "array", "items": _ID_SCHEMA, "minItems": 1}]}),
+]
 
 
 class Kind(StrEnum):
@@ -151,6 +167,37 @@ class Rules(_Model):
     max_asks_without_commitment: Annotated[int, Field(ge=1)] | None = None
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class SimulatedAnswer(_Model):
+    """How simulated prospects answer an ask: the chance of a yes, of a no (the rest stay
+    silent and the ask expires), how long a reply takes, and the odds of each outcome."""
+
+    commit: Probability | None = None
+    decline: Probability | None = None
+    reply_after: Duration | None = None
+    outcomes: dict[Id, Annotated[float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _at_most_certain(self) -> SimulatedAnswer:
+        if self.commit is not None and self.decline is not None and self.commit + self.decline > 1:
+            raise ValueError(
+                f"commit ({self.commit}) and decline ({self.decline}) add up to more than 1; "
+                "the rest is the chance of silence"
+            )
+        if self.outcomes is not None and not any(self.outcomes.values()):
+            raise ValueError("give at least one outcome a weight above 0")
+        return self
+
+
+class Simulation(_Model):
+    """Made-up answers for ``commitladder simulate``; enrollments never read this section."""
+
+    defaults: SimulatedAnswer = Field(default_factory=SimulatedAnswer)
+    rungs: dict[Id, SimulatedAnswer] = Field(default_factory=dict)
+
+
 class LadderDefinition(_Model):
     """A whole ladder, as written in YAML or built in Python."""
 
@@ -164,6 +211,7 @@ class LadderDefinition(_Model):
     rungs: Annotated[dict[Id, RungDefinition], Field(min_length=1)]
     ends: Annotated[dict[Id, EndDefinition], Field(min_length=1)]
     rules: Rules = Field(default_factory=Rules)
+    simulation: Simulation | None = None
 
     @field_serializer("start")
     def _write_start(self, value: list[str]) -> str | list[str]:

@@ -1,25 +1,31 @@
 """Lint: findings about a valid ladder, each with a stable code, a location and a fix hint.
 
-A ladder that compiles can still contradict its own ``rules:``. The checks here
-prove or refute those claims statically, over every path of the ladder's graph
-(see ``_paths.ask_graph``), and name the shortest offending path. A check is a
-function registered with ``@check``; later checks plug in the same way. Lint
-never raises on a valid ladder and never runs an enrollment.
+A ladder that compiles can still contradict its own ``rules:`` or trap prospects
+(a rung nobody reaches, a loop with no way out, an ask that never lapses). The
+checks here prove or refute such claims statically, over every path of the
+ladder's graph (see ``_paths.ask_graph``), and name the shortest offending path.
+A check is a function registered with ``@check`` under a stable code. Lint never
+raises on a valid ladder and never runs an enrollment; ``locate`` adds
+``file:line:column`` to findings from the YAML the ladder was read from.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._definition import PARK
 from ._paths import ask_graph
 
 if TYPE_CHECKING:
     from ._ladder import Ladder
+    from ._yaml import Located
 
-__all__ = ["CHECKS", "Finding", "Severity", "check", "lint"]
+__all__ = ["CHECKS", "Finding", "Severity", "check", "lint", "locate"]
 
 Severity = Literal["error", "warning", "info"]
 _Key = tuple[str | None, str | None]
@@ -30,7 +36,9 @@ class Finding:
     """One thing lint found: ``code`` is stable (for programs and ignores), the rest is for people.
 
     ``location`` is the dotted field path the finding is about (``rules.max_size_step``);
-    ``path`` is the offending route, as the rungs committed to in order, then the rung asked.
+    ``path`` is the offending route, as the rungs committed to in order, then the rung(s)
+    asked. ``source``, ``line`` and ``column`` say where ``location`` stands in a YAML
+    file, once ``locate`` has found it.
     """
 
     code: str
@@ -39,9 +47,18 @@ class Finding:
     message: str
     hint: str
     path: tuple[str, ...] = field(default=())
+    source: str | None = None
+    line: int | None = None
+    column: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.severity} [{self.code}] {self.message} (fix: {self.hint})"
+        where = ""
+        if self.source is not None:
+            where = ":".join(str(p) for p in (self.source, self.line, self.column) if p) + ": "
+        return (
+            f"{where}{self.location}: {self.severity} [{self.code}] {self.message} "
+            f"(fix: {self.hint})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +68,9 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
             "path": list(self.path),
+            "source": self.source,
+            "line": self.line,
+            "column": self.column,
         }
 
 
@@ -80,6 +100,23 @@ def lint(ladder: Ladder, *, select: Iterable[str] | None = None) -> list[Finding
     found = [f for code in codes for f in CHECKS[code](ladder)]
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(found, key=lambda f: order[f.severity])
+
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def locate(findings: Iterable[Finding], located: Located) -> list[Finding]:
+    """The findings with ``source:line:column`` read from ``located`` (the ladder's YAML).
+
+    A location the file does not spell out (a setting inherited from ``defaults:``)
+    points at the nearest enclosing key that it does.
+    """
+    placed = []
+    for finding in findings:
+        path = tuple(name or int(index) for name, index in _PART.findall(finding.location))
+        line, column = located.where(path, key=True)
+        placed.append(dataclasses.replace(finding, source=located.source, line=line, column=column))
+    return placed
 
 
 def route_text(path: tuple[str, ...]) -> str:
@@ -186,3 +223,327 @@ def _requires_before(ladder: Ladder) -> Iterator[Finding]:
                     path=path,
                 )
                 break
+
+
+# ---- the shape of the graph: what can be reached, what can be left ----------------------------
+
+
+def _reached(ladder: Ladder) -> dict[str, tuple[str, ...]]:
+    """Every rung that can be asked, with the shortest route of commitments to its first ask."""
+    graph = ask_graph(ladder)
+    found: dict[str, tuple[str, ...]] = {}
+    for key, route in _walk(ladder):
+        for rung in graph[key]:
+            found.setdefault(rung, route)
+    return found
+
+
+def _onward(ladder: Ladder, rung_id: str) -> tuple[str, ...]:
+    """Where a prospect can go from an ask for ``rung_id``: on a yes, a no, or silence."""
+    rung = ladder.rungs[rung_id]
+    answers = [rung.on_decline]
+    if rung.expires_after is not None:
+        answers.append(rung.on_expire)
+    return tuple(dict.fromkeys([*rung.targets, *(a for a in answers if a != PARK)]))
+
+
+def _rung_key(ladder: Ladder, rung_id: str, name: str) -> str:
+    """``rungs.<id>.<name>`` when the rung sets it, else ``defaults.<name>`` when that does."""
+    own = ladder.definition.rungs[rung_id].model_fields_set
+    if name in own or name not in ladder.definition.defaults.model_fields_set:
+        return f"rungs.{rung_id}.{name}" if name in own else f"rungs.{rung_id}"
+    return f"defaults.{name}"
+
+
+@check("unreachable_rung")
+def _unreachable(ladder: Ladder) -> Iterator[Finding]:
+    reached = _reached(ladder)
+    for rung_id in ladder.rungs:
+        if rung_id in reached:
+            continue
+        yield Finding(
+            code="unreachable_rung",
+            severity="warning",
+            location=f"rungs.{rung_id}",
+            message=(
+                f"no prospect can ever be asked for {rung_id}: neither `start`, nor any "
+                "`next:`, `outcomes:`, `on_decline` or `on_expire` that can be reached leads to it"
+            ),
+            hint=f"lead to {rung_id} from the rung before it (its `next:`), or delete it",
+        )
+
+
+def _components(nodes: list[str], edges: Mapping[str, tuple[str, ...]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan), each in declaration order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    order = {n: i for i, n in enumerate(nodes)}
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in edges[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            found.append(sorted(component, key=order.__getitem__))
+
+    for node in nodes:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _trapped(ladder: Ladder) -> tuple[list[list[str]], list[str]]:
+    """The loops no end can be reached from (each a list of rungs), and the other rungs that
+    can only lead into them."""
+    onward = {r: tuple(t for t in _onward(ladder, r) if t in ladder.rungs) for r in ladder.rungs}
+    leaves = {r for r in ladder.rungs if any(t in ladder.ends for t in _onward(ladder, r))}
+    # walk backwards from the rungs that reach an end directly
+    back: dict[str, list[str]] = {r: [] for r in ladder.rungs}
+    for rung, targets in onward.items():
+        for target in targets:
+            back[target].append(rung)
+    free, todo = set(leaves), list(leaves)
+    while todo:
+        for before in back[todo.pop()]:
+            if before not in free:
+                free.add(before)
+                todo.append(before)
+    stuck = [r for r in ladder.rungs if r not in free]
+    inner = {r: tuple(t for t in onward[r] if t not in free) for r in stuck}
+    loops, others = [], []
+    for component in _components(stuck, inner):
+        members = set(component)
+        if all(t in members for r in component for t in inner[r]):
+            loops.append(component)
+        else:
+            others.extend(component)
+    order = list(ladder.rungs)
+    return loops, sorted(others, key=order.index)
+
+
+@check("cycle_without_exit")
+def _cycle_without_exit(ladder: Ladder) -> Iterator[Finding]:
+    for loop in _trapped(ladder)[0]:
+        shown = " -> ".join([*loop, loop[0]])
+        yield Finding(
+            code="cycle_without_exit",
+            severity="error",
+            location=f"rungs.{loop[0]}",
+            message=(
+                f"the loop {shown} has no way out: whatever the prospect answers, no end "
+                "can be reached from it, so a deal that enters it circles until ended by hand"
+            ),
+            hint=(
+                f"give one of {', '.join(loop)} a way to an end (a `next:`, an outcome, or "
+                "`on_decline: lost`)"
+            ),
+            path=tuple(loop),
+        )
+
+
+@check("dead_end")
+def _dead_end(ladder: Ladder) -> Iterator[Finding]:
+    loops, others = _trapped(ladder)
+    for rung_id in others:
+        trap = next((loop for loop in loops if _leads_into(ladder, rung_id, set(loop))), loops[0])
+        yield Finding(
+            code="dead_end",
+            severity="error",
+            location=f"rungs.{rung_id}",
+            message=(
+                f"no end can be reached from {rung_id}: every way on leads into the loop "
+                f"{', '.join(trap)}, which has no way out"
+            ),
+            hint=f"lead {rung_id} (or the loop after it) to an end, e.g. `next: won`",
+        )
+
+
+def _leads_into(ladder: Ladder, start: str, targets: set[str]) -> bool:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in _onward(ladder, todo.pop()):
+            if nxt in targets:
+                return True
+            if nxt in ladder.rungs and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False
+
+
+# ---- what happens when the prospect does not say yes ---------------------------------------
+
+
+@check("no_expiry")
+def _no_expiry(ladder: Ladder) -> Iterator[Finding]:
+    for rung in ladder.rungs.values():
+        if rung.expires_after is not None:
+            continue
+        yield Finding(
+            code="no_expiry",
+            severity="warning",
+            location=_rung_key(ladder, rung.id, "expires_after"),
+            message=(
+                f"an ask for {rung.id} never expires: if the prospect goes silent it stays "
+                "open forever, and while it is open nothing else can be asked of them"
+            ),
+            hint=f"give {rung.id} `expires_after:` (say 7d), or set it under `defaults:`",
+        )
+
+
+@check("no_decline_path")
+def _no_decline_path(ladder: Ladder) -> Iterator[Finding]:
+    graph = ask_graph(ladder)
+    reported: set[str] = set()
+    for key, route in _walk(ladder):
+        offered = graph[key]
+        if len(offered) != 1:
+            continue
+        rung = ladder.rungs[offered[0]]
+        if rung.id in reported or rung.on_decline != PARK or rung.max_asks is not None:
+            continue
+        reported.add(rung.id)
+        after = f"after {key[0]}" if key[0] else "at the start"
+        yield Finding(
+            code="no_decline_path",
+            severity="warning",
+            location=f"rungs.{rung.id}",
+            message=(
+                f"a no to {rung.id} leads nowhere: {after} it is the only thing to ask, a no "
+                "parks the deal, and nothing caps the asks, so the seller can only ask the "
+                "same thing again, without end"
+            ),
+            hint=(
+                "send a no somewhere with `on_decline:` (a smaller rung, a nurture rung, or "
+                "an end such as lost), or cap the asks with `max_asks:`"
+            ),
+            path=(*route, rung.id),
+        )
+
+
+@check("same_outcomes")
+def _same_outcomes(ladder: Ladder) -> Iterator[Finding]:
+    for rung in ladder.rungs.values():
+        outcomes = rung.outcomes
+        if outcomes is None or len(outcomes) < 2 or len(set(outcomes.values())) != 1:
+            continue
+        target = next(iter(outcomes.values()))
+        yield Finding(
+            code="same_outcomes",
+            severity="warning",
+            location=f"rungs.{rung.id}.outcomes",
+            message=(
+                f"every outcome of {rung.id} ({', '.join(outcomes)}) leads to {target}: "
+                "the answer classifies the prospect but changes nothing"
+            ),
+            hint=(
+                f"lead the outcomes to different rungs, or replace `outcomes:` with "
+                f"`next: {target}`"
+            ),
+        )
+
+
+@check("unused_channel")
+def _unused_channel(ladder: Ladder) -> Iterator[Finding]:
+    declared = ladder.definition.defaults.channels or []
+    used = {c for rung in ladder.rungs.values() for c in rung.channels or ()}
+    for i, channel in enumerate(declared):
+        if channel in used:
+            continue
+        yield Finding(
+            code="unused_channel",
+            severity="warning",
+            location=f"defaults.channels[{i}]",
+            message=(
+                f"channel {channel} is declared in defaults but every rung sets its own "
+                "channels without it, so nobody can be asked over it"
+            ),
+            hint=f"remove {channel} from `defaults.channels`, or allow it on a rung",
+        )
+
+
+# ---- rules.max_asks_without_commitment ---------------------------------------------------------
+
+
+def _dominators(ladder: Ladder) -> dict[str, set[_Key]]:
+    """For each rung, the (position, outcome) keys that can only be reached by committing to it
+    first: there, at least one of its ``max_asks`` is used up already."""
+    everywhere = {key for key, _ in _walk(ladder)}
+    return {
+        rung: everywhere - {key for key, _ in _walk(ladder, avoid=rung)} for rung in ladder.rungs
+    }
+
+
+@check("max_asks_without_commitment")
+def _max_asks_without_commitment(ladder: Ladder) -> Iterator[Finding]:
+    """Bound the asks that can follow one another with no commitment, from every position.
+
+    Between two commitments the position stands still, so only the rungs offered there
+    (its ``next``/``outcomes``, closed over ``on_decline``/``on_expire`` redirects) can be
+    asked, each at most its ``max_asks`` times over the whole enrollment: the bound is their
+    sum, less one for each rung that every route to the position committed to. Asking again
+    after a no (park, resume), a redirect, or a withdrawn ask each reach that bound, so it is
+    exact when the prospect arrives with those asks unspent; when earlier asks were
+    necessarily spent on other rungs it over-estimates, so this check is sound (it never
+    misses a broken rule) but may, rarely, report one that a real climb cannot break.
+    A rung without ``max_asks`` on the way makes the number of asks unbounded.
+    """
+    limit = ladder.rules.max_asks_without_commitment
+    if limit is None:
+        return
+    graph = ask_graph(ladder)
+    spent = _dominators(ladder)
+    for key, route in _walk(ladder):
+        offered = graph[key]
+        counts: dict[str, int | None] = {}
+        for rung_id in offered:
+            cap = ladder.rungs[rung_id].max_asks
+            counts[rung_id] = None if cap is None else max(cap - (key in spent[rung_id]), 0)
+        unbounded = [r for r, n in counts.items() if n is None]
+        total = sum(n or 0 for n in counts.values())
+        if not unbounded and total <= limit:
+            continue
+        where = "at the start" if key[0] is None else "after " + " -> ".join(["start", *route])
+        where += f" (answer: {key[1]})" if key[1] else ""
+        if unbounded:
+            message = (
+                f"{where}, {', '.join(unbounded)} can be asked again and again without a "
+                f"commitment (no max_asks), but rules.max_asks_without_commitment allows {limit}"
+            )
+            asks = tuple(unbounded[0] for _ in range(limit + 1))
+            hint = f"give {', '.join(unbounded)} `max_asks:`, or set it under `defaults:`"
+        else:
+            detail = ", ".join(f"{r} {n}x" for r, n in counts.items() if n)
+            message = (
+                f"{where}, up to {total} asks can follow one another without a commitment "
+                f"({detail}), but rules.max_asks_without_commitment allows {limit}"
+            )
+            asks = tuple(r for r, n in counts.items() for _ in range(n or 0))
+            hint = (
+                "lower `max_asks` of those rungs, send a no to an end instead of another "
+                "rung, or raise rules.max_asks_without_commitment"
+            )
+        yield Finding(
+            code="max_asks_without_commitment",
+            severity="error",
+            location="rules.max_asks_without_commitment",
+            message=message,
+            hint=hint,
+            path=(*route, *asks),
+        )
+        return  # the shortest offending route is enough

@@ -22,6 +22,8 @@ from ._definition import (
     LadderDefinition,
     Rules,
     RungDefinition,
+    SimulatedAnswer,
+    Simulation,
 )
 from ._errors import DefinitionError, Problem, did_you_mean
 from ._yaml import Located, Path
@@ -63,6 +65,7 @@ def _unique(problems: Iterable[Problem]) -> list[Problem]:
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "defaults": Defaults,
     "rules": Rules,
+    "simulation": Simulation,
 }
 
 
@@ -74,6 +77,8 @@ def _model_at(loc: Path) -> type[BaseModel] | None:
     if head in ("rungs", "ends") and len(loc) >= 2:
         model: type[BaseModel] = RungDefinition if head == "rungs" else EndDefinition
         rest = loc[2:]
+    elif head == "simulation" and len(loc) >= 2 and loc[1] in ("defaults", "rungs"):
+        model, rest = SimulatedAnswer, loc[2 if loc[1] == "defaults" else 3 :]
     elif isinstance(head, str) and head in _SECTION_MODELS:
         model, rest = _SECTION_MODELS[head], loc[1:]
     else:
@@ -198,6 +203,8 @@ def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Proble
                     problem.column,
                 )
 
+    yield from _simulation_problems(data, rungs, where)
+
     rules = data.get("rules")
     before = rules.get("requires_before") if isinstance(rules, dict) else None
     if isinstance(before, dict):
@@ -210,3 +217,47 @@ def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Proble
             for i, name in enumerate(needed if isinstance(needed, list) else []):
                 if problem := unknown((*path, i), name, rung_ids, "rung"):
                     yield problem
+
+
+def _simulation_problems(
+    data: dict[str, Any], rungs: dict[Any, Any], where: Located
+) -> Iterable[Problem]:
+    """``simulation.rungs`` names rungs, and their outcomes; yes and no fit in a chance of 1."""
+    simulation = data.get("simulation")
+    if not isinstance(simulation, dict):
+        return
+    defaults = simulation.get("defaults") if isinstance(simulation.get("defaults"), dict) else {}
+    assert isinstance(defaults, dict)
+    section = simulation.get("rungs")
+    for rung_id, answer in section.items() if isinstance(section, dict) else ():
+        path: Path = ("simulation", "rungs", rung_id)
+        rung = rungs.get(rung_id)
+        if not isinstance(rung, dict):
+            message = f"unknown rung {rung_id!r}{did_you_mean(str(rung_id), _names(rungs))}"
+            yield where.problem(path, message, key=True)
+            continue
+        if not isinstance(answer, dict):
+            continue
+        known = _names(rung.get("outcomes"))
+        for outcome in _names(answer.get("outcomes")):
+            if outcome not in known:
+                what = (
+                    f"{rung_id}'s outcomes are {', '.join(known)}"
+                    if known
+                    else f"{rung_id} does not branch"
+                )
+                yield where.problem(
+                    (*path, "outcomes", outcome),
+                    f"unknown outcome {outcome!r}{did_you_mean(outcome, known)}; {what}",
+                    key=True,
+                )
+        yes = answer.get("commit", defaults.get("commit"))
+        no = answer.get("decline", defaults.get("decline"))
+        mixed = ("commit" in answer) != ("decline" in answer)  # both given: the model checks
+        if mixed and isinstance(yes, float | int) and isinstance(no, float | int) and yes + no > 1:
+            yield where.problem(
+                path,
+                f"commit ({yes}) and decline ({no}, with simulation.defaults) add up to more "
+                "than 1; the rest is the chance of silence",
+                key=True,
+            )

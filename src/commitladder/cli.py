@@ -77,12 +77,9 @@ def seed_ladder() -> Ladder:
     return Ladder.from_yaml(text, source="solopreneur.yaml")
 
 
-@app.command()
-def demo() -> None:
-    """Walk one prospect up the seed ladder in memory, showing each guard at work.
-
-    Example: commitladder demo
-    """
+def walk_demo() -> None:
+    """Walk one prospect up the seed ladder in memory, showing each guard at work
+    (``commitladder demo --walk``)."""
     from ._clock import SteppableClock
 
     ladder = seed_ladder()
@@ -210,7 +207,8 @@ def property_test(
         if ladder is None:
             invalid += 1
             continue
-        findings = [f for f in ladder.lint() if f.code in ("max_size_step", "requires_before")]
+        rules = ("max_size_step", "requires_before", "max_asks_without_commitment")
+        findings = [f for f in ladder.lint() if f.code in rules]
         for finding in findings:
             out.print(f"{file}: {finding}", markup=False)
         verdict = prove(ladder, max_examples=examples, seed=seed, steps=steps)
@@ -256,3 +254,7 @@ def paths(
     unreachable = [r for r in ladder.rungs if r not in ladder.paths()]
     if unreachable:
         out.print(f"never reached: {', '.join(unreachable)}", markup=False)
+
+
+# the commands people look at: check, graph, simulate, funnel, schema and demo
+from . import _cli_tools  # noqa: E402, F401

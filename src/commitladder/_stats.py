@@ -1,0 +1,306 @@
+"""Live counts from a store's event log: the funnel per rung and the traffic on each edge.
+
+Reads the tables of a ``SqlStore`` (any prefix, any of its databases) with plain
+SELECTs, folding each enrollment's events in order: who was asked what from
+where, and how they answered. It never writes, never creates tables, and never
+needs the ladder file: rung names come from the log. ``graph --db`` and
+``funnel`` share it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ._durations import format_duration
+from ._errors import LadderError
+
+__all__ = ["EdgeCounts", "Funnel", "RungCounts", "fold", "read_funnel"]
+
+
+@dataclass(slots=True)
+class RungCounts:
+    """What happened to the asks for one rung."""
+
+    rung: str
+    asked: int = 0
+    committed: int = 0
+    declined: int = 0
+    expired: int = 0
+    withdrawn: int = 0
+    open: int = 0
+    parked: int = 0
+    depth: float = 0.0  # mean number of commitments made before an ask for this rung
+    waits: list[timedelta] = field(default_factory=list, repr=False)
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def conversion(self) -> float | None:
+        """Commitments per ask (``None`` before the first ask)."""
+        return self.committed / self.asked if self.asked else None
+
+    @property
+    def median_time_to_commit(self) -> timedelta | None:
+        """From the ask to the yes, the median over every commitment to this rung."""
+        if not self.waits:
+            return None
+        return timedelta(seconds=statistics.median(w.total_seconds() for w in self.waits))
+
+    def to_dict(self) -> dict[str, Any]:
+        wait = self.median_time_to_commit
+        return {
+            "rung": self.rung,
+            "asked": self.asked,
+            "committed": self.committed,
+            "declined": self.declined,
+            "expired": self.expired,
+            "withdrawn": self.withdrawn,
+            "conversion": None if self.conversion is None else round(self.conversion, 4),
+            "median_time_to_commit": None if wait is None else format_duration(_whole(wait)),
+            "median_hours_to_commit": None if wait is None else round(wait / _HOUR, 2),
+            "open": self.open,
+            "parked": self.parked,
+            "outcomes": dict(self.outcomes),
+        }
+
+
+@dataclass(slots=True)
+class EdgeCounts:
+    """Asks for ``rung`` made while the prospect stood at ``position`` (``None``: the start)."""
+
+    position: str | None
+    rung: str
+    asked: int = 0
+    committed: int = 0
+    declined: int = 0
+    expired: int = 0
+
+    @property
+    def conversion(self) -> float | None:
+        return self.committed / self.asked if self.asked else None
+
+
+@dataclass(slots=True)
+class Funnel:
+    """Per-rung counts of one ladder, in funnel order (how far up the ladder, on average,
+    a rung is asked), plus the traffic on each edge and the ends reached."""
+
+    ladder: str
+    enrollments: int
+    rungs: list[RungCounts]
+    edges: dict[tuple[str | None, str], EdgeCounts]
+    ends: dict[str, int]
+    active: int
+
+    def rung(self, rung_id: str) -> RungCounts:
+        for row in self.rungs:
+            if row.rung == rung_id:
+                return row
+        return RungCounts(rung_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ladder": self.ladder,
+            "enrollments": self.enrollments,
+            "active": self.active,
+            "ends": dict(self.ends),
+            "rungs": [row.to_dict() for row in self.rungs],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_csv(self) -> str:
+        columns = [
+            "rung",
+            "asked",
+            "committed",
+            "declined",
+            "expired",
+            "withdrawn",
+            "conversion",
+            "median_hours_to_commit",
+            "open",
+            "parked",
+        ]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in self.rungs:
+            writer.writerow(row.to_dict())
+        return out.getvalue()
+
+
+_HOUR = timedelta(hours=1)
+
+
+def _whole(wait: timedelta) -> timedelta:
+    """Round to whole minutes (the finest unit a duration is written in)."""
+    return timedelta(minutes=max(1, round(wait / timedelta(minutes=1))))
+
+
+@dataclass(slots=True)
+class _Climb:
+    position: str | None = None
+    status: str = "ready"
+    last: str | None = None  # rung of the last ask
+    asks: dict[int, tuple[str, str | None, datetime, int]] = field(default_factory=dict)
+    commitments: int = 0
+
+
+def fold(ladder: str, rows: Iterable[tuple[str, str, datetime, Mapping[str, Any]]]) -> Funnel:
+    """The funnel from events as ``(enrollment_id, type, at, data)``, each enrollment's in
+    order of their sequence numbers (enrollments may interleave)."""
+    rungs: dict[str, RungCounts] = {}
+    edges: dict[tuple[str | None, str], EdgeCounts] = {}
+    ends: dict[str, int] = {}
+    climbs: dict[str, _Climb] = {}
+    depth: dict[str, int] = {}
+
+    def counts(rung: str) -> RungCounts:
+        row = rungs.get(rung)
+        if row is None:
+            row = rungs[rung] = RungCounts(rung)
+        return row
+
+    for eid, kind, at, data in rows:
+        climb = climbs.setdefault(eid, _Climb())
+        if kind == "AskIssued":
+            rung, seq = data["rung"], data["seq"]
+            climb.asks[seq] = (rung, climb.position, at, climb.commitments)
+            climb.last, climb.status = rung, "pending"
+            counts(rung).asked += 1
+            depth[rung] = depth.get(rung, 0) + climb.commitments
+            edge = edges.get((climb.position, rung))
+            if edge is None:
+                edge = edges[(climb.position, rung)] = EdgeCounts(climb.position, rung)
+            edge.asked += 1
+            continue
+        ask = climb.asks.get(data.get("ask_seq", -1))
+        edge = edges[(ask[1], ask[0])] if ask is not None else None
+        if kind == "Committed":
+            row = counts(data["rung"])
+            row.committed += 1
+            if ask is not None:
+                row.waits.append(at - ask[2])
+            if data.get("outcome") is not None:
+                row.outcomes[data["outcome"]] = row.outcomes.get(data["outcome"], 0) + 1
+            if edge is not None:
+                edge.committed += 1
+            climb.position, climb.status = data["rung"], "ready"
+            climb.commitments += 1
+        elif kind == "Declined":
+            counts(data["rung"]).declined += 1
+            if edge is not None:
+                edge.declined += 1
+            climb.status = "ready"
+        elif kind == "AskExpired":
+            counts(data["rung"]).expired += 1
+            if edge is not None:
+                edge.expired += 1
+            climb.status = "ready"
+        elif kind == "AskWithdrawn":
+            counts(data["rung"]).withdrawn += 1
+            climb.status = "ready"
+        elif kind == "Parked":
+            climb.status = "parked"
+        elif kind == "Resumed":
+            climb.status = "ready"
+        elif kind == "Ended":
+            climb.status = "ended"
+            ends[data["end"]] = ends.get(data["end"], 0) + 1
+    for climb in climbs.values():
+        if climb.last is not None and climb.status in ("pending", "parked"):
+            row = counts(climb.last)
+            if climb.status == "pending":
+                row.open += 1
+            else:
+                row.parked += 1
+    for rung, row in rungs.items():
+        row.depth = depth.get(rung, 0) / row.asked if row.asked else float("inf")
+    ordered = sorted(rungs.values(), key=lambda r: (r.depth, -r.asked, r.rung))
+    active = sum(1 for c in climbs.values() if c.status != "ended")
+    return Funnel(ladder, len(climbs), ordered, edges, ends, active)
+
+
+def read_funnel(url: str, *, ladder: str | None = None, prefix: str = "commitladder_") -> Funnel:
+    """The funnel of ``ladder`` (or of the only ladder) in the store at ``url``, read-only.
+
+    Raises ``LadderError`` saying what to do when the database has no commitladder
+    tables with that prefix, no enrollments, or several ladders and none was chosen.
+    """
+    import sqlalchemy as sa
+
+    from .sql import _make_engine, _tables
+
+    try:
+        parsed = sa.make_url(url)
+        file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
+            raise LadderError(f"no database file at {file}")  # SQLite would make an empty one
+        engine = _make_engine(parsed)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise LadderError(f"cannot open the database {_safe(url)}: {exc}") from exc
+    t = _tables(sa.MetaData(), prefix)
+    enrollments, events = t["enrollments"], t["events"]
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(enrollments.name):
+                raise LadderError(
+                    f"the database {_safe(url)} has no commitladder tables with prefix "
+                    f"{prefix!r}; run `commitladder simulate` into it first, or give "
+                    "--prefix the one your app uses"
+                )
+            names = [r[0] for r in conn.execute(sa.select(enrollments.c.ladder).distinct())]
+            if not names:
+                raise LadderError(f"the database {_safe(url)} holds no enrollments yet")
+            if ladder is None:
+                if len(names) > 1:
+                    raise LadderError(
+                        f"the database holds several ladders ({', '.join(sorted(names))}); "
+                        "pick one with --ladder"
+                    )
+                ladder = names[0]
+            elif ladder not in names:
+                raise LadderError(
+                    f"no enrollments on ladder {ladder!r} in {_safe(url)}; it holds "
+                    f"{', '.join(sorted(names))}"
+                )
+            query = (
+                sa.select(events.c.enrollment_id, events.c.type, events.c.at, events.c.body)
+                .join(enrollments, enrollments.c.id == events.c.enrollment_id)
+                .where(enrollments.c.ladder == ladder)
+                .order_by(events.c.enrollment_id, events.c.seq)
+            )
+            return fold(ladder, _with_seq(conn.execute(query).tuples()))
+    except sa.exc.DBAPIError as exc:
+        raise LadderError(f"cannot read the database {_safe(url)}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+
+
+def _with_seq(
+    rows: Iterable[tuple[str, str, datetime, dict[str, Any]]],
+) -> Iterable[tuple[str, str, datetime, Mapping[str, Any]]]:
+    """Stored event bodies are ``Event.to_dict()``: lift ``data`` and keep the ``seq``."""
+    for eid, kind, at, body in rows:
+        data = dict(body.get("data") or {})
+        data["seq"] = body.get("seq")
+        yield eid, kind, at, data
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        import sqlalchemy as sa
+
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database>"
