@@ -14,6 +14,7 @@ import commitladder as cl
 from commitladder._lint import CHECKS, Finding, check, lint, locate
 from commitladder._yaml import read_yaml
 from commitladder.cli import app
+from commitladder.testing import prove
 from support import T0
 
 HERE = Path(__file__).parent
@@ -122,7 +123,11 @@ def test_checks_register_by_stable_code() -> None:
 def test_cli_test_passes_a_good_ladder() -> None:
     result = runner.invoke(app, ["test", str(EXAMPLES[0]), "--examples", "30", "--seed", "1"])
     assert result.exit_code == 0, result.output
-    assert "ok, every rule held over 30 climbs (seed 1)" in result.output
+    verdict = prove(cl.load(EXAMPLES[0]), seed=1, max_examples=30)
+    climbs = f"{30 + verdict.directed} climbs"
+    if verdict.directed:
+        climbs += f", {verdict.directed} of them directed runs of no's"
+    assert f"ok, every rule held over {climbs} (seed 1)" in result.output
 
 
 def test_cli_test_fails_a_broken_ladder_with_the_story() -> None:

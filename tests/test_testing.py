@@ -83,6 +83,7 @@ def test_example_ladders_keep_their_rules(path: Path) -> None:
     # the random climbs, plus the directed runs of no's where the ladder limits them
     limit = ladder.rules.max_asks_without_commitment
     directed = len(_runs_of_no(ladder, _seeds(ladder), limit)) if limit is not None else 0
+    assert verdict.directed == directed
     assert verdict.examples == 60 + directed
 
 

@@ -225,7 +225,13 @@ def property_test(
             )
         else:
             out.print(
-                f"{file}: ok, every rule held over {verdict.examples} climbs (seed {verdict.seed})",
+                f"{file}: ok, every rule held over {verdict.examples} climbs"
+                + (
+                    f" ({verdict.directed} of them directed runs of no's)"
+                    if verdict.directed
+                    else ""
+                )
+                + f" (seed {verdict.seed})",
                 markup=False,
             )
     if invalid:

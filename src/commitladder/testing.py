@@ -1073,6 +1073,8 @@ class Verdict:
     examples: int
     broken: RuleBroken | None = None
     examples_to_catch: int | None = None
+    #: of ``examples``, the directed climbs tried before the random ones (runs of no's)
+    directed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -1103,6 +1105,7 @@ def prove(
     config = _settings(_check_int(max_examples, "max_examples", 1), _check_int(steps, "steps", 1))
     counter = {"runs": 0, "first": None}
 
+    directed: list[tuple[tuple[Step, ...], list[Command]]] = []
     if stateful:
         from hypothesis.stateful import run_state_machine_as_test
 
@@ -1137,9 +1140,10 @@ def prove(
                 raise
 
         if limit is not None:
+            directed = _runs_of_no(ladder, seeds, limit)
             # a long run of no's rarely comes out of random commands: try it first, from
             # every starting point (hypothesis runs explicit examples before random ones)
-            for start, cmds in reversed(_runs_of_no(ladder, seeds, limit)):
+            for start, cmds in reversed(directed):
                 climbs = example(start, cmds)(climbs)
         climbs._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
         test = climbs
@@ -1153,9 +1157,9 @@ def prove(
         found = RuleBroken(
             broken.rule, broken.message, ladder=ladder.name, story=broken.story, seed=seed
         )
-        return Verdict(ladder.name, seed, runs, found, first)
+        return Verdict(ladder.name, seed, runs, found, first, len(directed))
     runs = machine.examples_run if stateful else int(counter["runs"] or 0)
-    return Verdict(ladder.name, seed, runs)
+    return Verdict(ladder.name, seed, runs, directed=len(directed))
 
 
 _MAX_RUNS_OF_NO = 60
