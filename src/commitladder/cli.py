@@ -224,14 +224,10 @@ def property_test(
                 markup=False,
             )
         else:
+            directed = f", {verdict.directed} of them directed runs of no's"
             out.print(
                 f"{file}: ok, every rule held over {verdict.examples} climbs"
-                + (
-                    f" ({verdict.directed} of them directed runs of no's)"
-                    if verdict.directed
-                    else ""
-                )
-                + f" (seed {verdict.seed})",
+                f"{directed if verdict.directed else ''} (seed {verdict.seed})",
                 markup=False,
             )
     if invalid:
