@@ -162,3 +162,53 @@ def test_a_refusal_inside_the_host_transaction_leaves_it_usable(sqlstore: SqlSto
             tracker.ask("p", "register")
         tracker.commit("p")
     assert sqlstore.load("solopreneur/p").snapshot["position"] == "admit_problem"  # type: ignore[union-attr]
+
+
+def test_statement_listeners_hear_every_statement_of_a_command(sqlstore: SqlStore) -> None:
+    """The hot statements run on the driver's cursor, yet engine listeners (tracing, the
+    crash test's kill switch) still hear each one, in order, with its parameters."""
+    heard: list[tuple[str, Any]] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
+        heard.append((" ".join(statement.split()[:3]), params))
+
+    sa.event.listen(sqlstore.engine, "before_cursor_execute", listen)
+    try:
+        tracker = cl.Tracker(store=sqlstore, ladders=[cl.load(SEED)])
+        tracker.enroll("heard", ladder="solopreneur", now=T0)
+        heard.clear()
+        tracker.ask("heard", "admit_problem", ladder="solopreneur", channel="email", now=T0)
+    finally:
+        sa.event.remove(sqlstore.engine, "before_cursor_execute", listen)
+    verbs = [text.split()[0] for text, _ in heard]
+    p = sqlstore.prefix
+    assert [text for text, _ in heard if text.startswith(("UPDATE", "INSERT"))] == [
+        f"UPDATE {p}enrollments SET",
+        f"INSERT INTO {p}events",
+        f"INSERT INTO {p}open_asks",
+        f"INSERT INTO {p}timers",
+        f"INSERT INTO {p}outbox",
+    ]
+    assert verbs.count("SELECT") == 1  # the snapshot, read once
+    assert any("admit_problem" in str(params) for _, params in heard)
+
+
+def test_a_driver_error_on_the_fast_path_is_translated(sqlstore: SqlStore) -> None:
+    """A unique key refusing a hot-path insert still becomes our error, named by its rule."""
+    tracker = cl.Tracker(store=sqlstore, ladders=[cl.load(SEED)])
+    tracker.enroll("twice", ladder="solopreneur", now=T0)
+    stored = sqlstore.load("solopreneur/twice")
+    assert stored is not None
+    change = Change(
+        enrollment_id=stored.id,
+        prospect=stored.prospect,
+        ladder=stored.ladder,
+        status=stored.status,
+        expected_version=0,  # "new": the insert meets the primary key of the existing row
+        snapshot=stored.snapshot,
+        fired=(),
+        now=T0,
+    )
+    with pytest.raises(cl.ConflictError, match="written by another worker"):
+        sqlstore.apply(change)
+    assert sqlstore.load("solopreneur/twice") == stored
