@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 from ._errors import ConflictError, LadderError, StoreError
@@ -185,7 +185,8 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     @sa_event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # on the driver's cursor: through SQLAlchemy this cost as much as a command's writes
+        (_BEGIN_IMMEDIATE if write else _BEGIN).execute(conn, {})
 
     return engine
 
@@ -255,7 +256,7 @@ class _Raw:
     ``after_cursor_execute`` listeners still hear each statement (with ``context=None``).
     """
 
-    __slots__ = ("_binds", "_names", "_positional", "_results", "sql")
+    __slots__ = ("_binds", "_names", "_plan", "_positional", "_results", "sql")
 
     def __init__(self, statement: sa.ClauseElement, dialect: Dialect, keys: Sequence[str] = ()):
         compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) or None)
@@ -269,6 +270,7 @@ class _Raw:
             proc = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
                 self._binds[name] = proc
+        self._plan = tuple((n, self._binds.get(n)) for n in self._names)
         self._results: list[tuple[str, Callable[[Any], Any] | None]] = []
         if isinstance(statement, sa.Select):
             for col in statement.selected_columns:
@@ -276,25 +278,35 @@ class _Raw:
                 self._results.append((str(col.key), proc))
 
     def _params(self, row: dict[str, Any]) -> Any:
-        binds = self._binds
         if self._positional:
-            return tuple(binds[n](row[n]) if n in binds else row[n] for n in self._names)
-        return {n: binds[n](row[n]) if n in binds else row[n] for n in self._names}
+            return [row[n] if p is None else p(row[n]) for n, p in self._plan]
+        return {n: row[n] if p is None else p(row[n]) for n, p in self._plan}
 
-    def execute(self, conn: Connection, rows: dict[str, Any] | list[dict[str, Any]]) -> int:
-        """Execute with one row (or many, as executemany); return the rows changed."""
-        cursor = self._cursor(conn, rows)
+    def execute(
+        self,
+        conn: Connection,
+        rows: dict[str, Any] | list[dict[str, Any]],
+        hooks: tuple[bool, bool] | None = None,
+    ) -> int:
+        """Execute with one row (or many, as executemany); return the rows changed.
+        ``hooks``: ``_hooks(conn)``, when the caller runs several statements."""
+        cursor = self._cursor(conn, rows, hooks or _hooks(conn))
         count = int(cursor.rowcount)
         cursor.close()
         return count
 
-    def _cursor(self, conn: Connection, rows: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    def _cursor(
+        self,
+        conn: Connection,
+        rows: dict[str, Any] | list[dict[str, Any]],
+        hooks: tuple[bool, bool],
+    ) -> Any:
         many = isinstance(rows, list)
         params = [self._params(r) for r in rows] if many else self._params(rows)  # type: ignore[arg-type]
         cursor = conn.connection.cursor()
-        dispatch = conn.dispatch
-        if dispatch.before_cursor_execute:  # false when nobody listens: skip the call
-            dispatch.before_cursor_execute(conn, cursor, self.sql, params, None, many)
+        before, after = hooks
+        if before:
+            conn.dispatch.before_cursor_execute(conn, cursor, self.sql, params, None, many)
         try:
             if many:
                 cursor.executemany(self.sql, params)
@@ -305,13 +317,13 @@ class _Raw:
             raise sa_exc.DBAPIError.instance(
                 self.sql, params, err, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
             ) from err
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, self.sql, params, None, many)
+        if after:
+            conn.dispatch.after_cursor_execute(conn, cursor, self.sql, params, None, many)
         return cursor
 
     def first(self, conn: Connection, row: dict[str, Any]) -> dict[str, Any] | None:
         """The first row of a select, processed like SQLAlchemy's, as a dict; or None."""
-        cursor = self._cursor(conn, row)
+        cursor = self._cursor(conn, row, _hooks(conn))
         try:
             found = cursor.fetchone()
         finally:
@@ -322,6 +334,16 @@ class _Raw:
             key: proc(value) if proc is not None else value
             for (key, proc), value in zip(self._results, found, strict=True)
         }
+
+
+def _hooks(conn: Connection) -> tuple[bool, bool]:
+    """Whether anyone listens before / after cursor executes (asking costs a few µs)."""
+    dispatch = conn.dispatch
+    return bool(dispatch.before_cursor_execute), bool(dispatch.after_cursor_execute)
+
+
+_BEGIN_IMMEDIATE = _Raw(sa.text("BEGIN IMMEDIATE"), sqlite.dialect())
+_BEGIN = _Raw(sa.text("BEGIN"), sqlite.dialect())
 
 
 @dataclass(frozen=True, slots=True)
@@ -595,6 +617,7 @@ class SqlStore:
         stage = "enrollment"
         try:
             with self._tx() as conn:
+                hooks = _hooks(conn)
                 row = {
                     "status": change.status,
                     "version": change.expected_version + 1,
@@ -605,11 +628,17 @@ class SqlStore:
                 if new:
                     q.insert_enrollment.execute(
                         conn,
-                        {"id": eid, "prospect": change.prospect, "ladder": change.ladder, **row},
+                        hooks=hooks,
+                        rows={
+                            "id": eid,
+                            "prospect": change.prospect,
+                            "ladder": change.ladder,
+                            **row,
+                        },
                     )
                 else:
                     row.update(b_id=eid, b_version=change.expected_version)
-                    if q.update_enrollment.execute(conn, row) != 1:
+                    if q.update_enrollment.execute(conn, row, hooks) != 1:
                         raise ConflictError(
                             f"enrollment {eid!r} moved past version {change.expected_version}; "
                             "another writer changed it first"
@@ -619,7 +648,8 @@ class SqlStore:
                     r = change.receipt
                     q.insert_receipt.execute(
                         conn,
-                        {
+                        hooks=hooks,
+                        rows={
                             "key": r.key,
                             "command": r.command,
                             "enrollment_id": r.enrollment_id,
@@ -631,7 +661,8 @@ class SqlStore:
                 if change.events:
                     q.insert_events.execute(
                         conn,
-                        _one_or_many(
+                        hooks=hooks,
+                        rows=_one_or_many(
                             [
                                 {
                                     "enrollment_id": eid,
@@ -647,12 +678,13 @@ class SqlStore:
                 if change.ask_changed:
                     stage = "open_ask"
                     if change.had_ask and not new:
-                        q.delete_ask.execute(conn, {"b_id": eid})
+                        q.delete_ask.execute(conn, {"b_id": eid}, hooks)
                     ask = change.open_ask
                     if ask is not None:
                         q.insert_ask.execute(
                             conn,
-                            {
+                            hooks=hooks,
+                            rows={
                                 "slot": ask.slot,
                                 "enrollment_id": eid,
                                 "prospect": ask.prospect,
@@ -666,11 +698,12 @@ class SqlStore:
                 if change.timers_changed:
                     stage = "timers"
                     if change.had_timers and not new:
-                        q.delete_timers.execute(conn, {"b_id": eid})
+                        q.delete_timers.execute(conn, {"b_id": eid}, hooks)
                     if change.timers:
                         q.insert_timers.execute(
                             conn,
-                            _one_or_many(
+                            hooks=hooks,
+                            rows=_one_or_many(
                                 [
                                     {
                                         "enrollment_id": eid,
@@ -687,7 +720,8 @@ class SqlStore:
                 if change.messages:
                     q.insert_outbox.execute(
                         conn,
-                        _one_or_many(
+                        hooks=hooks,
+                        rows=_one_or_many(
                             [
                                 {
                                     "key": m.key,
