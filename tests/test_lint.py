@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -134,6 +135,8 @@ def test_cli_test_fails_a_broken_ladder_with_the_story() -> None:
     result = runner.invoke(app, ["test", str(BROKEN / "skips_qualification.yaml"), "--seed", "3"])
     assert result.exit_code == 1
     assert "[requires_before]" in result.output
+    # the lint proof is located in the file, like `commitladder check` prints it
+    assert re.search(r"skips_qualification\.yaml:\d+:\d+: rules\.requires_before", result.output)
     assert "broke rule requires_before" in result.output
     assert "  1. Day 0: Asked for admit_problem." in result.output
     assert "Traceback" not in result.output

@@ -195,6 +195,8 @@ def property_test(
     file is invalid. Example: commitladder test ladders/*.yaml --seed 7
     """
     try:
+        from ._lint import locate
+        from ._yaml import read_yaml
         from .testing import prove
     except ImportError:
         err.print(
@@ -208,9 +210,12 @@ def property_test(
             invalid += 1
             continue
         rules = ("max_size_step", "requires_before", "max_asks_without_commitment")
-        findings = [f for f in ladder.lint() if f.code in rules]
+        findings = locate(
+            [f for f in ladder.lint() if f.code in rules],
+            read_yaml(file.read_bytes(), source=str(file)),
+        )
         for finding in findings:
-            out.print(f"{file}: {finding}", markup=False)
+            out.print(str(finding), markup=False)  # file:line:column: ...
         verdict = prove(ladder, max_examples=examples, seed=seed, steps=steps)
         if verdict.broken is not None:
             broken += 1
