@@ -1,7 +1,8 @@
 """``SqlStore``: the ``Store`` on SQLAlchemy Core, for SQLite, PostgreSQL and MySQL/MariaDB.
 
-The only module that imports SQLAlchemy (install ``commitladder[sql]``, or the
-``postgres`` / ``mysql`` extras for their drivers). The database keeps the promises:
+The store's one module on SQLAlchemy (install ``commitladder[sql]``, or the
+``postgres`` / ``mysql`` extras for their drivers); ``_stats`` (the tools' read-only
+counts) and ``contrib.django`` reuse its tables and engines. The database keeps the promises:
 a version column for optimistic concurrency, a unique key on the prospect's open
 ask, a primary key on idempotency keys, and one transaction per command. Foreign
 errors are translated in one place, ``_translate``; nothing here ever decides
