@@ -204,46 +204,6 @@ def _make_engine(url: str | sa.URL) -> Engine:
     return sa.create_engine(parsed)
 
 
-@dataclass(frozen=True, slots=True)
-class _Statements:
-    """The statements a command runs, built once per store: SQLAlchemy then reuses their
-    cache keys and compiled forms instead of rebuilding them for every command."""
-
-    load: sa.Select[Any]
-    recall: sa.Select[Any]
-    insert_enrollment: sa.Insert
-    update_enrollment: sa.Update
-    insert_receipt: sa.Insert
-    insert_events: sa.Insert
-    delete_ask: sa.Delete
-    insert_ask: sa.Insert
-    delete_timers: sa.Delete
-    insert_timers: sa.Insert
-    insert_outbox: sa.Insert
-
-    @classmethod
-    def build(cls, t: dict[str, sa.Table]) -> _Statements:
-        e, a, tm = t["enrollments"], t["open_asks"], t["timers"]
-        return cls(
-            load=sa.select(e).where(e.c.id == sa.bindparam("b_id")),
-            recall=sa.select(t["idempotency"]).where(
-                t["idempotency"].c.key == sa.bindparam("b_key")
-            ),
-            insert_enrollment=e.insert(),
-            # the optimistic check: the row moves only from the version the command read
-            update_enrollment=e.update().where(
-                e.c.id == sa.bindparam("b_id"), e.c.version == sa.bindparam("b_version")
-            ),
-            insert_receipt=t["idempotency"].insert(),
-            insert_events=t["events"].insert(),
-            delete_ask=a.delete().where(a.c.enrollment_id == sa.bindparam("b_id")),
-            insert_ask=a.insert(),
-            delete_timers=tm.delete().where(tm.c.enrollment_id == sa.bindparam("b_id")),
-            insert_timers=tm.insert(),
-            insert_outbox=t["outbox"].insert(),
-        )
-
-
 class _Raw:
     """One hot statement compiled once for the store's dialect and run on the DB-API cursor.
 
@@ -349,7 +309,7 @@ _BEGIN = _Raw(sa.text("BEGIN"), sqlite.dialect())
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    """The statements every command runs, compiled for the store's dialect (see ``_Raw``)."""
+    """The statements every command runs, built and compiled once per store (see ``_Raw``)."""
 
     load: _Raw
     recall: _Raw
@@ -364,58 +324,35 @@ class _Compiled:
     insert_outbox: _Raw
 
     @classmethod
-    def build(cls, q: _Statements, dialect: Dialect) -> _Compiled:
-        row = ("status", "version", "snapshot", "fired", "updated_at")
+    def build(cls, t: dict[str, sa.Table], dialect: Dialect) -> _Compiled:
+        e, a, tm = t["enrollments"], t["open_asks"], t["timers"]
+
+        def insert(table: sa.Table) -> _Raw:
+            # every column but a database-generated id, so one compiled form fits every row
+            keys = [c.key for c in table.columns if c.autoincrement is not True]
+            return _Raw(table.insert(), dialect, keys)
+
+        by_id: sa.BindParameter[str] = sa.bindparam("b_id")
         return cls(
-            load=_Raw(q.load, dialect),
-            recall=_Raw(q.recall, dialect),
-            insert_enrollment=_Raw(
-                q.insert_enrollment, dialect, ("id", "prospect", "ladder", *row)
-            ),
-            update_enrollment=_Raw(q.update_enrollment, dialect, row),
-            insert_receipt=_Raw(
-                q.insert_receipt,
+            load=_Raw(sa.select(e).where(e.c.id == by_id), dialect),
+            recall=_Raw(
+                sa.select(t["idempotency"]).where(t["idempotency"].c.key == sa.bindparam("b_key")),
                 dialect,
-                ("key", "command", "enrollment_id", "result", "created_at"),
             ),
-            insert_events=_Raw(
-                q.insert_events, dialect, ("enrollment_id", "seq", "type", "at", "body")
-            ),
-            delete_ask=_Raw(q.delete_ask, dialect),
-            insert_ask=_Raw(
-                q.insert_ask,
+            insert_enrollment=insert(e),
+            # the optimistic check: the row moves only from the version the command read
+            update_enrollment=_Raw(
+                e.update().where(e.c.id == by_id, e.c.version == sa.bindparam("b_version")),
                 dialect,
-                (
-                    "slot",
-                    "enrollment_id",
-                    "prospect",
-                    "rung",
-                    "channel",
-                    "seq",
-                    "asked_at",
-                    "expires_at",
-                ),
+                ("status", "version", "snapshot", "fired", "updated_at"),
             ),
-            delete_timers=_Raw(q.delete_timers, dialect),
-            insert_timers=_Raw(
-                q.insert_timers, dialect, ("enrollment_id", "kind", "due_at", "rung", "lease_until")
-            ),
-            insert_outbox=_Raw(
-                q.insert_outbox,
-                dialect,
-                (
-                    "key",
-                    "enrollment_id",
-                    "kind",
-                    "status",
-                    "attempts",
-                    "next_attempt_at",
-                    "lease_until",
-                    "sent_at",
-                    "last_error",
-                    "body",
-                ),
-            ),
+            insert_receipt=insert(t["idempotency"]),
+            insert_events=insert(t["events"]),
+            delete_ask=_Raw(a.delete().where(a.c.enrollment_id == by_id), dialect),
+            insert_ask=insert(a),
+            delete_timers=_Raw(tm.delete().where(tm.c.enrollment_id == by_id), dialect),
+            insert_timers=insert(tm),
+            insert_outbox=insert(t["outbox"]),
         )
 
 
@@ -461,8 +398,7 @@ class SqlStore:
         self._skip_locked = skip_locked
         self.metadata = sa.MetaData()
         self._t = _tables(self.metadata, prefix)
-        self._q = _Statements.build(self._t)
-        self._r = _Compiled.build(self._q, dialect)
+        self._r = _Compiled.build(self._t, dialect)
         self._pending: list[Callable[[], None]] = []
         # set on the view ``session()`` yields: every call runs in that one transaction
         self._bound: Connection | None = None
