@@ -393,6 +393,11 @@ class Enrollment:
         "version",
     )
 
+    _listeners: tuple[Listener, ...]
+    _history: History | None  # None until an event is kept (a restore often takes no command)
+    _staged: tuple[object, tuple[Event, ...], _Snapshot] | None
+    _hearing: list[Event] | None  # events queued for listeners
+
     def __init__(
         self,
         ladder: Ladder,
@@ -400,27 +405,18 @@ class Enrollment:
         *,
         clock: Clock | None = None,
         listeners: Iterable[Listener] = (),
-        keep_history: bool = True,
     ) -> None:
-        if enrolled.ladder != ladder.name:
-            raise LadderError(
-                f"enrollment {enrolled.enrollment_id!r} is on ladder {enrolled.ladder!r}, "
-                f"not {ladder.name!r}"
-            )
-        self.ladder = ladder
-        self.id = enrolled.enrollment_id
-        self.prospect = enrolled.prospect
-        self.version = enrolled.version
-        self._clock = clock or _SYSTEM_CLOCK
-        self._listeners: tuple[Listener, ...] = tuple(listeners)
-        # None until an event is kept (a restored enrollment often takes no command)
-        self._history: History | None = None
-        if keep_history:
-            self._history = History(enrolled.enrollment_id, ladder._symbols)
-            self._history.append((enrolled,))
-        self._staged: tuple[object, tuple[Event, ...], _Snapshot] | None = None
-        self._hearing: list[Event] | None = None  # events queued for listeners
-        s = _Snapshot.__new__(_Snapshot)
+        s = self._attach(
+            ladder,
+            enrolled.enrollment_id,
+            enrolled.prospect,
+            enrolled.ladder,
+            enrolled.version,
+            clock,
+            listeners,
+        )
+        self._history = History(enrolled.enrollment_id, ladder._symbols)
+        self._history.append((enrolled,))
         s.state = ladder._ready[None]
         s.status = READY
         s.position = s.outcome = s.pending = s.redirect = s.expired = None
@@ -429,7 +425,32 @@ class Enrollment:
         s.unanswered = 0
         s.seq = enrolled.seq
         s.at = s.since = enrolled.at
-        self._s = s
+
+    def _attach(
+        self,
+        ladder: Ladder,
+        enrollment_id: str,
+        prospect: str,
+        on_ladder: str,
+        version: int,
+        clock: Clock | None,
+        listeners: Iterable[Listener],
+    ) -> _Snapshot:
+        """Set every slot (no history, nothing staged) and return the blank snapshot in
+        ``_s`` for the caller to fill: shared by ``__init__`` and ``from_snapshot``."""
+        if on_ladder != ladder.name:
+            raise LadderError(
+                f"enrollment {enrollment_id!r} is on ladder {on_ladder!r}, not {ladder.name!r}"
+            )
+        self.ladder = ladder
+        self.id = enrollment_id
+        self.prospect = prospect
+        self.version = version
+        self._clock = clock or _SYSTEM_CLOCK
+        self._listeners = tuple(listeners)
+        self._history = self._staged = self._hearing = None
+        self._s = _Snapshot.__new__(_Snapshot)
+        return self._s
 
     # ---- construction ---------------------------------------------------------------------
 
@@ -517,20 +538,13 @@ class Enrollment:
         listeners: Iterable[Listener] = (),
     ) -> Enrollment:
         """Restore from ``snapshot()`` output; ``history`` then holds only later events."""
-        # built field by field, not through __init__: services rehydrate once per request
-        if data["ladder"] != ladder.name:
-            raise LadderError(
-                f"enrollment {data['id']!r} is on ladder {data['ladder']!r}, not {ladder.name!r}"
-            )
+        # not through __init__, which would build an Enrolled event and a blank state only
+        # to throw them away: services rehydrate once per request
         enrollment = cls.__new__(cls)
-        enrollment.ladder = ladder
-        enrollment.id = eid = data["id"]
-        enrollment.prospect = data["prospect"]
-        enrollment.version = int(data["version"])
-        enrollment._clock = clock or _SYSTEM_CLOCK
-        enrollment._listeners = tuple(listeners)
-        enrollment._history = enrollment._staged = enrollment._hearing = None
-        enrollment._s = s = _Snapshot.__new__(_Snapshot)
+        eid = data["id"]
+        s = enrollment._attach(
+            ladder, eid, data["prospect"], data["ladder"], int(data["version"]), clock, listeners
+        )
 
         def ask(value: Mapping[str, Any] | None) -> Ask | None:
             return Ask.from_dict(eid, value) if value else None

@@ -186,9 +186,8 @@ class Tracker:
         """Ask ``prospect`` for ``rung``; refused while any exclusive ask of theirs is open."""
 
         def run(e: Enrollment, at: datetime) -> tuple[Event, ...]:
-            before = len(e.history)
             e.ask(rung, channel=channel, now=at, actor=actor, reason=reason)
-            return e.history[before:]
+            return e.history  # restored from its snapshot: only this command's events
 
         events = self._command(
             "ask",
