@@ -112,12 +112,8 @@ class _Codec:
         return packer
 
 
-_CODECS: dict[type[Event], _Codec] = {}
-_BY_CODE: list[_Codec] = []
-for _code, _cls in enumerate(_TYPES.values()):
-    _CODECS[_cls] = _codec = _Codec(_code, _cls)
-    _BY_CODE.append(_codec)
-_PACKERS = {cls: codec.pack for cls, codec in _CODECS.items()}
+_BY_CODE = [_Codec(code, cls) for code, cls in enumerate(_TYPES.values())]
+_PACKERS = {codec.cls: codec.pack for codec in _BY_CODE}
 
 
 def symbols(names: Iterable[str]) -> tuple[tuple[str, ...], dict[str, int]]:
