@@ -688,16 +688,7 @@ class SqlStore:
             with self._tx(write=False) as conn:
                 row = conn.execute(sa.select(a).where(a.c.slot == change.open_ask.slot)).first()
             if row is not None:
-                holder = OpenAsk(
-                    row.slot,
-                    row.enrollment_id,
-                    row.prospect,
-                    row.rung,
-                    row.channel,
-                    row.seq,
-                    row.asked_at,
-                    row.expires_at,
-                )
+                holder = OpenAsk(**row._mapping)
                 return ask_pending(holder, change.enrollment_id, change.open_ask.rung)
         if stage == "receipt" and change.receipt is not None:
             first = self.recall(change.receipt.key)
@@ -720,19 +711,7 @@ class SqlStore:
         a = self._t["open_asks"]
         with self._tx(write=False) as conn:
             rows = conn.execute(sa.select(a).order_by(a.c.slot)).all()
-        return [
-            OpenAsk(
-                r.slot,
-                r.enrollment_id,
-                r.prospect,
-                r.rung,
-                r.channel,
-                r.seq,
-                r.asked_at,
-                r.expires_at,
-            )
-            for r in rows
-        ]
+        return [OpenAsk(**r._mapping) for r in rows]
 
     # ---- timers ---------------------------------------------------------------------------
 
