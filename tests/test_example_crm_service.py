@@ -242,6 +242,16 @@ def test_a_reply_webhook_delivered_three_times_applies_once(service: Service) ->
     # another delivery is another answer: there is no open ask left to answer
     status, refusal = service.http.post("/webhooks/replies", reply, X_Delivery_Id="mx-7782")
     assert (status, refusal["code"]) == (409, "no_open_ask")
+    # its redelivery gets the same answer, even once an ask is open again
+    assert (
+        service.http.post(f"/contacts/{contact}/asks", {"rung": "intro_call", "channel": "phone"})[
+            0
+        ]
+        == 201
+    )
+    assert service.http.post("/webhooks/replies", reply, X_Delivery_Id="mx-7782") == (409, refusal)
+    assert service.crm.worker.get(contact).pending is not None
+    FIGURES["webhook deliveries"] += 2
     assert service.http.post("/webhooks/replies", reply)[0] == 400
 
 

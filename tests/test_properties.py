@@ -113,7 +113,15 @@ def machine_for(ladder: cl.Ladder) -> type[RuleBasedStateMachine]:
                 assert json.dumps(e.snapshot(), sort_keys=True) == before, "a refusal changed state"
                 assert e.history == history, "a refusal changed the history"
                 assert refusal.enrollment_id == e.id
-                json.dumps(refusal.to_dict())
+                described = json.loads(json.dumps(refusal.to_dict()))
+                # a stored refusal comes back as the same refusal (idempotent replays)
+                again = cl.Refused.from_dict(described)
+                assert type(again) is type(refusal), "from_dict rebuilt another refusal"
+                assert again.to_dict() == refusal.to_dict()
+                assert str(again) == str(refusal)
+                if isinstance(refusal, cl.AskPending):
+                    assert isinstance(again, cl.AskPending)
+                    assert again.ask == refusal.ask
                 if was_ended:
                     assert isinstance(refusal, cl.EnrollmentEnded)
                 if ask is not None:

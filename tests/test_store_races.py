@@ -349,6 +349,33 @@ def test_a_webhook_delivered_three_times_at_once_applies_once(store: Any) -> Non
     figure(f"webhook {type(store).__name__}: 3 concurrent deliveries, 1 Committed, 3 equal results")
 
 
+def test_a_refused_webhook_delivered_three_times_at_once_refuses_alike(store: Any) -> None:
+    tracker = cl.Tracker(store=store, clock=cl.SteppableClock(T0), ladders=ladders())
+    tracker.enroll("p", ladder="alpha")
+    before = store.load("alpha/p")
+    barrier = threading.Barrier(3)
+    refusals: list[Any] = [None] * 3
+
+    def deliver(i: int) -> None:
+        barrier.wait()
+        try:
+            tracker.commit("p", idempotency_key="webhook-8")
+        except cl.Refused as refusal:
+            refusals[i] = refusal.to_dict()
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refusals[0] is not None
+    assert refusals[0]["code"] == "no_open_ask"
+    assert refusals[0] == refusals[1] == refusals[2]
+    assert store.recall("webhook-8").result == {"refused": refusals[0]}
+    assert store.load("alpha/p") == before, "a refusal changed the enrollment"
+    figure(f"webhook {type(store).__name__}: 3 concurrent refused deliveries, 3 equal refusals")
+
+
 # ---- timers ----------------------------------------------------------------------------------
 
 

@@ -164,6 +164,30 @@ def test_a_refusal_inside_the_host_transaction_leaves_it_usable(sqlstore: SqlSto
     assert sqlstore.load("solopreneur/p").snapshot["position"] == "admit_problem"  # type: ignore[union-attr]
 
 
+def test_a_refusal_under_a_key_commits_or_rolls_back_with_the_host(sqlstore: SqlStore) -> None:
+    ladder = cl.load(SEED)
+    with sqlstore.engine.begin() as conn:
+        cl.Tracker(store=SqlStore.joined(conn, sqlstore), ladders=[ladder]).enroll(
+            "p", ladder="solopreneur", now=T0
+        )
+
+    def refused_in_a_block() -> None:
+        with sqlstore.engine.begin() as conn:
+            tracker = cl.Tracker(store=SqlStore.joined(conn, sqlstore), ladders=[ladder])
+            tracker.commit("p", idempotency_key="left-the-block", now=T0)
+
+    with pytest.raises(cl.NoOpenAsk):
+        refused_in_a_block()
+    assert sqlstore.recall("left-the-block") is None  # the host rolled back: the key is free
+    with sqlstore.engine.begin() as conn:
+        tracker = cl.Tracker(store=SqlStore.joined(conn, sqlstore), ladders=[ladder])
+        with pytest.raises(cl.NoOpenAsk) as caught:  # caught inside: the host commits
+            tracker.commit("p", idempotency_key="kept", now=T0)
+    kept = sqlstore.recall("kept")
+    assert kept is not None
+    assert kept.result == {"refused": caught.value.to_dict()}
+
+
 def test_statement_listeners_hear_every_statement_of_a_command(sqlstore: SqlStore) -> None:
     """The hot statements run on the driver's cursor, yet engine listeners (tracing, the
     crash test's kill switch) still hear each one, in order, with its parameters."""

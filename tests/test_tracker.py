@@ -174,6 +174,46 @@ def test_an_idempotent_ask_returns_the_first_ask(tracker: cl.Tracker, clock: Any
     assert tracker.ask("p", "admit_problem", idempotency_key="click-991") == first
 
 
+def test_a_refused_webhook_three_times_gives_the_first_refusal(
+    tracker: cl.Tracker, store: Any
+) -> None:
+    tracker.enroll("p", ladder="solopreneur")
+    before = store.load("solopreneur/p")
+    with pytest.raises(cl.NoOpenAsk) as first:
+        tracker.commit("p", idempotency_key="hook-2")
+    assert store.load("solopreneur/p") == before, "the refusal changed the enrollment"
+    assert tracker.history("p") == tracker.history("p")[:1]
+    tracker.ask("p", "admit_problem")  # now the commit would pass: the key still says no
+    replays = []
+    for _ in range(2):
+        with pytest.raises(cl.NoOpenAsk) as again:
+            tracker.commit("p", idempotency_key="hook-2")
+        replays.append(again.value)
+    assert [r.to_dict() for r in replays] == [first.value.to_dict()] * 2
+    receipt = store.recall("hook-2")
+    assert receipt.command == "commit"
+    assert receipt.result == {"refused": first.value.to_dict()}
+    assert tracker.get("p").status == "pending", "a replayed refusal changed something"
+    assert [ev.type for ev in tracker.commit("p", idempotency_key="hook-3")] == ["Committed"]
+
+
+def test_a_refusal_by_the_store_is_kept_under_its_key(tracker: cl.Tracker, store: Any) -> None:
+    tracker.enroll("p", ladder="solopreneur")
+    tracker.enroll("p", ladder="webinar")
+    held = tracker.ask("p", "admit_problem")
+    with pytest.raises(cl.AskPending) as first:  # the other ladder's ask holds the prospect
+        tracker.ask("p", "register", ladder="webinar", idempotency_key="click-7")
+    assert first.value.ask == held
+    tracker.commit("p", ladder="solopreneur")
+    with pytest.raises(cl.AskPending) as again:
+        tracker.ask("p", "register", ladder="webinar", idempotency_key="click-7")
+    assert again.value.to_dict() == first.value.to_dict()
+    assert again.value.ask == held
+    assert tracker.get("p", ladder="webinar").pending is None
+    tracker.ask("p", "register", ladder="webinar", idempotency_key="click-8")
+    assert tracker.get("p", ladder="webinar").pending is not None
+
+
 def test_a_key_reused_for_another_command_is_refused(tracker: cl.Tracker) -> None:
     tracker.enroll("p", ladder="solopreneur")
     tracker.ask("p", "admit_problem", idempotency_key="k")
@@ -328,3 +368,24 @@ def test_ladder_listeners_run_once_after_the_commit(store: Any, clock: Any) -> N
     tracker.enroll("p", ladder="solopreneur")
     tracker.ask("p", "admit_problem")
     assert seen == ["Enrolled", "AskIssued"]
+
+
+def test_a_refusal_of_an_unknown_rule_comes_back_with_its_code() -> None:
+    stored = {
+        "error": "QuietHours",
+        "code": "quiet_hours",
+        "message": "no calls after 8pm",
+        "enrollment_id": "solopreneur/p",
+        "rung": "intro_call",
+        "retry_after": "2026-01-06T08:00:00+00:00",
+        "window": [20, 8],
+    }
+    again = cl.Refused.from_dict(stored)
+    assert isinstance(again, cl.Refused)
+    assert (type(again).__name__, again.code, str(again)) == (
+        "QuietHours",
+        "quiet_hours",
+        "no calls after 8pm",
+    )
+    assert again.retry_after == datetime(2026, 1, 6, 8, tzinfo=UTC)
+    assert again.to_dict() == stored

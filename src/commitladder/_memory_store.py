@@ -121,6 +121,12 @@ class MemoryStore:
         with self._lock:
             return self._receipts.get(key)
 
+    def remember(self, receipt: Receipt, now: datetime) -> None:
+        with self._lock:
+            first = self._receipts.setdefault(receipt.key, receipt)
+        if first is not receipt:
+            raise KeyReplayed(first)
+
     def open_asks(self) -> list[OpenAsk]:
         """Every open ask held now (for tests and inspection)."""
         with self._lock:

@@ -179,6 +179,12 @@ class Store(Protocol):
     def recall(self, key: str) -> Receipt | None:
         """The receipt stored under an idempotency key, if any."""
 
+    def remember(self, receipt: Receipt, now: datetime) -> None:
+        """Store the receipt of a refused command, and nothing else.
+
+        Raises ``KeyReplayed`` when the key was used already (nothing is written).
+        """
+
     def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
         """Up to ``limit`` timers due at ``now`` not leased by another worker; lease them."""
 

@@ -488,13 +488,15 @@ class Tracker:
         key: str | None,
     ) -> tuple[Event, ...]:
         for _ in range(self._retries):
+            refused: Refused | None = None
+            first: Receipt | None = None
             try:
                 # one transaction: the receipt check, the snapshot read and the write
                 with self.store.session() as store:
                     if key is not None:  # checked on every try: the winner may be a twin
-                        receipt = store.recall(key)
-                        if receipt is not None:
-                            return self._replayed(receipt, command)
+                        first = store.recall(key)
+                        if first is not None:
+                            return self._replayed(first, command)
                     stored = self._resolve(store, prospect, ladder, fits)
                     # the clock is read after the snapshot: a writer we waited for is older
                     at = self._now(now)
@@ -502,35 +504,61 @@ class Tracker:
                     e = self._restore(stored, quiet=True)
                     before, was = e.pending, self._unfired(e, stored.fired)
                     try:
-                        events = run(e, at)  # a refusal propagates: nothing was written
-                    except Refused:
-                        # the state we read may already hold a twin's application of this key
-                        receipt = store.recall(key) if key is not None else None
-                        if receipt is not None:
-                            return self._replayed(receipt, command)
-                        raise
-                    receipt = self._receipt(key, command, e.id, events)
-                    self._store(
-                        store,
-                        lad,
-                        e,
-                        before,
-                        was,
-                        stored.version,
-                        stored.fired,
-                        events,
-                        receipt,
-                        at,
-                    )
+                        events = run(e, at)  # a refusal writes nothing but its receipt
+                    except Refused as refusal:
+                        if key is None:
+                            raise
+                        refused = refusal
+                        store.remember(self._refusal_receipt(key, command, e.id, refusal), at)
+                    else:
+                        receipt = self._receipt(key, command, e.id, events)
+                        self._store(
+                            store,
+                            lad,
+                            e,
+                            before,
+                            was,
+                            stored.version,
+                            stored.fired,
+                            events,
+                            receipt,
+                            at,
+                        )
             except ConflictError:
                 continue  # another writer moved first: decide again on the fresh snapshot
             except KeyReplayed as replayed:
                 return self._replayed(replayed.receipt, command)
+            except Refused as refusal:
+                # the store's own rule (another enrollment of the prospect holds the ask)
+                if key is None or first is not None:
+                    raise
+                return self._refused_once(key, command, refusal)
+            if refused is not None:
+                raise refused
             self._committed(lad, events)
             return events
         raise ConflictError(
             f"{command} for {prospect!r} lost the race {self._retries} times in a row; try again"
         )
+
+    def _refused_once(self, key: str, command: str, refusal: Refused) -> tuple[Event, ...]:
+        """Keep a refusal the store raised under ``key`` (its own transaction), then raise it;
+        if a twin stored a result under the key first, that result is the answer."""
+        receipt = self._refusal_receipt(key, command, refusal.enrollment_id, refusal)
+        for _ in range(self._retries):
+            try:
+                with self.store.session() as store:
+                    store.remember(receipt, self._now(None))
+            except ConflictError:
+                continue
+            except KeyReplayed as replayed:
+                return self._replayed(replayed.receipt, command)
+            raise refusal
+        raise ConflictError(f"could not store the refusal under key {key!r}; try again")
+
+    @staticmethod
+    def _refusal_receipt(key: str, command: str, eid: str, refusal: Refused) -> Receipt:
+        return Receipt(key, command, eid, {"refused": refusal.to_dict()})
 
     def _receipt(
         self, key: str | None, command: str, eid: str, events: Sequence[Event]
@@ -545,6 +573,9 @@ class Tracker:
                 f"idempotency key {receipt.key!r} was used for {receipt.command}, "
                 f"not {command}; use one key per intended command"
             )
+        refused = receipt.result.get("refused")
+        if refused is not None:
+            raise Refused.from_dict(refused)  # the first answer was no: it stays no
         return tuple(event_from_dict(dict(d)) for d in receipt.result["events"])
 
     @staticmethod

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -455,10 +455,10 @@ class SqlStore:
                 bound._bound = conn
                 yield bound
         except _Integrity as exc:
-            if exc.change is None:
+            if exc.name is None:
                 raise
             # named only now: the failed statement aborted the transaction it ran in
-            raise self._integrity(exc.stage, exc.change) from exc.__cause__
+            raise exc.name(self) from exc.__cause__
 
     def _host_committed(self, conn: Connection) -> None:
         callbacks, self._pending = self._pending, []
@@ -582,18 +582,7 @@ class SqlStore:
                         )
                 if change.receipt is not None:
                     stage = "receipt"
-                    r = change.receipt
-                    q.insert_receipt.execute(
-                        conn,
-                        hooks=hooks,
-                        rows={
-                            "key": r.key,
-                            "command": r.command,
-                            "enrollment_id": r.enrollment_id,
-                            "result": dict(r.result),
-                            "created_at": now,
-                        },
-                    )
+                    self._insert_receipt(conn, change.receipt, now, hooks)
                 stage = "events"
                 if change.events:
                     q.insert_events.execute(
@@ -677,9 +666,7 @@ class SqlStore:
                         ),
                     )
         except _Integrity as exc:
-            if self._bound is not None:  # session() names the rule once it has rolled back
-                raise _Integrity(str(exc), stage=stage, change=change) from exc.__cause__
-            raise self._integrity(stage, change) from exc.__cause__
+            self._name_rule(exc, lambda store: store._integrity(stage, change))
 
     def _integrity(self, stage: str, change: Change) -> LadderError:
         """A unique key said no: name the rule it guards."""
@@ -691,13 +678,44 @@ class SqlStore:
                 holder = OpenAsk(**row._mapping)
                 return ask_pending(holder, change.enrollment_id, change.open_ask.rung)
         if stage == "receipt" and change.receipt is not None:
-            first = self.recall(change.receipt.key)
-            if first is not None:
-                return KeyReplayed(first)
+            return self._replayed(change.receipt)
         return ConflictError(
             f"enrollment {change.enrollment_id!r} was written by another worker at the same "
             f"time ({stage}); reload and try again"
         )
+
+    def _insert_receipt(
+        self, conn: Connection, r: Receipt, now: datetime | None, hooks: tuple[bool, bool]
+    ) -> None:
+        row = {
+            "key": r.key,
+            "command": r.command,
+            "enrollment_id": r.enrollment_id,
+            "result": dict(r.result),
+            "created_at": now,
+        }
+        self._r.insert_receipt.execute(conn, row, hooks)
+
+    def remember(self, receipt: Receipt, now: datetime) -> None:
+        try:
+            with self._tx() as conn:
+                self._insert_receipt(conn, receipt, now, _hooks(conn))
+        except _Integrity as exc:
+            self._name_rule(exc, lambda store: store._replayed(receipt))
+
+    def _name_rule(self, exc: _Integrity, name: Callable[[SqlStore], LadderError]) -> NoReturn:
+        """Raise the error a unique key's refusal means, once it can be looked up: now, or
+        (inside ``session()``) after the session rolled back the aborted transaction."""
+        if self._bound is not None:
+            raise _Integrity(str(exc), name=name) from exc.__cause__
+        raise name(self) from exc.__cause__
+
+    def _replayed(self, receipt: Receipt) -> LadderError:
+        """The key of ``receipt`` was taken: the first receipt, or a conflict if it is gone."""
+        first = self.recall(receipt.key)
+        if first is not None:
+            return KeyReplayed(first)
+        return ConflictError(f"idempotency key {receipt.key!r} was taken and released meanwhile")
 
     def recall(self, key: str) -> Receipt | None:
         with self._tx(write=False) as conn:
@@ -825,10 +843,9 @@ class SqlStore:
 class _Integrity(StoreError):
     """Internal: a unique key refused a write; ``SqlStore.apply`` names the rule."""
 
-    def __init__(self, text: str, *, stage: str = "", change: Change | None = None) -> None:
+    def __init__(self, text: str, *, name: Callable[[SqlStore], LadderError] | None = None) -> None:
         super().__init__(text)
-        self.stage = stage
-        self.change = change
+        self.name = name  # looks the rule up (on a store outside the session) to name it
 
 
 def _one_or_many(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:

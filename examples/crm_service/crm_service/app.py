@@ -153,13 +153,22 @@ def inbound_reply() -> ResponseReturnValue:
         raise BadRequest("the X-Delivery-Id header is required")
     data = body()
     contact_id = data["contact_id"]
+    refusal: cl.Refused | None = None
     with crm().transaction() as unit:
         unit.contact(contact_id)
         replayed = unit.has_delivery(delivery)
-        events = answer(unit, contact_id, data, f"reply:{delivery}")
-        if not replayed:
-            text = data.get("text") or f"replied: {data['answer']}"
-            unit.add_note(contact_id, text, author="inbound email", delivery_id=delivery)
+        try:
+            events = answer(unit, contact_id, data, f"reply:{delivery}")
+        except cl.Refused as exc:
+            # caught inside the transaction, so the refusal's receipt commits with it:
+            # a redelivery gets this same refusal, whatever happened since
+            refusal = exc
+        else:
+            if not replayed:
+                text = data.get("text") or f"replied: {data['answer']}"
+                unit.add_note(contact_id, text, author="inbound email", delivery_id=delivery)
+    if refusal is not None:
+        raise refusal
     return jsonify({"delivery": delivery, "replayed": replayed, "events": events})
 
 

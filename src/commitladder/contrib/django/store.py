@@ -185,6 +185,10 @@ class DjangoStore:
         with self._sql() as store:
             return store.recall(key)
 
+    def remember(self, receipt: Receipt, now: datetime) -> None:
+        with self._sql() as store:
+            store.remember(receipt, now)
+
     def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
         with self._sql() as store:
             return store.claim_timers(now, limit, lease_until)
