@@ -7,6 +7,8 @@ from ``T0``.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +24,14 @@ EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.yaml"))
 EXAMPLE_NAMES = [p.stem for p in EXAMPLE_FILES]
 
 R = TypeVar("R", bound=cl.Refused)
+
+# Tests that draw with Graphviz's `dot` skip where it is missing, like the database tests;
+# CI installs it and sets COMMITLADDER_TEST_REQUIRE_DOT=1, so there they run or fail.
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None and not os.environ.get("COMMITLADDER_TEST_REQUIRE_DOT"),
+    reason="Graphviz's `dot` is not installed, so SVG/PNG drawing is not tested "
+    "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)",
+)
 
 # A ladder whose every timer and limit is chosen so each guard is easy to reach:
 #   hello --> call --> qualify --(yes)--> offer --> won

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from commitladder._stats import read_funnel
 from commitladder.cli import app
-from support import image_size
+from support import image_size, needs_dot
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "ladders").glob("*.yaml"))
 runner = CliRunner()
@@ -69,6 +69,7 @@ def test_validate_reports_unsafe_yaml_without_running_it(tmp_path: Path) -> None
     assert not marker.exists()
 
 
+@needs_dot
 def test_demo_simulates_the_seed_ladder_into_sqlite_and_draws_it_in_a_real_process(
     tmp_path: Path,
 ) -> None:

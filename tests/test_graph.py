@@ -17,7 +17,7 @@ import commitladder as cl
 from commitladder._graph import COLOURS, edges, render, to_dot, to_mermaid
 from commitladder._stats import read_funnel
 from commitladder.cli import app
-from support import EXAMPLE_FILES, EXAMPLES_DIR, image_size
+from support import EXAMPLE_FILES, EXAMPLES_DIR, image_size, needs_dot
 
 runner = CliRunner()
 SEED = EXAMPLES_DIR / "solopreneur.yaml"
@@ -36,6 +36,7 @@ def test_mermaid_shows_every_rung_end_and_edge(path: Path) -> None:
     assert len(arrows) == len(list(edges(ladder)))
 
 
+@needs_dot
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_dot_puts_each_size_on_its_own_level_bottom_up_and_renders_as_svg(path: Path) -> None:
     ladder = cl.load(path)
@@ -80,6 +81,7 @@ def test_live_counts_on_each_edge_match_the_log(simulated_db: str) -> None:
     assert f"live: {funnel.enrollments} enrollments" in dot
 
 
+@needs_dot
 def test_cli_graph_writes_each_format_and_guesses_it_from_the_suffix(
     tmp_path: Path, simulated_db: str
 ) -> None:
