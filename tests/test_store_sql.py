@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import commitladder as cl
 
 pytest_plugins = ["dbfixtures"]
 
 sa = pytest.importorskip("sqlalchemy")
+from sqlalchemy.dialects import mysql as mysql_dialect  # noqa: E402
+from sqlalchemy.dialects import postgresql as postgresql_dialect  # noqa: E402
+from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
+
 from commitladder._store import Change  # noqa: E402
 from commitladder.sql import SqlStore  # noqa: E402
 
@@ -236,3 +244,129 @@ def test_a_driver_error_on_the_fast_path_is_translated(sqlstore: SqlStore) -> No
     with pytest.raises(cl.ConflictError, match="written by another worker"):
         sqlstore.apply(change)
     assert sqlstore.load("solopreneur/twice") == stored
+
+
+_DIALECTS = {
+    "sqlite": sqlite_dialect.pysqlite.dialect(),
+    "postgresql": postgresql_dialect.psycopg.dialect(),
+    "mysql": mysql_dialect.pymysql.dialect(),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), ZoneInfo("Europe/Paris")]),
+        allow_imaginary=False,
+    ),
+    body=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=8,
+    ),
+)
+def test_the_fast_path_binds_values_as_sqlalchemy_does(at: datetime, body: Any) -> None:
+    """The hot statements' fused bind processors give what SQLAlchemy's own give, so rows
+    the fast path writes compare and read back the same through SQLAlchemy."""
+    from commitladder.sql import _Json, _Time
+
+    for name, dialect in _DIALECTS.items():
+        for kind, value in ((_Time(), at), (_Time(), None), (_Json(), body), (_Json(), None)):
+            theirs = kind.dialect_impl(dialect).bind_processor(dialect)
+            expected = theirs(value) if theirs is not None else value
+            assert kind.fast_bind(dialect)(value) == expected, (name, kind, value)
+
+
+def test_a_session_holds_every_call_in_one_transaction(sqlstore: SqlStore) -> None:
+    """Hot statements and the rest (here the timer claim) share the session's transaction,
+    on the driver connection the store runs lean: both commit, or neither does."""
+    tracker = cl.Tracker(store=sqlstore, ladders=[cl.load(SEED)])
+    tracker.enroll("one-tx", ladder="solopreneur", now=T0)
+    tracker.ask("one-tx", "admit_problem", channel="email", now=T0)
+    later = T0 + timedelta(days=30)
+    lease = later + timedelta(minutes=5)
+    with pytest.raises(RuntimeError), sqlstore.session() as s:  # noqa: PT012
+        claimed = s.claim_timers(later, 10, lease)
+        assert claimed
+        assert s.load("solopreneur/one-tx") is not None
+        raise RuntimeError("the block fails: the lease goes with it")
+    assert sqlstore.claim_timers(later, 10, lease) == claimed  # claimable again, now leased
+    assert sqlstore.claim_timers(later, 10, lease) == []
+    assert sqlstore.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_every_command_gives_its_connection_back(sqlstore: SqlStore) -> None:
+    tracker = cl.Tracker(store=sqlstore, ladders=[cl.load(SEED)])
+    tracker.enroll("back", ladder="solopreneur", now=T0)
+    tracker.ask("back", "admit_problem", channel="email", now=T0)
+    with pytest.raises(cl.AskPending):
+        tracker.ask("back", "admit_problem", now=T0)
+    with pytest.raises(cl.NoOpenAsk):
+        tracker.withdraw("back", now=T0) and tracker.commit("back", idempotency_key="k", now=T0)
+    stored = sqlstore.load("solopreneur/back")
+    assert stored is not None
+    with pytest.raises(cl.ConflictError):  # a driver error inside the transaction
+        sqlstore.apply(
+            Change(
+                enrollment_id=stored.id,
+                prospect=stored.prospect,
+                ladder=stored.ladder,
+                status=stored.status,
+                expected_version=0,
+                snapshot=stored.snapshot,
+                fired=(),
+                now=T0,
+            )
+        )
+    assert sqlstore.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_store_given_an_engine_runs_through_sqlalchemy_connections(sqlstore: SqlStore) -> None:
+    """An engine the host made may carry its own events: its store runs every transaction
+    through SQLAlchemy's ``Connection``, whose begin and commit events fire."""
+    engine = sa.create_engine(sqlstore.engine.url)
+    store = SqlStore(engine, prefix=sqlstore.prefix)
+    commits: list[object] = []
+    sa.event.listen(engine, "commit", commits.append)
+    try:
+        tracker = cl.Tracker(store=store, ladders=[cl.load(SEED)])
+        tracker.enroll("given", ladder="solopreneur", now=T0)
+        tracker.ask("given", "admit_problem", channel="email", now=T0)
+        assert len(commits) == 2
+        assert tracker.get("given").pending is not None
+    finally:
+        engine.dispose()
+
+
+def test_a_dropped_server_connection_fails_one_command_and_is_replaced() -> None:
+    """The server drops the pooled connection between commands: the next command fails
+    with our StoreError (nothing written), the connection is thrown away, and the one
+    after runs on a fresh connection."""
+    from dbfixtures import server_url
+
+    pg_url = server_url("postgresql")
+    store = SqlStore(pg_url, prefix=f"cd{uuid.uuid4().hex[:8]}_")
+    store.create_schema()
+    try:
+        tracker = cl.Tracker(store=store, ladders=[cl.load(SEED)])
+        tracker.enroll("dropped", ladder="solopreneur", now=T0)
+        with store.engine.connect() as conn:  # the pool's one connection, as the next command
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        admin = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        try:
+            tracker.ask("dropped", "admit_problem", channel="email", now=T0)
+            failed = 0
+        except cl.StoreError:
+            failed = 1
+            assert store.load("solopreneur/dropped").snapshot["pending"] is None  # type: ignore[union-attr]
+            tracker.ask("dropped", "admit_problem", channel="email", now=T0)
+        assert failed == 1  # no pre-ping: the dead connection is found by the command
+        assert tracker.get("dropped", ladder="solopreneur").pending is not None
+        assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        store.drop_schema()
+        store.close()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -65,6 +65,32 @@ class _Time(sa.types.TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
 
+    def fast_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """``bind_processor`` in one function, for the hot statements (``_Raw``): the same
+        values as SQLAlchemy's (a test compares them), without its layers of calls."""
+        inner = self.load_dialect_impl(dialect).bind_processor(dialect)
+        if dialect.name == "sqlite":
+            # SQLAlchemy's SQLite DATETIME storage format, formatted without a dict
+            text = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+            def to_text(value: datetime | None) -> str | None:
+                if value is None:
+                    return None
+                u = value if value.tzinfo is UTC else value.astimezone(UTC)
+                return text % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
+
+            return to_text
+        naive = self.process_bind_param
+
+        def process(value: datetime | None) -> Any:
+            stored = naive(value, dialect)
+            return inner(stored) if inner is not None else stored
+
+        return process
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(v, separators=...)
+
 
 class _Json(sa.types.TypeDecorator[Any]):
     """JSON in a text column: the same bytes on every database."""
@@ -78,10 +104,20 @@ class _Json(sa.types.TypeDecorator[Any]):
         return dialect.type_descriptor(sa.Text())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else json.dumps(value, separators=(",", ":"))
+        return None if value is None else _dumps(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)
+
+    def fast_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """``bind_processor`` in one function (see ``_Time.fast_bind``)."""
+        if self.load_dialect_impl(dialect).bind_processor(dialect) is not None:
+            return self.bind_processor(dialect)  # type: ignore[return-value]
+
+        def process(value: Any) -> str | None:
+            return None if value is None else _dumps(value)
+
+        return process
 
 
 def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
@@ -185,9 +221,15 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
     @sa_event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
+        if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            return  # a Connection on a lean transaction's driver connection: begun already
         write = conn.get_execution_options().get(_WRITE, False)
         # on the driver's cursor: through SQLAlchemy this cost as much as a command's writes
-        (_BEGIN_IMMEDIATE if write else _BEGIN).execute(conn, {})
+        tx = _Tx.of(conn)
+        try:
+            (_BEGIN_IMMEDIATE if write else _BEGIN).execute(tx, {})
+        finally:
+            tx.close_cursor()
 
     return engine
 
@@ -228,7 +270,9 @@ class _Raw:
         )
         self._binds: dict[str, Callable[[Any], Any]] = {}
         for name in self._names:
-            proc = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            kind = compiled.binds[name].type
+            fast = getattr(kind, "fast_bind", None)
+            proc = fast(dialect) if fast else kind.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
                 self._binds[name] = proc
         self._plan = tuple((n, self._binds.get(n)) for n in self._names)
@@ -243,52 +287,30 @@ class _Raw:
             return [row[n] if p is None else p(row[n]) for n, p in self._plan]
         return {n: row[n] if p is None else p(row[n]) for n, p in self._plan}
 
-    def execute(
-        self,
-        conn: Connection,
-        rows: dict[str, Any] | list[dict[str, Any]],
-        hooks: tuple[bool, bool] | None = None,
-    ) -> int:
-        """Execute with one row (or many, as executemany); return the rows changed.
-        ``hooks``: ``_hooks(conn)``, when the caller runs several statements."""
-        cursor = self._cursor(conn, rows, hooks or _hooks(conn))
-        count = int(cursor.rowcount)
-        cursor.close()
-        return count
+    def execute(self, tx: _Tx, rows: dict[str, Any] | list[dict[str, Any]]) -> int:
+        """Execute with one row (or many, as executemany); return the rows changed."""
+        return int(self._run(tx, rows).rowcount)
 
-    def _cursor(
-        self,
-        conn: Connection,
-        rows: dict[str, Any] | list[dict[str, Any]],
-        hooks: tuple[bool, bool],
-    ) -> Any:
+    def _run(self, tx: _Tx, rows: dict[str, Any] | list[dict[str, Any]]) -> Any:
         many = isinstance(rows, list)
         params = [self._params(r) for r in rows] if many else self._params(rows)  # type: ignore[arg-type]
-        cursor = conn.connection.cursor()
-        before, after = hooks
-        if before:
-            conn.dispatch.before_cursor_execute(conn, cursor, self.sql, params, None, many)
+        cursor = tx.cursor()
+        if tx.before:
+            tx.dispatch.before_cursor_execute(tx.sa, cursor, self.sql, params, None, many)
         try:
             if many:
                 cursor.executemany(self.sql, params)
             else:
                 cursor.execute(self.sql, params)
-        except conn.dialect.loaded_dbapi.Error as err:
-            cursor.close()
-            raise sa_exc.DBAPIError.instance(
-                self.sql, params, err, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-            ) from err
-        if after:
-            conn.dispatch.after_cursor_execute(conn, cursor, self.sql, params, None, many)
+        except tx.dialect.loaded_dbapi.Error as err:
+            raise tx.failed(err, self.sql, params) from err
+        if tx.after:
+            tx.dispatch.after_cursor_execute(tx.sa, cursor, self.sql, params, None, many)
         return cursor
 
-    def first(self, conn: Connection, row: dict[str, Any]) -> dict[str, Any] | None:
+    def first(self, tx: _Tx, row: dict[str, Any]) -> dict[str, Any] | None:
         """The first row of a select, processed like SQLAlchemy's, as a dict; or None."""
-        cursor = self._cursor(conn, row, _hooks(conn))
-        try:
-            found = cursor.fetchone()
-        finally:
-            cursor.close()
+        found = self._run(tx, row).fetchone()
         if found is None:
             return None
         return {
@@ -297,10 +319,121 @@ class _Raw:
         }
 
 
-def _hooks(conn: Connection) -> tuple[bool, bool]:
-    """Whether anyone listens before / after cursor executes (asking costs a few µs)."""
-    dispatch = conn.dispatch
-    return bool(dispatch.before_cursor_execute), bool(dispatch.after_cursor_execute)
+class _Tx:
+    """One transaction, as the hot statements (``_Raw``) and the rest (``sa``) see it.
+
+    Either around a SQLAlchemy ``Connection`` (a host's, or one with statement listeners
+    to call: SQLAlchemy begins, commits and rolls back), or *lean*: a pooled driver
+    connection of an engine the store made, begun, committed and rolled back here, with
+    a ``Connection`` built on it only if a statement outside the hot path needs one.
+    SQLAlchemy's connect, begin and commit cost about as much as a command's
+    statements; the pool (checkout, reset, invalidation) stays SQLAlchemy's.
+    """
+
+    __slots__ = ("_cursor", "_sa", "after", "before", "dialect", "dispatch", "engine", "fairy")
+
+    def __init__(self, engine: Engine, fairy: Any, conn: Connection | None) -> None:
+        self.engine = engine
+        self.dialect: Dialect = engine.dialect
+        self.fairy = fairy  # the pool's proxy of the driver's connection
+        self._sa = conn
+        self._cursor: Any = None
+        # asked once per transaction: asking costs a few µs a statement
+        self.dispatch: Any = conn.dispatch if conn is not None else engine.dispatch
+        self.before = bool(self.dispatch.before_cursor_execute)
+        self.after = bool(self.dispatch.after_cursor_execute)
+
+    @classmethod
+    def of(cls, conn: Connection) -> _Tx:
+        return cls(conn.engine, conn.connection, conn)
+
+    @classmethod
+    @contextmanager
+    def around(cls, conn: Connection) -> Iterator[_Tx]:
+        """A transaction SQLAlchemy runs on ``conn``: it begins, commits, rolls back."""
+        tx = cls.of(conn)
+        try:
+            yield tx
+        finally:
+            tx.close_cursor()
+
+    @staticmethod
+    def heard(engine: Engine) -> bool:
+        """Whether statement listeners on ``engine`` expect a ``Connection`` to be called with."""
+        dispatch: Any = engine.dispatch
+        return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+    @property
+    def sa(self) -> Connection:
+        """A SQLAlchemy ``Connection`` in this transaction (built on first use when lean)."""
+        if self._sa is None:
+            # its autobegin finds the driver in our transaction (see _sqlite_engine's hook)
+            self._sa = Connection(self.engine, self.fairy)
+        return self._sa
+
+    def cursor(self) -> Any:
+        if self._cursor is None:
+            self._cursor = self.fairy.cursor()
+        return self._cursor
+
+    def failed(self, err: Any, sql: str, params: Any) -> sa_exc.DBAPIError:
+        """The driver's ``err`` as SQLAlchemy's error, as its own execution would raise it;
+        a lost connection is invalidated, so the pool never hands it out again."""
+        gone = bool(self.dialect.is_disconnect(err, self.fairy.dbapi_connection, self._cursor))
+        if gone and self._sa is None:
+            self.fairy.invalidate(err)
+        wrapped = sa_exc.DBAPIError.instance(
+            sql,
+            params,
+            err,
+            self.dialect.loaded_dbapi.Error,
+            dialect=self.dialect,
+            connection_invalidated=gone,
+        )
+        return cast(sa_exc.DBAPIError, wrapped)  # a driver error always becomes a DBAPIError
+
+    def close_cursor(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+
+    # ---- a lean transaction's life --------------------------------------------------------
+
+    @classmethod
+    @contextmanager
+    def lean(cls, engine: Engine, *, write: bool) -> Iterator[_Tx]:
+        fairy = engine.raw_connection()
+        tx = cls(engine, fairy, None)
+        try:
+            if tx.dialect.name == "sqlite":  # the driver leaves beginning to us
+                (_BEGIN_IMMEDIATE if write else _BEGIN).execute(tx, {})
+            yield tx
+            tx._end(commit=True)
+        except BaseException:
+            try:
+                tx._end(commit=False)
+            except sa_exc.DBAPIError:
+                fairy.invalidate()  # in doubt: the pool must not hand it out again
+            raise
+        finally:
+            tx.close_cursor()
+            fairy.close()  # back to the pool, which resets it
+
+    def _end(self, *, commit: bool) -> None:
+        conn = self._sa
+        if conn is not None and conn.in_transaction():  # it began: it ends the transaction
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+            return
+        try:
+            if commit:
+                self.fairy.commit()
+            else:
+                self.fairy.rollback()
+        except self.dialect.loaded_dbapi.Error as err:
+            raise self.failed(err, "COMMIT" if commit else "ROLLBACK", ()) from err
 
 
 _BEGIN_IMMEDIATE = _Raw(sa.text("BEGIN IMMEDIATE"), sqlite.dialect())
@@ -401,7 +534,7 @@ class SqlStore:
         self._r = _Compiled.build(self._t, dialect)
         self._pending: list[Callable[[], None]] = []
         # set on the view ``session()`` yields: every call runs in that one transaction
-        self._bound: Connection | None = None
+        self._bound: _Tx | None = None
         if self._conn is not None:
             sa_event.listen(self._conn, "commit", self._host_committed)
             sa_event.listen(self._conn, "rollback", self._host_rolled_back)
@@ -422,19 +555,29 @@ class SqlStore:
     # ---- transactions and errors (the one boundary for foreign errors) --------------------
 
     @contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
+    def _tx(self, *, write: bool = True) -> Iterator[_Tx]:
+        """One transaction (or, inside ``session()``, the session's)."""
         try:
             if self._bound is not None:
                 yield self._bound  # inside session(): its transaction commits or rolls back
             elif self._conn is not None:
-                with self._conn.begin_nested():
-                    yield self._conn
+                with self._conn.begin_nested(), _Tx.around(self._conn) as tx:
+                    yield tx
+            elif self._owns_engine and not _Tx.heard(self.engine):
+                with _Tx.lean(self.engine, write=write) as tx:
+                    yield tx
             else:
                 bind = self._writer if write else self.engine
-                with bind.connect() as conn, conn.begin():
-                    yield conn
+                with bind.connect() as conn, conn.begin(), _Tx.around(conn) as tx:
+                    yield tx
         except sa_exc.DBAPIError as exc:
             raise _translate(exc) from exc
+
+    @contextmanager
+    def _sa(self, *, write: bool = True) -> Iterator[Connection]:
+        """The transaction's SQLAlchemy ``Connection``, for statements off the hot path."""
+        with self._tx(write=write) as tx:
+            yield tx.sa
 
     @contextmanager
     def session(self) -> Iterator[SqlStore]:
@@ -450,9 +593,9 @@ class SqlStore:
             yield self
             return
         try:
-            with self._tx() as conn:
+            with self._tx() as tx:
                 bound = copy.copy(self)
-                bound._bound = conn
+                bound._bound = tx
                 yield bound
         except _Integrity as exc:
             if exc.name is None:
@@ -479,7 +622,7 @@ class SqlStore:
     def create_schema(self) -> None:
         """Create the tables if missing and record the schema version (idempotent)."""
         meta = self._t["meta"]
-        with self._tx() as conn:
+        with self._sa() as conn:
             self.metadata.create_all(conn, checkfirst=True)
             found = conn.execute(
                 sa.select(meta.c.value).where(meta.c.name == "schema_version")
@@ -494,7 +637,7 @@ class SqlStore:
 
     def schema_version(self) -> int | None:
         meta = self._t["meta"]
-        with self._tx(write=False) as conn:
+        with self._sa(write=False) as conn:
             try:
                 found = conn.execute(
                     sa.select(meta.c.value).where(meta.c.name == "schema_version")
@@ -505,7 +648,7 @@ class SqlStore:
 
     def drop_schema(self) -> None:
         """Drop every table of this prefix (tests, teardown)."""
-        with self._tx() as conn:
+        with self._sa() as conn:
             self.metadata.drop_all(conn, checkfirst=True)
 
     # ---- enrollments ----------------------------------------------------------------------
@@ -522,19 +665,19 @@ class SqlStore:
         )
 
     def load(self, enrollment_id: str) -> StoredEnrollment | None:
-        with self._tx(write=False) as conn:
-            row = self._r.load.first(conn, {"b_id": enrollment_id})
+        with self._tx(write=False) as tx:
+            row = self._r.load.first(tx, {"b_id": enrollment_id})
         return self._stored(row) if row is not None else None
 
     def find(self, prospect: str) -> list[StoredEnrollment]:
         t = self._t["enrollments"]
-        with self._tx(write=False) as conn:
+        with self._sa(write=False) as conn:
             rows = conn.execute(sa.select(t).where(t.c.prospect == prospect).order_by(t.c.id))
             return [self._stored(row._mapping) for row in rows]
 
     def events(self, enrollment_id: str) -> list[dict[str, Any]]:
         t = self._t["events"]
-        with self._tx(write=False) as conn:
+        with self._sa(write=False) as conn:
             rows = conn.execute(
                 sa.select(t.c.body).where(t.c.enrollment_id == enrollment_id).order_by(t.c.seq)
             )
@@ -543,7 +686,7 @@ class SqlStore:
     def count(self) -> int:
         """How many enrollments are stored."""
         t = self._t["enrollments"]
-        with self._tx(write=False) as conn:
+        with self._sa(write=False) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
 
     def apply(self, change: Change) -> None:
@@ -553,8 +696,7 @@ class SqlStore:
         new = change.expected_version == 0
         stage = "enrollment"
         try:
-            with self._tx() as conn:
-                hooks = _hooks(conn)
+            with self._tx() as tx:
                 row = {
                     "status": change.status,
                     "version": change.expected_version + 1,
@@ -564,8 +706,7 @@ class SqlStore:
                 }
                 if new:
                     q.insert_enrollment.execute(
-                        conn,
-                        hooks=hooks,
+                        tx,
                         rows={
                             "id": eid,
                             "prospect": change.prospect,
@@ -575,19 +716,18 @@ class SqlStore:
                     )
                 else:
                     row.update(b_id=eid, b_version=change.expected_version)
-                    if q.update_enrollment.execute(conn, row, hooks) != 1:
+                    if q.update_enrollment.execute(tx, row) != 1:
                         raise ConflictError(
                             f"enrollment {eid!r} moved past version {change.expected_version}; "
                             "another writer changed it first"
                         )
                 if change.receipt is not None:
                     stage = "receipt"
-                    self._insert_receipt(conn, change.receipt, now, hooks)
+                    self._insert_receipt(tx, change.receipt, now)
                 stage = "events"
                 if change.events:
                     q.insert_events.execute(
-                        conn,
-                        hooks=hooks,
+                        tx,
                         rows=_one_or_many(
                             [
                                 {
@@ -604,12 +744,11 @@ class SqlStore:
                 if change.ask_changed:
                     stage = "open_ask"
                     if change.had_ask and not new:
-                        q.delete_ask.execute(conn, {"b_id": eid}, hooks)
+                        q.delete_ask.execute(tx, {"b_id": eid})
                     ask = change.open_ask
                     if ask is not None:
                         q.insert_ask.execute(
-                            conn,
-                            hooks=hooks,
+                            tx,
                             rows={
                                 "slot": ask.slot,
                                 "enrollment_id": eid,
@@ -624,11 +763,10 @@ class SqlStore:
                 if change.timers_changed:
                     stage = "timers"
                     if change.had_timers and not new:
-                        q.delete_timers.execute(conn, {"b_id": eid}, hooks)
+                        q.delete_timers.execute(tx, {"b_id": eid})
                     if change.timers:
                         q.insert_timers.execute(
-                            conn,
-                            hooks=hooks,
+                            tx,
                             rows=_one_or_many(
                                 [
                                     {
@@ -645,8 +783,7 @@ class SqlStore:
                 stage = "outbox"
                 if change.messages:
                     q.insert_outbox.execute(
-                        conn,
-                        hooks=hooks,
+                        tx,
                         rows=_one_or_many(
                             [
                                 {
@@ -672,7 +809,7 @@ class SqlStore:
         """A unique key said no: name the rule it guards."""
         if stage == "open_ask" and change.open_ask is not None:
             a = self._t["open_asks"]
-            with self._tx(write=False) as conn:
+            with self._sa(write=False) as conn:
                 row = conn.execute(sa.select(a).where(a.c.slot == change.open_ask.slot)).first()
             if row is not None:
                 holder = OpenAsk(**row._mapping)
@@ -684,9 +821,7 @@ class SqlStore:
             f"time ({stage}); reload and try again"
         )
 
-    def _insert_receipt(
-        self, conn: Connection, r: Receipt, now: datetime | None, hooks: tuple[bool, bool]
-    ) -> None:
+    def _insert_receipt(self, tx: _Tx, r: Receipt, now: datetime | None) -> None:
         row = {
             "key": r.key,
             "command": r.command,
@@ -694,12 +829,12 @@ class SqlStore:
             "result": dict(r.result),
             "created_at": now,
         }
-        self._r.insert_receipt.execute(conn, row, hooks)
+        self._r.insert_receipt.execute(tx, row)
 
     def remember(self, receipt: Receipt, now: datetime) -> None:
         try:
-            with self._tx() as conn:
-                self._insert_receipt(conn, receipt, now, _hooks(conn))
+            with self._tx() as tx:
+                self._insert_receipt(tx, receipt, now)
         except _Integrity as exc:
             self._name_rule(exc, lambda store: store._replayed(receipt))
 
@@ -718,8 +853,8 @@ class SqlStore:
         return ConflictError(f"idempotency key {receipt.key!r} was taken and released meanwhile")
 
     def recall(self, key: str) -> Receipt | None:
-        with self._tx(write=False) as conn:
-            row = self._r.recall.first(conn, {"b_key": key})
+        with self._tx(write=False) as tx:
+            row = self._r.recall.first(tx, {"b_key": key})
         if row is None:
             return None
         return Receipt(row["key"], row["command"], row["enrollment_id"], row["result"])
@@ -727,7 +862,7 @@ class SqlStore:
     def open_asks(self) -> list[OpenAsk]:
         """Every open ask held now (for tests and inspection)."""
         a = self._t["open_asks"]
-        with self._tx(write=False) as conn:
+        with self._sa(write=False) as conn:
             rows = conn.execute(sa.select(a).order_by(a.c.slot)).all()
         return [OpenAsk(**r._mapping) for r in rows]
 
@@ -749,7 +884,7 @@ class SqlStore:
         database can) so that no two workers take the same one."""
         if self._skip_locked:
             query = query.with_for_update(skip_locked=True)
-        with self._tx() as conn:
+        with self._sa() as conn:
             rows = list(conn.execute(query).all())
             if rows:
                 conn.execute(
@@ -762,7 +897,7 @@ class SqlStore:
     def timers(self) -> list[DueTimer]:
         """Every stored timer, soonest first (for tests and inspection)."""
         tm = self._t["timers"]
-        with self._tx(write=False) as conn:
+        with self._sa(write=False) as conn:
             rows = conn.execute(sa.select(tm).order_by(tm.c.due_at, tm.c.id)).all()
         return [DueTimer(r.enrollment_id, r.kind, r.due_at, r.rung) for r in rows]
 
@@ -794,7 +929,7 @@ class SqlStore:
 
     def message_sent(self, key: str, now: datetime) -> None:
         o = self._t["outbox"]
-        with self._tx() as conn:
+        with self._sa() as conn:
             conn.execute(
                 o.update()
                 .where(o.c.key == key)
@@ -817,7 +952,7 @@ class SqlStore:
         }
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
-        with self._tx() as conn:
+        with self._sa() as conn:
             conn.execute(o.update().where(o.c.key == key).values(**values))
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
@@ -825,7 +960,7 @@ class SqlStore:
         query = sa.select(o).order_by(o.c.id)
         if status is not None:
             query = query.where(o.c.status == status)
-        with self._tx(write=False) as conn:
+        with self._sa(write=False) as conn:
             return [self._entry(r) for r in conn.execute(query)]
 
     def redrive(self, keys: Sequence[str] | None, now: datetime) -> int:
@@ -833,7 +968,7 @@ class SqlStore:
         query = o.update().where(o.c.status == "dead")
         if keys is not None:
             query = query.where(o.c.key.in_(list(keys)))
-        with self._tx() as conn:
+        with self._sa() as conn:
             done = conn.execute(
                 query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
             )
