@@ -43,10 +43,11 @@ class Event:
 
     type: ClassVar[str] = "Event"
     _times: ClassVar[tuple[str, ...]] = ()
+    _data: ClassVar[tuple[str, ...]] = ()  # the names of the fields ``data()`` returns
 
     def data(self) -> dict[str, Any]:
         """The fields particular to this kind of event."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _COMMON}
+        return {name: getattr(self, name) for name in self._data}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``event_from_dict`` reads it back to an equal event."""
@@ -70,6 +71,7 @@ _TYPES: dict[str, type[Event]] = {}
 
 def _register(cls: type[Event]) -> type[Event]:
     cls.type = cls.__name__
+    cls._data = tuple(f.name for f in fields(cls) if f.name not in _COMMON)
     cls._times = tuple(
         f.name for f in fields(cls) if f.name not in _COMMON and "datetime" in str(f.type)
     )
