@@ -11,8 +11,9 @@ Rows:
 Targets: >= 50% of the raw-SQL limit; flat (+-25%) across store size and history length;
 >= 1.6x from 1 to 4 workers. PostgreSQL URL defaults to COMMITLADDER_TEST_POSTGRES_URL.
 
-Fairness: every figure is the best of 3 rounds after a warm-up; the two sides of a
-comparison run interleaved in each round, on fresh prospects; the raw loop writes exactly
+Fairness: every rate is the best of 3 rounds after a warm-up, the two sides of a
+comparison interleaved in each round, on fresh prospects; the two sides of a latency
+alternate command by command and each gives its median; the raw loop writes exactly
 the rows the Tracker wrote (checked after the run: same row counts, same payload sizes).
 Worker processes each open their own engine after the fork, work on their own prospects,
 start together on a barrier and count commands in the same window; the workers table also
@@ -254,15 +255,11 @@ def command_rates(url: str, n: int) -> tuple[float, float, str]:
         store.close()
 
 
-def latency_ms(store: SqlStore, prospects: list[str]) -> float:
-    tracker = cl.Tracker(store=store, ladders=[LADDER])
+def ask_seconds(tracker: cl.Tracker, prospect: str) -> float:
     now = T0 + timedelta(hours=1)
-    times = []
-    for p in prospects:
-        start = time.perf_counter()
-        tracker.ask(p, "hello", ladder="bench", now=now)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    start = time.perf_counter()
+    tracker.ask(prospect, "hello", ladder="bench", now=now)
+    return time.perf_counter() - start
 
 
 def fill(store: SqlStore, count: int) -> None:
@@ -292,24 +289,27 @@ def fill(store: SqlStore, count: int) -> None:
 
 
 def size_latencies(url_small: str, url_big: str, big: int) -> tuple[float, float]:
-    """Median ask latency on a store of 1k and one of ``big`` enrollments, measured in
-    interleaved rounds on fresh prospects; the best round of each."""
-    per = 200
+    """Median ask latency on a store of 1k and one of ``big`` enrollments. The asks
+    alternate between the two stores one by one, on fresh prospects, so a slow spell of
+    the machine (they last longer than a command here) weighs on both sides alike."""
+    per = 200 * ROUNDS
     small_store, big_store = new_store(url_small), new_store(url_big)
     try:
         for store, size in ((small_store, 1_000), (big_store, big)):
             fill(store, size)
-            enroll_many(store, [f"a{i}" for i in range(per * (ROUNDS + 1))])
+            enroll_many(store, [f"a{i}" for i in range(per + 50)])
             checkpoint(store)
+        small_tracker = cl.Tracker(store=small_store, ladders=[LADDER])
+        big_tracker = cl.Tracker(store=big_store, ladders=[LADDER])
         small: list[float] = []
         large: list[float] = []
-        for k in range(ROUNDS + 1):
-            people = [f"a{i}" for i in range(k * per, (k + 1) * per)]
-            s, b = latency_ms(small_store, people), latency_ms(big_store, people)
-            if k:  # round 0 is the warm-up
+        for i in range(per + 50):
+            s = ask_seconds(small_tracker, f"a{i}")
+            b = ask_seconds(big_tracker, f"a{i}")
+            if i >= 50:  # the first 50 warm up
                 small.append(s)
                 large.append(b)
-        return min(small), min(large)
+        return statistics.median(small) * 1000, statistics.median(large) * 1000
     finally:
         for store in (small_store, big_store):
             store.drop_schema()
@@ -320,7 +320,7 @@ def long_history(store: SqlStore, prospect: str, events: int) -> None:
     """An enrollment with ``events`` events (ask / withdraw pairs), stored in bulk."""
     e = LADDER.enroll(prospect, now=T0)
     at = T0
-    while len(e.history) < events:
+    while e.seq < events:  # not len(e.history): that decodes the whole history each time
         at += timedelta(minutes=1)
         e.ask("hello", now=at)
         e.withdraw(now=at)
@@ -349,29 +349,28 @@ def long_history(store: SqlStore, prospect: str, events: int) -> None:
     checkpoint(store)
 
 
-def load_ms(store: SqlStore, prospect: str, repeat: int = 200) -> float:
-    tracker = cl.Tracker(store=store, ladders=[LADDER])
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        tracker.get(prospect, ladder="bench")
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+def load_seconds(tracker: cl.Tracker, prospect: str) -> float:
+    start = time.perf_counter()
+    tracker.get(prospect, ladder="bench")
+    return time.perf_counter() - start
 
 
 def history_latencies(url: str) -> tuple[float, float]:
+    """Median load latency of an enrollment with 10 and one with 10,000 events, the loads
+    alternating one by one (see ``size_latencies``)."""
     store = new_store(url)
     try:
         long_history(store, "short", 10)
         long_history(store, "long", 10_000)
-        load_ms(store, "short", 50)
-        load_ms(store, "long", 50)
+        tracker = cl.Tracker(store=store, ladders=[LADDER])
         short: list[float] = []
         long: list[float] = []
-        for _ in range(ROUNDS):
-            short.append(load_ms(store, "short"))
-            long.append(load_ms(store, "long"))
-        return min(short), min(long)
+        for i in range(200 * ROUNDS + 50):
+            s, lg = load_seconds(tracker, "short"), load_seconds(tracker, "long")
+            if i >= 50:
+                short.append(s)
+                long.append(lg)
+        return statistics.median(short) * 1000, statistics.median(long) * 1000
     finally:
         store.drop_schema()
         store.close()
