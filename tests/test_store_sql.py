@@ -370,3 +370,19 @@ def test_a_dropped_server_connection_fails_one_command_and_is_replaced() -> None
     finally:
         store.drop_schema()
         store.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:////no/such/folder/ladders.db", "postgresql+psycopg://postgres@127.0.0.1:1/test"],
+    ids=["sqlite", "postgresql"],
+)
+def test_a_database_that_cannot_be_reached_is_a_store_error(url: str) -> None:
+    store = SqlStore(url)
+    try:
+        with pytest.raises(cl.StoreError, match="unavailable or refused"):
+            store.load("solopreneur/p")
+        with pytest.raises(cl.StoreError, match="unavailable or refused"):
+            cl.Tracker(store=store, ladders=[cl.load(SEED)]).enroll("p", ladder="solopreneur")
+    finally:
+        store.close()

@@ -402,7 +402,13 @@ class _Tx:
     @classmethod
     @contextmanager
     def lean(cls, engine: Engine, *, write: bool) -> Iterator[_Tx]:
-        fairy = engine.raw_connection()
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        try:
+            fairy = engine.raw_connection()
+        except dbapi_error as err:  # no connection: as SQLAlchemy's connect() reports it
+            raise sa_exc.DBAPIError.instance(
+                None, None, err, dbapi_error, dialect=engine.dialect
+            ) from err
         tx = cls(engine, fairy, None)
         try:
             if tx.dialect.name == "sqlite":  # the driver leaves beginning to us
