@@ -253,8 +253,8 @@ class _Raw:
     driver, and a command runs five to eight of them. So the statements every command
     runs are compiled here once, with their bind and result processors taken from the
     column types (the same conversions SQLAlchemy applies), and executed on the cursor of
-    the connection SQLAlchemy manages; transactions, pooling and every other statement
-    stay SQLAlchemy's. Driver errors become SQLAlchemy's ``DBAPIError`` subclasses, so
+    the transaction's driver connection (``_Tx``); pooling and every other statement stay
+    SQLAlchemy's. Driver errors become SQLAlchemy's ``DBAPIError`` subclasses, so
     ``_translate`` maps them as before, and ``before_cursor_execute`` /
     ``after_cursor_execute`` listeners still hear each statement (with ``context=None``).
     """
