@@ -66,11 +66,10 @@ class _Time(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value is not None else None
 
     def fast_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
-        """``bind_processor`` in one function, for the hot statements (``_Raw``): the same
-        values as SQLAlchemy's (a test compares them), without its layers of calls."""
-        inner = self.load_dialect_impl(dialect).bind_processor(dialect)
+        """``bind_processor`` in one function, for the hot statements (``_Raw``)."""
         if dialect.name == "sqlite":
-            # SQLAlchemy's SQLite DATETIME storage format, formatted without a dict
+            # SQLAlchemy's SQLite DATETIME storage format, formatted without a dict: this
+            # replaces the dialect's own processor, so it is returned as is
             text = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
             def to_text(value: datetime | None) -> str | None:
@@ -81,12 +80,19 @@ class _Time(sa.types.TypeDecorator[datetime]):
 
             return to_text
         naive = self.process_bind_param
+        return _fused(self, dialect, lambda value: naive(value, dialect))
 
-        def process(value: datetime | None) -> Any:
-            stored = naive(value, dialect)
-            return inner(stored) if inner is not None else stored
 
-        return process
+def _fused(
+    kind: sa.types.TypeDecorator[Any], dialect: Dialect, convert: Callable[[Any], Any]
+) -> Callable[[Any], Any]:
+    """``convert`` (our ``process_bind_param``) and the dialect's own processor of the
+    column's type, as one function: the values SQLAlchemy's layers of calls give (a test
+    compares them), for the hot statements (``_Raw``)."""
+    inner = kind.load_dialect_impl(dialect).bind_processor(dialect)
+    if inner is None:
+        return convert
+    return lambda value: inner(convert(value))
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(v, separators=...)
@@ -110,14 +116,8 @@ class _Json(sa.types.TypeDecorator[Any]):
         return None if value is None else json.loads(value)
 
     def fast_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
-        """``bind_processor`` in one function (see ``_Time.fast_bind``)."""
-        if self.load_dialect_impl(dialect).bind_processor(dialect) is not None:
-            return self.bind_processor(dialect)  # type: ignore[return-value]
-
-        def process(value: Any) -> str | None:
-            return None if value is None else _dumps(value)
-
-        return process
+        """``bind_processor`` in one function, for the hot statements (``_Raw``)."""
+        return _fused(self, dialect, lambda value: None if value is None else _dumps(value))
 
 
 def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
@@ -223,13 +223,9 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     def _begin(conn: Connection) -> None:
         if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
             return  # a Connection on a lean transaction's driver connection: begun already
-        write = conn.get_execution_options().get(_WRITE, False)
         # on the driver's cursor: through SQLAlchemy this cost as much as a command's writes
-        tx = _Tx.of(conn)
-        try:
-            (_BEGIN_IMMEDIATE if write else _BEGIN).execute(tx, {})
-        finally:
-            tx.close_cursor()
+        with _Tx.around(conn) as tx:
+            _sqlite_begin(tx, write=conn.get_execution_options().get(_WRITE, False))
 
     return engine
 
@@ -338,20 +334,17 @@ class _Tx:
         self.fairy = fairy  # the pool's proxy of the driver's connection
         self._sa = conn
         self._cursor: Any = None
-        # asked once per transaction: asking costs a few µs a statement
         self.dispatch: Any = conn.dispatch if conn is not None else engine.dispatch
-        self.before = bool(self.dispatch.before_cursor_execute)
-        self.after = bool(self.dispatch.after_cursor_execute)
-
-    @classmethod
-    def of(cls, conn: Connection) -> _Tx:
-        return cls(conn.engine, conn.connection, conn)
+        # asked once per transaction (a few µs a statement); never when lean, which runs
+        # only where nobody listens (``heard``)
+        self.before = conn is not None and bool(self.dispatch.before_cursor_execute)
+        self.after = conn is not None and bool(self.dispatch.after_cursor_execute)
 
     @classmethod
     @contextmanager
     def around(cls, conn: Connection) -> Iterator[_Tx]:
         """A transaction SQLAlchemy runs on ``conn``: it begins, commits, rolls back."""
-        tx = cls.of(conn)
+        tx = cls(conn.engine, conn.connection, conn)
         try:
             yield tx
         finally:
@@ -402,6 +395,8 @@ class _Tx:
     @classmethod
     @contextmanager
     def lean(cls, engine: Engine, *, write: bool) -> Iterator[_Tx]:
+        """A transaction on a pooled driver connection of ``engine``; only where nobody
+        listens to statements (``heard``), and nobody else holds events on ``engine``."""
         dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
             fairy = engine.raw_connection()
@@ -412,7 +407,7 @@ class _Tx:
         tx = cls(engine, fairy, None)
         try:
             if tx.dialect.name == "sqlite":  # the driver leaves beginning to us
-                (_BEGIN_IMMEDIATE if write else _BEGIN).execute(tx, {})
+                _sqlite_begin(tx, write=write)
             yield tx
             tx._end(commit=True)
         except BaseException:
@@ -444,6 +439,11 @@ class _Tx:
 
 _BEGIN_IMMEDIATE = _Raw(sa.text("BEGIN IMMEDIATE"), sqlite.dialect())
 _BEGIN = _Raw(sa.text("BEGIN"), sqlite.dialect())
+
+
+def _sqlite_begin(tx: _Tx, *, write: bool) -> None:
+    """Writers take SQLite's write lock at the start (see ``_sqlite_engine``)."""
+    (_BEGIN_IMMEDIATE if write else _BEGIN).execute(tx, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -821,7 +821,7 @@ class SqlStore:
                 holder = OpenAsk(**row._mapping)
                 return ask_pending(holder, change.enrollment_id, change.open_ask.rung)
         if stage == "receipt" and change.receipt is not None:
-            return self._replayed(change.receipt)
+            return self._key_taken(change.receipt)
         return ConflictError(
             f"enrollment {change.enrollment_id!r} was written by another worker at the same "
             f"time ({stage}); reload and try again"
@@ -842,7 +842,7 @@ class SqlStore:
             with self._tx() as tx:
                 self._insert_receipt(tx, receipt, now)
         except _Integrity as exc:
-            self._name_rule(exc, lambda store: store._replayed(receipt))
+            self._name_rule(exc, lambda store: store._key_taken(receipt))
 
     def _name_rule(self, exc: _Integrity, name: Callable[[SqlStore], LadderError]) -> NoReturn:
         """Raise the error a unique key's refusal means, once it can be looked up: now, or
@@ -851,7 +851,7 @@ class SqlStore:
             raise _Integrity(str(exc), name=name) from exc.__cause__
         raise name(self) from exc.__cause__
 
-    def _replayed(self, receipt: Receipt) -> LadderError:
+    def _key_taken(self, receipt: Receipt) -> LadderError:
         """The key of ``receipt`` was taken: the first receipt, or a conflict if it is gone."""
         first = self.recall(receipt.key)
         if first is not None:
