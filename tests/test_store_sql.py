@@ -225,22 +225,28 @@ def test_statement_listeners_hear_every_statement_of_a_command(sqlstore: SqlStor
     assert any("admit_problem" in str(params) for _, params in heard)
 
 
+def inserted_again(stored: Any) -> Change:
+    """A change that inserts ``stored`` as new (version 0): the insert meets the primary
+    key of the existing row, a driver error inside the transaction."""
+    assert stored is not None
+    return Change(
+        enrollment_id=stored.id,
+        prospect=stored.prospect,
+        ladder=stored.ladder,
+        status=stored.status,
+        expected_version=0,
+        snapshot=stored.snapshot,
+        fired=(),
+        now=T0,
+    )
+
+
 def test_a_driver_error_on_the_fast_path_is_translated(sqlstore: SqlStore) -> None:
     """A unique key refusing a hot-path insert still becomes our error, named by its rule."""
     tracker = cl.Tracker(store=sqlstore, ladders=[cl.load(SEED)])
     tracker.enroll("twice", ladder="solopreneur", now=T0)
     stored = sqlstore.load("solopreneur/twice")
-    assert stored is not None
-    change = Change(
-        enrollment_id=stored.id,
-        prospect=stored.prospect,
-        ladder=stored.ladder,
-        status=stored.status,
-        expected_version=0,  # "new": the insert meets the primary key of the existing row
-        snapshot=stored.snapshot,
-        fired=(),
-        now=T0,
-    )
+    change = inserted_again(stored)
     with pytest.raises(cl.ConflictError, match="written by another worker"):
         sqlstore.apply(change)
     assert sqlstore.load("solopreneur/twice") == stored
@@ -305,21 +311,8 @@ def test_every_command_gives_its_connection_back(sqlstore: SqlStore) -> None:
         tracker.ask("back", "admit_problem", now=T0)
     with pytest.raises(cl.NoOpenAsk):
         tracker.withdraw("back", now=T0) and tracker.commit("back", idempotency_key="k", now=T0)
-    stored = sqlstore.load("solopreneur/back")
-    assert stored is not None
     with pytest.raises(cl.ConflictError):  # a driver error inside the transaction
-        sqlstore.apply(
-            Change(
-                enrollment_id=stored.id,
-                prospect=stored.prospect,
-                ladder=stored.ladder,
-                status=stored.status,
-                expected_version=0,
-                snapshot=stored.snapshot,
-                fired=(),
-                now=T0,
-            )
-        )
+        sqlstore.apply(inserted_again(sqlstore.load("solopreneur/back")))
     assert sqlstore.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 

@@ -182,7 +182,7 @@ def test_a_refused_webhook_three_times_gives_the_first_refusal(
     with pytest.raises(cl.NoOpenAsk) as first:
         tracker.commit("p", idempotency_key="hook-2")
     assert store.load("solopreneur/p") == before, "the refusal changed the enrollment"
-    assert tracker.history("p") == tracker.history("p")[:1]
+    assert [ev.type for ev in tracker.history("p")] == ["Enrolled"]
     tracker.ask("p", "admit_problem")  # now the commit would pass: the key still says no
     replays = []
     for _ in range(2):
