@@ -40,7 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import commitladder as cl
-from commitladder._store import Change
+from commitladder.store import Change
 from commitladder.sql import SqlStore
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)

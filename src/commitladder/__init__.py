@@ -60,7 +60,7 @@ from ._ladder import End, Ladder, Rung, load
 from ._lint import Finding
 from ._memory_store import MemoryStore
 from ._messaging import Message, Messenger, RecordingMessenger
-from ._store import NotEnrolled, Store
+from .store import NotEnrolled, Store
 from ._tracker import RelayReport, Tracker
 
 __version__ = "0.1.0.dev0"

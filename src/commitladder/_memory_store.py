@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ._errors import ConflictError
-from ._store import (
+from .store import (
     Change,
     DueTimer,
     KeyReplayed,

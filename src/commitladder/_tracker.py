@@ -24,7 +24,7 @@ from ._errors import ConflictError, LadderError, Refused
 from ._events import AskIssued, Event, event_from_dict
 from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
-from ._store import (
+from .store import (
     Change,
     DueTimer,
     KeyReplayed,

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 from ._errors import ConflictError, LadderError, StoreError
 from ._messaging import Message
-from ._store import (
+from .store import (
     SCHEMA_VERSION,
     Change,
     DueTimer,

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import NullPool
 
-from commitladder._store import (
+from commitladder.store import (
     Change,
     DueTimer,
     OutboxEntry,
