@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import commitladder as cl
-from commitladder._log import History, symbols
+from commitladder._log import History
+from commitladder._tables import symbols
 from support import T0, at, climb
 
 TABLE = symbols(["park", "hello", "call", "email", "phone", "won", "yes"])

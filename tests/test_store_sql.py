@@ -21,8 +21,8 @@ from sqlalchemy.dialects import mysql as mysql_dialect  # noqa: E402
 from sqlalchemy.dialects import postgresql as postgresql_dialect  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
-from commitladder.store import Change  # noqa: E402
 from commitladder.sql import SqlStore  # noqa: E402
+from commitladder.store import Change  # noqa: E402
 
 SEED = Path(cl.__file__).parent / "seed" / "solopreneur.yaml"
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)

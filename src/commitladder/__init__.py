@@ -6,7 +6,8 @@ This module is the front door: it re-exports the public contract and imports
 nothing heavy (no database drivers, no CLI stack, no hypothesis).
 """
 
-from ._clock import Clock, NaiveDatetimeError, SteppableClock, SystemClock, TimeOrderError
+from . import commands
+from ._clock import Clock, SteppableClock, SystemClock
 from ._definition import (
     Defaults,
     EndDefinition,
@@ -17,9 +18,10 @@ from ._definition import (
     RungDefinition,
 )
 from ._durations import format_duration, parse_duration
-from ._enrollment import Ask, Enrollment, Status, Timer
+from ._enrollment import Enrollment, Preview
 from ._errors import (
     AskLimitReached,
+    AskNotOpen,
     AskPending,
     ChannelNotAllowed,
     ConflictError,
@@ -29,16 +31,21 @@ from ._errors import (
     FollowUpLimitReached,
     FollowUpTooSoon,
     InCooldown,
+    KeyReused,
     LadderError,
     MissingFacts,
+    NaiveDatetimeError,
     NoOpenAsk,
+    NotEnrolled,
     NotExpiredYet,
     NotNextStep,
     NotParked,
     OutcomeRequired,
     Problem,
+    ReadOnlyEnrollment,
     Refused,
     StoreError,
+    TimeOrderError,
     UnknownEnd,
     UnknownRung,
 )
@@ -52,6 +59,7 @@ from ._events import (
     Enrolled,
     Event,
     FollowedUp,
+    LateCommitment,
     Parked,
     Resumed,
     event_from_dict,
@@ -60,8 +68,9 @@ from ._ladder import End, Ladder, Rung, load
 from ._lint import Finding
 from ._memory_store import MemoryStore
 from ._messaging import Message, Messenger, RecordingMessenger
-from .store import NotEnrolled, Store
 from ._tracker import RelayReport, Tracker
+from ._values import Ask, Status, Timer
+from .store import Store
 
 __version__ = "0.1.0.dev0"
 
@@ -70,6 +79,7 @@ __all__ = [
     "AskExpired",
     "AskIssued",
     "AskLimitReached",
+    "AskNotOpen",
     "AskPending",
     "AskWithdrawn",
     "ChannelNotAllowed",
@@ -93,10 +103,12 @@ __all__ = [
     "FollowUps",
     "FollowedUp",
     "InCooldown",
+    "KeyReused",
     "Kind",
     "Ladder",
     "LadderDefinition",
     "LadderError",
+    "LateCommitment",
     "MemoryStore",
     "Message",
     "Messenger",
@@ -109,7 +121,9 @@ __all__ = [
     "NotParked",
     "OutcomeRequired",
     "Parked",
+    "Preview",
     "Problem",
+    "ReadOnlyEnrollment",
     "RecordingMessenger",
     "Refused",
     "RelayReport",
@@ -127,6 +141,7 @@ __all__ = [
     "Tracker",
     "UnknownEnd",
     "UnknownRung",
+    "commands",
     "event_from_dict",
     "format_duration",
     "load",

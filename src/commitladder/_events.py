@@ -1,19 +1,24 @@
 """Events: the history of an enrollment, and the only input its state is folded from.
 
-Events are immutable and JSON-serialisable (``to_dict`` / ``event_from_dict``).
-They say what happened, never what to do; the fold in ``_enrollment`` turns
-them into state, for live commands and replay alike.
+``Event`` is a closed union of frozen dataclasses. Everything that interprets
+events (the fold, the messages, the funnel, the packed history, the testing kit's
+referee and narration) matches over the union and ends in ``assert_never``, so a
+new kind of event is a type error until every one of them handles it. Events say
+what happened, never what to do; they are JSON-serialisable (``to_dict`` /
+``event_from_dict``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 from ._errors import LadderError
 
 __all__ = [
+    "EVENT_TYPES",
     "AskExpired",
     "AskIssued",
     "AskWithdrawn",
@@ -23,17 +28,16 @@ __all__ = [
     "Enrolled",
     "Event",
     "FollowedUp",
+    "LateCommitment",
     "Parked",
     "Resumed",
     "event_from_dict",
 ]
 
-_COMMON = ("enrollment_id", "seq", "at", "actor", "reason")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """Something that happened to one enrollment, numbered from 1 by ``seq``."""
+class _EventBase:
+    """What every event has: its enrollment, its number (from 1), its time, who and why."""
 
     enrollment_id: str
     seq: int
@@ -41,18 +45,21 @@ class Event:
     actor: str | None = None
     reason: str | None = None
 
+    #: the event's kind, its class name (``"AskIssued"``)
     type: ClassVar[str] = "Event"
-    _times: ClassVar[tuple[str, ...]] = ()
-    _data: ClassVar[tuple[str, ...]] = ()  # the names of the fields ``data()`` returns
+    #: the fields particular to this kind of event, in order
+    data_fields: ClassVar[tuple[str, ...]] = ()
+    #: of those, the ones holding a datetime
+    time_fields: ClassVar[tuple[str, ...]] = ()
 
     def data(self) -> dict[str, Any]:
         """The fields particular to this kind of event."""
-        return {name: getattr(self, name) for name in self._data}
+        return {name: getattr(self, name) for name in self.data_fields}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``event_from_dict`` reads it back to an equal event."""
         data = self.data()
-        for name in self._times:
+        for name in self.time_fields:
             value = data[name]
             data[name] = value.isoformat() if value is not None else None
         return {
@@ -66,30 +73,36 @@ class Event:
         }
 
 
-_TYPES: dict[str, type[Event]] = {}
+_COMMON = tuple(f.name for f in fields(_EventBase))
+E = TypeVar("E", bound=_EventBase)
 
 
-def _register(cls: type[Event]) -> type[Event]:
-    cls.type = cls.__name__
-    cls._data = tuple(f.name for f in fields(cls) if f.name not in _COMMON)
-    cls._times = tuple(
-        f.name for f in fields(cls) if f.name not in _COMMON and "datetime" in str(f.type)
-    )
-    _TYPES[cls.__name__] = cls
-    return cls
+def _event(*, times: tuple[str, ...] = ()) -> Callable[[type[E]], type[E]]:
+    """Register a kind of event: its name, its own fields and which of them are times."""
+
+    def register(cls: type[E]) -> type[E]:
+        cls.type = cls.__name__
+        cls.data_fields = tuple(f.name for f in fields(cls) if f.name not in _COMMON)
+        cls.time_fields = times
+        cls.__module__ = "commitladder"  # printed and pickled as the front door names it
+        return cls
+
+    return register
 
 
-@_register
+@_event()
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Enrolled(Event):
+class Enrolled(_EventBase):
+    """The prospect started on a ladder (always event 1)."""
+
     prospect: str
     ladder: str
     version: int
 
 
-@_register
+@_event(times=("expires_at",))
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AskIssued(Event):
+class AskIssued(_EventBase):
     """An ask was opened; the ask's number is this event's ``seq``."""
 
     rung: str
@@ -97,17 +110,21 @@ class AskIssued(Event):
     expires_at: datetime | None = None
 
 
-@_register
+@_event()
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FollowedUp(Event):
+class FollowedUp(_EventBase):
+    """The open ask (``ask_seq``) was touched again; ``number`` counts its follow-ups."""
+
     ask_seq: int
     channel: str
     number: int
 
 
-@_register
+@_event()
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Committed(Event):
+class Committed(_EventBase):
+    """The prospect said yes to ask ``ask_seq``; ``late`` when it had just expired."""
+
     ask_seq: int
     rung: str
     outcome: str | None = None
@@ -115,9 +132,9 @@ class Committed(Event):
     late: bool = False
 
 
-@_register
+@_event(times=("resume_at",))
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Declined(Event):
+class Declined(_EventBase):
     """The prospect said no; ``then`` is where the ladder sends them (park, a rung, an end)."""
 
     ask_seq: int
@@ -127,24 +144,28 @@ class Declined(Event):
     resume_at: datetime | None = None
 
 
-@_register
+@_event()
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AskExpired(Event):
+class AskExpired(_EventBase):
+    """The ask ``ask_seq`` went unanswered past its ``expires_at``; ``then`` as for a no."""
+
     ask_seq: int
     rung: str
     then: str
 
 
-@_register
+@_event()
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AskWithdrawn(Event):
+class AskWithdrawn(_EventBase):
+    """The seller took the open ask back."""
+
     ask_seq: int
     rung: str
 
 
-@_register
+@_event(times=("resume_at",))
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Parked(Event):
+class Parked(_EventBase):
     """The deal is in neutral until resumed; ``cause`` is 'declined' or 'expired'."""
 
     cause: str
@@ -152,15 +173,15 @@ class Parked(Event):
     resume_at: datetime | None = None
 
 
-@_register
+@_event()
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Resumed(Event):
-    pass
+class Resumed(_EventBase):
+    """A parked deal moves again."""
 
 
-@_register
+@_event()
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Ended(Event):
+class Ended(_EventBase):
     """The enrollment reached an end; ``ask_seq`` names an ask it closed, if one was open."""
 
     end: str
@@ -168,12 +189,58 @@ class Ended(Event):
     ask_seq: int | None = None
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
+@_event()
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LateCommitment(_EventBase):
+    """A yes to ask ``ask_seq`` that came when that ask could no longer be answered
+    (another ask was open, or the enrollment had ended): kept for the seller, and it
+    changes nothing else."""
+
+    ask_seq: int
+    rung: str
+    outcome: str | None = None
+    facts: dict[str, Any] | None = None
+
+
+Event: TypeAlias = (
+    Enrolled
+    | AskIssued
+    | FollowedUp
+    | Committed
+    | Declined
+    | AskExpired
+    | AskWithdrawn
+    | Parked
+    | Resumed
+    | Ended
+    | LateCommitment
+)
+
+#: every kind of event by its ``type``
+EVENT_TYPES: Mapping[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        Enrolled,
+        AskIssued,
+        FollowedUp,
+        Committed,
+        Declined,
+        AskExpired,
+        AskWithdrawn,
+        Parked,
+        Resumed,
+        Ended,
+        LateCommitment,
+    )
+}
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Rebuild an event from ``Event.to_dict()`` output (e.g. read back from JSON)."""
     try:
-        cls = _TYPES[data["type"]]
+        cls = EVENT_TYPES[data["type"]]
         body = dict(data.get("data") or {})
-        for name in cls._times:
+        for name in cls.time_fields:
             if body.get(name) is not None:
                 body[name] = datetime.fromisoformat(body[name])
         return cls(
@@ -184,5 +251,5 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             reason=data.get("reason"),
             **body,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LadderError(f"not a commitladder event: {data!r} ({exc})") from exc

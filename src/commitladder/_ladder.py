@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ import yaml
 from ._clock import Clock
 from ._definition import LadderDefinition, Rules
 from ._errors import DefinitionError, Problem
-from ._log import symbols
+from ._tables import End, Rung, Tables, compile_tables
 from ._validate import validate
 from ._yaml import MAX_BYTES, read_yaml
 
@@ -35,48 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["End", "Ladder", "Rung", "load"]
 
 Listener = Callable[["Event"], object]
-
-
-@dataclass(frozen=True, slots=True)
-class Rung:
-    """A rung with every setting resolved (its own, else the ladder's defaults)."""
-
-    id: str
-    kind: str
-    size: int
-    title: str | None
-    ask: str | None
-    channels: tuple[str, ...] | None
-    expires_after: timedelta | None
-    follow_ups_max: int
-    follow_ups_every: timedelta | None
-    cooldown: timedelta | None
-    next_ask_within: timedelta | None
-    max_asks: int | None
-    next: tuple[str, ...]
-    outcomes: Mapping[str, str] | None
-    requires: frozenset[str]
-    on_decline: str
-    on_expire: str
-
-    @property
-    def branches(self) -> bool:
-        """True when the answer (an outcome) picks where the ladder goes next."""
-        return self.outcomes is not None
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        """Every rung or end a commitment here can lead to."""
-        if self.outcomes is not None:
-            return tuple(dict.fromkeys(self.outcomes.values()))
-        return self.next
-
-
-@dataclass(frozen=True, slots=True)
-class End:
-    id: str
-    result: str
-    title: str | None
 
 
 class Ladder:
@@ -98,7 +56,7 @@ class Ladder:
         self.exclusive = definition.exclusive
         self.rules: Rules = definition.rules
         self.start: tuple[str, ...] = tuple(definition.start)
-        self._listeners: list[Listener] = list(listeners)
+        self._listeners: tuple[Listener, ...] = tuple(listeners)
         defaults = definition.defaults
         rungs: dict[str, Rung] = {}
         for rung_id, r in definition.rungs.items():
@@ -132,83 +90,30 @@ class Ladder:
         self.ends: Mapping[str, End] = MappingProxyType(
             {k: End(k, e.result, e.title) for k, e in definition.ends.items()}
         )
-        self._compile_tables()
-        from ._machine import build_machine, routes
+        #: the compiled lookup tables the rules read (see ``Tables``)
+        self.tables: Tables = compile_tables(self.start, self.rungs, self.ends)
 
-        self.machine: Machine = build_machine(self)
-        self._routes = routes(self.machine)
+    @cached_property
+    def machine(self) -> Machine:
+        """The ``transitions`` machine this ladder compiles to, built on first use.
 
-    # ---- tables the guards read -------------------------------------------------------
+        Its states are ``<position>:ready``, ``<position>:asking:<rung>``,
+        ``<position>:parked`` and the ends; every transition carries the ladder's rules
+        as its condition, so firing a trigger on it
+        (``ladder.machine.events["ask:intro_call"].trigger(enrollment, channel="phone")``)
+        cannot bypass one. Enrollments never need it: they run the same rules directly.
+        """
+        from ._machine import build_machine
 
-    def _compile_tables(self) -> None:
-        rungs, ends = self.rungs, self.ends
-        # after[(rung, outcome)] -> rungs askable next; finish[(rung, outcome)] -> end reached
-        self._after: dict[tuple[str | None, str | None], tuple[str, ...]] = {
-            (None, None): self.start
-        }
-        self._finish: dict[tuple[str, str | None], str | None] = {}
-        for rung in rungs.values():
-            routes: Iterable[tuple[str | None, tuple[str, ...]]]
-            if rung.outcomes is not None:
-                routes = [(o, (t,)) for o, t in rung.outcomes.items()]
-            else:
-                routes = [(None, rung.next)]
-            for outcome, targets in routes:
-                nxt = tuple(t for t in targets if t in rungs)
-                self._after[(rung.id, outcome)] = nxt
-                reached = [t for t in targets if t in ends]
-                self._finish[(rung.id, outcome)] = (
-                    reached[0] if not nxt and len(reached) == 1 else None
-                )
-        # candidates[position] -> every rung that could ever be asked from there
-        self._candidates: dict[str | None, tuple[str, ...]] = {}
-        forward: dict[str | None, list[str]] = {None: list(self.start)}
-        for (p, _), nxt in self._after.items():
-            if p is not None:
-                forward.setdefault(p, []).extend(nxt)
-        for position in (None, *rungs):
-            # a redirect (on_decline/on_expire naming a rung) happens at the position the
-            # declined rung was asked from, and may chain: close over it
-            found = dict.fromkeys(forward.get(position, ()))
-            todo = list(found)
-            while todo:
-                rung = rungs[todo.pop()]
-                for target in (rung.on_decline, rung.on_expire):
-                    if target in rungs and target not in found:
-                        found[target] = None
-                        todo.append(target)
-            self._candidates[position] = tuple(found)
-        # names events hold, so histories store them as small numbers (see _log)
-        self._symbols = symbols(
-            (
-                "park",
-                "declined",
-                "expired",
-                *rungs,
-                *ends,
-                *(end.result for end in ends.values()),
-                *(c for rung in rungs.values() for c in rung.channels or ()),
-                *(o for rung in rungs.values() for o in rung.outcomes or ()),
-            )
-        )
-        # machine state names, built once and shared by every enrollment
-        self._ready: dict[str | None, str] = {}
-        self._parked: dict[str | None, str] = {}
-        self._asking: dict[tuple[str | None, str], str] = {}
-        for position, candidates in self._candidates.items():
-            label = "(start)" if position is None else position
-            self._ready[position] = f"{label}:ready"
-            self._parked[position] = f"{label}:parked"
-            for rung_id in candidates:
-                self._asking[(position, rung_id)] = f"{label}:asking:{rung_id}"
+        return build_machine(self)
 
     def finishes(self, rung: str, outcome: str | None = None) -> str | None:
         """The end a commitment to ``rung`` (with ``outcome``) reaches at once, if any."""
-        return self._finish.get((rung, outcome))
+        return self.tables.finish.get((rung, outcome))
 
     def next_rungs(self, position: str | None, outcome: str | None = None) -> tuple[str, ...]:
         """The rungs the ladder offers after committing to ``position`` (with ``outcome``)."""
-        return self._after.get((position, outcome), ())
+        return self.tables.after.get((position, outcome), ())
 
     def paths(self) -> dict[str, LadderPath]:
         """The shortest command sequence reaching each rung (a commitment) and each end."""
@@ -280,14 +185,18 @@ class Ladder:
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` after each event of every enrollment on this ladder."""
-        self._listeners.append(listener)
+        self._listeners = (*self._listeners, listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+        """Stop calling ``listener`` (``ValueError`` if it was not added)."""
+        listeners = list(self._listeners)
+        listeners.remove(listener)
+        self._listeners = tuple(listeners)
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
-        return tuple(self._listeners)
+        """The ladder's listeners, in the order they are called."""
+        return self._listeners
 
     def _identity(self) -> tuple[Any, ...]:
         d = self.definition

@@ -1,6 +1,6 @@
 """Packed event history: an enrollment's events kept as bytes, about 25 per event.
 
-An ``Event`` object costs about 100 bytes, and the datetimes it holds 48 more each;
+An event object costs about 100 bytes, and the datetimes it holds 48 more each;
 ten of them would outweigh everything else an enrollment keeps. So an enrollment
 stores its history packed: per event a type code, flags, ``seq`` and ``at`` (as
 microseconds since the epoch), then the event's own fields, each by kind:
@@ -14,23 +14,37 @@ microseconds since the epoch), then the event's own fields, each by kind:
   dict): a reference into the extras.
 
 ``actor`` and ``reason`` go to the extras when set. ``History.events`` rebuilds
-equal ``Event`` objects; nothing is rounded or normalised.
+equal ``Event`` objects; nothing is rounded or normalised. Packing matches over
+the event union (one case a kind, written out: it runs once per event); unpacking
+reads each kind's layout from ``LAYOUTS``, and a test round-trips every kind.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final, assert_never
 
-from ._events import _COMMON, _TYPES, Event
+from ._events import (
+    EVENT_TYPES,
+    AskExpired,
+    AskIssued,
+    AskWithdrawn,
+    Committed,
+    Declined,
+    Ended,
+    Enrolled,
+    Event,
+    FollowedUp,
+    LateCommitment,
+    Parked,
+    Resumed,
+)
 
-__all__ = ["History", "symbols"]
+__all__ = ["LAYOUTS", "History"]
 
-_UTC = UTC
-_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _NONE_T = -(2**63)  # a datetime field holding None
 _EXTRA_T = _NONE_T + 1  # ... or held in the extras, at index (value - _EXTRA_T)
@@ -40,96 +54,37 @@ _EXTRA_S = 0x80000000  # high bit: an index into the extras, not into the symbol
 _NONE_I = -(2**63)
 _NONE_O = -1
 _ACTOR, _REASON = 1, 2  # flags: actor / reason kept in the extras
-_HEAD = struct.Struct("<BBIq")  # type code, flags, seq, at
-
 _FORMAT = {"t": "q", "s": "I", "i": "q", "b": "?", "o": "i"}
 
-
-def _kind(annotation: object) -> str:
-    text = str(annotation)
-    if "datetime" in text:
-        return "t"
-    if text.startswith("bool"):
-        return "b"
-    if text.startswith("int"):
-        return "i"
-    if text.startswith("str"):
-        return "s"
-    return "o"
-
-
-class _Codec:
-    __slots__ = ("cls", "code", "kinds", "names", "pack", "size", "struct", "unpacked")
-
-    def __init__(self, code: int, cls: type[Event]) -> None:
-        own = [f for f in fields(cls) if f.name not in _COMMON]
-        self.cls = cls
-        self.code = code
-        self.names = tuple(f.name for f in own)
-        self.kinds = tuple(_kind(f.type) for f in own)
-        self.unpacked = ("t", *self.kinds)  # at, then the event's own fields
-        self.struct = struct.Struct("<BBIq" + "".join(_FORMAT[k] for k in self.kinds))
-        self.size = self.struct.size
-        self.pack = self._packer()
-
-    def _packer(self) -> Callable[[History, Event, Mapping[str, int]], bytes]:
-        """Generate ``pack(log, event, index) -> bytes`` for this type, as dataclasses does:
-        a command packs its events on the hot path, and a generic loop costs twice as much.
-        Extras are added in the order ``History.events`` reads them back."""
-        time = "{0} = _NONE_T if v is None else (v - _EPOCH) // _US if v.tzinfo is _UTC and "
-        time += "not v.fold else _EXTRA_T + log._extra(v)"
-        body = [
-            "flags = 0",
-            "if ev.actor is not None: flags |= _ACTOR; log._extra(ev.actor)",
-            "if ev.reason is not None: flags |= _REASON; log._extra(ev.reason)",
-            "v = ev.at",
-            time.format("at"),
-        ]
-        for i, (name, kind) in enumerate(zip(self.names, self.kinds, strict=True)):
-            body.append(f"v = ev.{name}")
-            if kind == "t":
-                body.append(time.format(f"f{i}"))
-            elif kind == "s":
-                body.append(f"f{i} = _NONE_S if v is None else index.get(v)")
-                body.append(f"if f{i} is None: f{i} = _EXTRA_S | log._extra(v)")
-            elif kind == "i":
-                body.append(f"f{i} = _NONE_I if v is None else v")
-            elif kind == "b":
-                body.append(f"f{i} = v")
-            else:
-                body.append(f"f{i} = _NONE_O if v is None else log._extra(v)")
-        own = [f"f{i}" for i in range(len(self.names))]
-        values = ", ".join(["code", "flags", "ev.seq", "at", *own])
-        body.append(f"return pack({values})")
-        source = "def pack_event(log, ev, index):\n" + "".join(f"    {line}\n" for line in body)
-        scope = {
-            **{k: v for k, v in globals().items() if k.startswith("_")},
-            "code": self.code,
-            "pack": self.struct.pack,
-        }
-        exec(compile(source, f"<commitladder pack {self.cls.__name__}>", "exec"), scope)
-        packer: Callable[[History, Event, Mapping[str, int]], bytes] = scope["pack_event"]
-        return packer
-
-
-_BY_CODE = [_Codec(code, cls) for code, cls in enumerate(_TYPES.values())]
-_PACKERS = {codec.cls: codec.pack for codec in _BY_CODE}
-
-
-def symbols(names: Iterable[str]) -> tuple[tuple[str, ...], dict[str, int]]:
-    """A ladder's symbol table: the names, and each name's index."""
-    table = tuple(dict.fromkeys(names))
-    return table, {name: i for i, name in enumerate(table)}
+#: each kind of event's own fields, by how they are packed (see the module docstring)
+LAYOUTS: Final[Mapping[type[Event], str]] = {
+    Enrolled: "ssi",
+    AskIssued: "sst",
+    FollowedUp: "isi",
+    Committed: "issob",
+    Declined: "issst",
+    AskExpired: "iss",
+    AskWithdrawn: "is",
+    Parked: "sst",
+    Resumed: "",
+    Ended: "ssi",
+    LateCommitment: "isso",
+}
+_CODES = {cls: code for code, cls in enumerate(EVENT_TYPES.values())}
+_STRUCTS = {
+    cls: struct.Struct("<BBIq" + "".join(_FORMAT[k] for k in LAYOUTS[cls])) for cls in LAYOUTS
+}
+_BY_CODE = [(cls, _STRUCTS[cls], ("t", *LAYOUTS[cls])) for cls in _CODES]
 
 
 class History:
     """One enrollment's events, packed (see the module docstring). Append-only."""
 
-    __slots__ = ("_buf", "_extras", "_id", "_symbols")
+    __slots__ = ("_buf", "_extras", "_id", "_index", "_table")
 
-    def __init__(self, enrollment_id: str, table: tuple[tuple[str, ...], Mapping[str, int]]):
+    def __init__(self, enrollment_id: str, symbols: tuple[tuple[str, ...], Mapping[str, int]]):
         self._id = enrollment_id
-        self._symbols = table
+        self._table, self._index = symbols
         self._buf = bytearray()
         self._extras: list[Any] | None = None
 
@@ -140,29 +95,89 @@ class History:
         extras.append(value)
         return len(extras) - 1
 
+    def _t(self, v: datetime | None) -> int:
+        if v is None:
+            return _NONE_T
+        if v.tzinfo is UTC and not v.fold:
+            return (v - _EPOCH) // _US
+        return _EXTRA_T + self._extra(v)
+
+    def _s(self, v: str | None) -> int:
+        if v is None:
+            return _NONE_S
+        found = self._index.get(v)
+        return found if found is not None else _EXTRA_S | self._extra(v)
+
+    def _o(self, v: object) -> int:
+        return _NONE_O if v is None else self._extra(v)
+
     def append(self, events: Iterable[Event]) -> None:
-        index, buf = self._symbols[1], self._buf
+        """Pack ``events`` after the ones kept so far."""
+        buf = self._buf
         for event in events:
-            buf += _PACKERS[type(event)](self, event, index)
+            buf += self._pack(event)
+
+    def _pack(self, ev: Event) -> bytes:
+        # extras go in the order ``events`` reads them back: actor, reason, at, the fields
+        flags = 0
+        if ev.actor is not None:
+            flags |= _ACTOR
+            self._extra(ev.actor)
+        if ev.reason is not None:
+            flags |= _REASON
+            self._extra(ev.reason)
+        at = self._t(ev.at)
+        head = (_CODES[type(ev)], flags, ev.seq, at)
+        s, t, o = self._s, self._t, self._o
+        match ev:
+            case AskIssued():
+                return _STRUCTS[AskIssued].pack(*head, s(ev.rung), s(ev.channel), t(ev.expires_at))
+            case Committed():
+                return _STRUCTS[Committed].pack(
+                    *head, ev.ask_seq, s(ev.rung), s(ev.outcome), o(ev.facts), ev.late
+                )
+            case FollowedUp():
+                return _STRUCTS[FollowedUp].pack(*head, ev.ask_seq, s(ev.channel), ev.number)
+            case Declined():
+                return _STRUCTS[Declined].pack(
+                    *head, ev.ask_seq, s(ev.rung), s(ev.then), s(ev.needs), t(ev.resume_at)
+                )
+            case AskExpired():
+                return _STRUCTS[AskExpired].pack(*head, ev.ask_seq, s(ev.rung), s(ev.then))
+            case Parked():
+                return _STRUCTS[Parked].pack(*head, s(ev.cause), s(ev.needs), t(ev.resume_at))
+            case Resumed():
+                return _STRUCTS[Resumed].pack(*head)
+            case AskWithdrawn():
+                return _STRUCTS[AskWithdrawn].pack(*head, ev.ask_seq, s(ev.rung))
+            case Ended():
+                closed = _NONE_I if ev.ask_seq is None else ev.ask_seq
+                return _STRUCTS[Ended].pack(*head, s(ev.end), s(ev.result), closed)
+            case Enrolled():
+                return _STRUCTS[Enrolled].pack(*head, s(ev.prospect), s(ev.ladder), ev.version)
+            case LateCommitment():
+                return _STRUCTS[LateCommitment].pack(
+                    *head, ev.ask_seq, s(ev.rung), s(ev.outcome), o(ev.facts)
+                )
+            case _:
+                assert_never(ev)
 
     def __len__(self) -> int:
         buf, count, offset = self._buf, 0, 0
         while offset < len(buf):
-            offset += _BY_CODE[buf[offset]].size
+            offset += _BY_CODE[buf[offset]][1].size
             count += 1
         return count
 
     def events(self) -> list[Event]:
         """Every event, rebuilt, oldest first."""
-        buf, extras, table = self._buf, self._extras or [], self._symbols[0]
-
+        buf, extras, table = self._buf, self._extras or [], self._table
         out: list[Event] = []
-        offset, taken = 0, 0  # taken: extras used by the events decoded so far
+        offset = taken = 0  # taken: extras used by the events decoded so far
         while offset < len(buf):
-            codec = _BY_CODE[buf[offset]]
-            _, flags, seq, at, *raw = codec.struct.unpack_from(buf, offset)
-            offset += codec.size
-            # append() adds an event's extras in order: actor, reason, at, then its fields
+            cls, layout, kinds = _BY_CODE[buf[offset]]
+            _, flags, seq, *raw = layout.unpack_from(buf, offset)
+            offset += layout.size
             actor = reason = None
             if flags & _ACTOR:
                 actor = extras[taken]
@@ -171,7 +186,7 @@ class History:
                 reason = extras[taken]
                 taken += 1
             values: list[Any] = []
-            for kind, value in zip(codec.unpacked, [at, *raw], strict=True):
+            for kind, value in zip(kinds, raw, strict=True):
                 if kind == "t":
                     if value == _NONE_T:
                         values.append(None)
@@ -198,13 +213,13 @@ class History:
                     values.append(extras[value])
                     taken += 1
             out.append(
-                codec.cls(
+                cls(
                     enrollment_id=self._id,
                     seq=seq,
                     at=values[0],
                     actor=actor,
                     reason=reason,
-                    **dict(zip(codec.names, values[1:], strict=True)),
+                    **dict(zip(cls.data_fields, values[1:], strict=True)),
                 )
             )
         return out

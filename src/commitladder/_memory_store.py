@@ -19,7 +19,6 @@ from ._errors import ConflictError
 from .store import (
     Change,
     DueTimer,
-    KeyReplayed,
     OpenAsk,
     OutboxEntry,
     OutboxStatus,
@@ -69,7 +68,7 @@ class MemoryStore:
         with self._lock:
             return list(self._events.get(enrollment_id, ()))
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: Change) -> Receipt | None:
         eid = change.enrollment_id
         with self._lock:
             # every check first: a refused change writes nothing
@@ -81,7 +80,7 @@ class MemoryStore:
                     f"not {change.expected_version}; another writer changed it first"
                 )
             if change.receipt is not None and change.receipt.key in self._receipts:
-                raise KeyReplayed(self._receipts[change.receipt.key])
+                return self._receipts[change.receipt.key]
             new_ask = change.open_ask if change.ask_changed else None
             if new_ask is not None:
                 holder = self._asks.get(new_ask.slot)
@@ -116,16 +115,16 @@ class MemoryStore:
                 self._outbox[message.key] = OutboxEntry(message, "pending", 0, now)
             if change.receipt is not None:
                 self._receipts[change.receipt.key] = change.receipt
+            return None
 
     def recall(self, key: str) -> Receipt | None:
         with self._lock:
             return self._receipts.get(key)
 
-    def remember(self, receipt: Receipt, now: datetime) -> None:
+    def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
         with self._lock:
             first = self._receipts.setdefault(receipt.key, receipt)
-        if first is not receipt:
-            raise KeyReplayed(first)
+        return first if first is not receipt else None
 
     def open_asks(self) -> list[OpenAsk]:
         """Every open ask held now (for tests and inspection)."""

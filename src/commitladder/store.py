@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from ._enrollment import Ask
-from ._errors import AskPending, StoreError
+from ._errors import AskPending, NotEnrolled, StoreError
 from ._messaging import Message
+from ._values import Ask
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -37,10 +37,6 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 OutboxStatus = Literal["pending", "sent", "dead"]
-
-
-class NotEnrolled(StoreError, LookupError):
-    """The store holds no enrollment for that prospect (on that ladder)."""
 
 
 class KeyReplayed(StoreError):
@@ -168,21 +164,22 @@ class Store(Protocol):
     def events(self, enrollment_id: str) -> list[dict[str, Any]]:
         """The enrollment's events as ``Event.to_dict()`` dicts, oldest first."""
 
-    def apply(self, change: Change) -> None:
-        """Write ``change`` atomically.
+    def apply(self, change: Change) -> Receipt | None:
+        """Write ``change`` atomically; ``None`` when written.
 
-        Raises ``ConflictError`` when the version moved, ``AskPending`` when the
-        prospect's open-ask slot is held by another enrollment, ``KeyReplayed`` when
-        the receipt's key was used already. On any error nothing is written.
+        Returns the first receipt, writing nothing, when the change's idempotency key was
+        used already. Raises ``ConflictError`` when the version moved and ``AskPending``
+        when the prospect's open-ask slot is held by another enrollment; on any error
+        nothing is written.
         """
 
     def recall(self, key: str) -> Receipt | None:
         """The receipt stored under an idempotency key, if any."""
 
-    def remember(self, receipt: Receipt, now: datetime) -> None:
-        """Store the receipt of a refused command, and nothing else.
+    def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
+        """Store the receipt of a refused command, and nothing else; ``None`` when stored.
 
-        Raises ``KeyReplayed`` when the key was used already (nothing is written).
+        Returns the first receipt, writing nothing, when the key was used already.
         """
 
     def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import NullPool
 
+from commitladder.sql import SqlStore
 from commitladder.store import (
     Change,
     DueTimer,
@@ -30,7 +31,6 @@ from commitladder.store import (
     Receipt,
     StoredEnrollment,
 )
-from commitladder.sql import SqlStore
 
 __all__ = ["PREFIX", "DjangoStore"]
 
