@@ -69,9 +69,9 @@ def test_data_holds_only_the_fields_particular_to_the_event(event: cl.Event) -> 
 
 @pytest.mark.parametrize("event", EVENTS, ids=IDS)
 def test_events_are_immutable(event: cl.Event) -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         event.seq = 99  # type: ignore[misc]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         event.at = at(days=1)  # type: ignore[misc]
     with pytest.raises((AttributeError, TypeError)):
         event.extra = 1  # type: ignore[attr-defined]

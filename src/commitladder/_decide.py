@@ -51,7 +51,7 @@ from ._events import (
     Parked,
     Resumed,
 )
-from ._values import PARK, Ask, Timer, positional
+from ._values import PARK, Ask, Timer
 from .commands import AskFor, Command, Commit, Decline, End, Expire, FollowUp, Resume, Withdraw
 
 if TYPE_CHECKING:
@@ -62,14 +62,9 @@ __all__ = ["allowed", "check_facts", "decide", "due", "when", "why_not"]
 
 Decision = tuple[Event, ...] | Refused
 
-# positional constructors: one event per command, on the hot path (see positional)
-_asked = positional(AskIssued)
-_followed = positional(FollowedUp)
-_committed = positional(Committed)
-_declined = positional(Declined)
-_expired = positional(AskExpired)
-_parked = positional(Parked)
-_ended = positional(Ended)
+# Events are built from their fields in order, as one tuple: the rules make one on every
+# command, and the keyword constructor parses its arguments in Python first.
+_new = tuple.__new__
 
 
 def decide(ladder: Ladder, state: State, command: Command, now: datetime) -> Decision:
@@ -143,15 +138,29 @@ def due(ladder: Ladder, s: State) -> tuple[Timer, ...]:
 
 
 def _ask(ladder: Ladder, s: State, cmd: AskFor, now: datetime) -> Decision:
-    checked = _check_ask(
-        ladder, s, _text(cmd.rung, "rung"), _text(cmd.channel, "channel", True), now
-    )
+    rung_id, channel = cmd.rung, cmd.channel
+    if type(rung_id) is not str:
+        rung_id = _text(rung_id, "rung")
+    if channel is not None and type(channel) is not str:
+        channel = _text(channel, "channel", True)
+    checked = _check_ask(ladder, s, rung_id, channel, now)
     if isinstance(checked, Refused):
         return checked
     rung, channel = checked
-    expires = later(now, rung.expires_after) if rung.expires_after is not None else None
-    actor, reason = _who(cmd)
-    return (_asked(s.ident.id, s.seq + 1, now, actor, reason, rung.id, channel, expires),)
+    if rung.channels is None:  # any channel goes: it reaches the store's columns as given
+        channel = _text(channel, "channel")
+    expires = None
+    if rung.expires_after is not None:
+        try:
+            expires = now + rung.expires_after
+        except OverflowError:
+            expires = later(now, rung.expires_after)
+    actor, reason = cmd.actor, cmd.reason
+    if actor is not None or reason is not None:
+        _who(cmd)
+    return (
+        _new(AskIssued, (s.ident.id, s.seq + 1, now, rung.id, channel, expires, actor, reason)),
+    )
 
 
 def _check_ask(
@@ -181,7 +190,12 @@ def _check_ask(
         )
     if s.status == "parked":
         return _parked_refusal(s, rung_id)
-    offered = allowed(ladder, s)
+    # allowed(), inlined: this runs on every ask
+    offered = (
+        (s.redirect,)
+        if s.redirect is not None
+        else ladder.tables.after.get((s.position, s.outcome), ())
+    )
     if rung_id not in offered:
         where = f"after {s.position}" if s.position else "at the start"
         steps = ", ".join(offered) or "none (end the enrollment)"
@@ -204,7 +218,7 @@ def _check_ask(
             channel=channel,
             allowed=rung.channels,
         )
-    asked = s.asks.get(rung_id, 0)
+    asked = s.asked.count(rung_id)  # the log holds seqs (ints) and rungs (strings)
     if rung.max_asks is not None and asked >= rung.max_asks:
         return AskLimitReached(
             f"{rung_id} was already asked {asked} time{'s' if asked != 1 else ''} "
@@ -235,7 +249,8 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
     if ask is None:
         return _no_ask(ladder, s)
     rung = ladder.rungs[ask.rung]
-    channel = _text(cmd.channel, "channel", True) or ask.channel
+    channel = cmd.channel
+    channel = ask.channel if channel is None else _text(channel, "channel")
     eid = s.ident.id
     if rung.channels is not None and channel not in rung.channels:
         return ChannelNotAllowed(
@@ -260,21 +275,27 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
             max=limit,
         )
     assert rung.follow_ups_every is not None  # a rung with follow-ups has a spacing
-    due = later(ask.last_touch_at, rung.follow_ups_every)
-    if now < due:
+    due_at = later(ask.last_touch_at, rung.follow_ups_every)
+    if now < due_at:
         return FollowUpTooSoon(
             f"the last touch on {rung.id} was {when(ask.last_touch_at)}; "
-            f"follow up again after {when(due)}",
+            f"follow up again after {when(due_at)}",
             enrollment_id=eid,
             rung=rung.id,
-            retry_after=due,
+            retry_after=due_at,
         )
     actor, reason = _who(cmd)
-    return (_followed(eid, s.seq + 1, now, actor, reason, ask.seq, channel, ask.follow_ups + 1),)
+    return (
+        _new(
+            FollowedUp, (eid, s.seq + 1, now, ask.seq, channel, ask.follow_ups + 1, actor, reason)
+        ),
+    )
 
 
 def _commit(ladder: Ladder, s: State, cmd: Commit, now: datetime) -> Decision:
-    ask_id = _text(cmd.ask_id, "ask_id", True)
+    ask_id = cmd.ask_id
+    if ask_id is not None:
+        ask_id = _text(ask_id, "ask_id")
     pending, expired = s.pending, s.expired
     late = False
     if ask_id is not None and (pending is None or ask_id != pending.id):
@@ -290,7 +311,9 @@ def _commit(ladder: Ladder, s: State, cmd: Commit, now: datetime) -> Decision:
     if s.status == "ended":  # the ask expired into an end: keep the yes for the seller
         return _late_yes(ladder, s, cmd, ask.id, now, rung=ask.rung)
     rung = ladder.rungs[ask.rung]
-    outcome = _text(cmd.outcome, "outcome", True)
+    outcome = cmd.outcome
+    if outcome is not None and type(outcome) is not str:
+        outcome = _text(outcome, "outcome")
     eid = s.ident.id
     if rung.outcomes is not None:
         if outcome not in rung.outcomes:
@@ -311,7 +334,7 @@ def _commit(ladder: Ladder, s: State, cmd: Commit, now: datetime) -> Decision:
             outcome=outcome,
             choices=[],
         )
-    facts = check_facts(cmd.facts)
+    facts = check_facts(cmd.facts) if cmd.facts is not None else {}
     if rung.requires:
         known = {k for k, v in {**s.facts, **facts}.items() if v is not None and v != ""}
         missing = sorted(rung.requires - known)
@@ -326,12 +349,14 @@ def _commit(ladder: Ladder, s: State, cmd: Commit, now: datetime) -> Decision:
             )
     actor, reason = _who(cmd)
     seq = s.seq + 1
-    yes = _committed(eid, seq, now, actor, reason, ask.seq, rung.id, outcome, facts or None, late)
+    yes = _new(
+        Committed, (eid, seq, now, ask.seq, rung.id, outcome, facts or None, late, actor, reason)
+    )
     end = ladder.tables.finish.get((rung.id, outcome))
     if end is None:
         return (yes,)
     result = ladder.ends[end].result
-    return yes, _ended(eid, seq + 1, now, actor, reason, end, result, None)
+    return yes, _new(Ended, (eid, seq + 1, now, end, result, None, actor, reason))
 
 
 def _late_yes(
@@ -388,7 +413,9 @@ def _answer(
         then = rung.on_decline
         needs = _text(cmd.needs, "needs", True)
         resume_at = _instant(cmd.resume_at, "resume_at")
-        first = _declined(eid, seq, now, actor, reason, ask.seq, rung.id, then, needs, resume_at)
+        first = _new(
+            Declined, (eid, seq, now, ask.seq, rung.id, then, needs, resume_at, actor, reason)
+        )
     else:
         then = rung.on_expire
         if ask.expires_at is None or now < ask.expires_at:
@@ -403,13 +430,13 @@ def _answer(
                 rung=rung.id,
                 retry_after=ask.expires_at,
             )
-        first = _expired(eid, seq, now, actor, reason, ask.seq, rung.id, then)
+        first = _new(AskExpired, (eid, seq, now, ask.seq, rung.id, then, actor, reason))
     if then == PARK:
         cause = "declined" if declined else "expired"
-        return first, _parked(eid, seq + 1, now, actor, reason, cause, needs, resume_at)
+        return first, _new(Parked, (eid, seq + 1, now, cause, needs, resume_at, actor, reason))
     if then in ladder.ends:
         result = ladder.ends[then].result
-        return first, _ended(eid, seq + 1, now, actor, reason, then, result, None)
+        return first, _new(Ended, (eid, seq + 1, now, then, result, None, actor, reason))
     return (first,)
 
 
@@ -478,7 +505,9 @@ def _end(ladder: Ladder, s: State, cmd: End, now: datetime) -> Decision:
         )
     closed = s.pending.seq if s.pending is not None else None
     actor, reason = _who(cmd)
-    return (_ended(s.ident.id, s.seq + 1, now, actor, reason, end, ends[end].result, closed),)
+    return (
+        _new(Ended, (s.ident.id, s.seq + 1, now, end, ends[end].result, closed, actor, reason)),
+    )
 
 
 # ---- refusals and checks -----------------------------------------------------------------
@@ -529,6 +558,8 @@ def _no_ask(ladder: Ladder | None, s: State) -> Refused:
 
 def _who(cmd: Command) -> tuple[str | None, str | None]:
     actor, reason = cmd.actor, cmd.reason
+    if actor is None and reason is None:
+        return actor, reason
     if actor is not None and type(actor) is not str:
         raise TypeError(f"actor must be a string (who did it) or None, not {_kind(actor)}")
     if reason is not None and type(reason) is not str:

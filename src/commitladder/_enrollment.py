@@ -21,10 +21,10 @@ from ._clock import Clock, SystemClock, aware
 from ._decide import allowed, decide, due, why_not
 from ._errors import LadderError, ReadOnlyEnrollment, Refused, check_text
 from ._events import Enrolled, Event, event_from_dict
-from ._fold import fold, start
+from ._fold import fold, fold_all, start
 from ._log import History
 from ._state import State, restore
-from ._values import Ask, Status, Timer, positional
+from ._values import Ask, Status, Timer
 from .commands import (
     AskFor,
     Command,
@@ -47,8 +47,8 @@ _SYSTEM_CLOCK = SystemClock()
 
 Listener = Callable[[Event], object]
 
-# commands built positionally on the convenience methods' path (see ``positional``)
-_ask_for = positional(AskFor)
+# the convenience methods build their command from its fields in order, as one tuple
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,10 +352,8 @@ class Enrollment:
         """What ``command`` would record and where it would lead, changing nothing.
 
         Raises the ``Refused`` the command would meet."""
-        s = self._s
-        events = self._decided(s, command, self._now(now))
-        for event in events:
-            s = fold(self.ladder, s, event)
+        events = self._decided(self._s, command, self._now(now))
+        s = fold_all(self.ladder, self._s, events)
         return Preview(events, s.state, s.status, s.position, s.pending, s.end)
 
     # ---- commands -------------------------------------------------------------------------
@@ -375,7 +373,7 @@ class Enrollment:
         reason: str | None = None,
     ) -> Ask:
         """Ask the prospect for ``rung``'s commitment. Refused while another ask is open."""
-        self._execute(_ask_for(actor, reason, rung, channel), now)
+        self._execute(_new(AskFor, (rung, channel, actor, reason)), now)
         pending = self._s.pending
         assert pending is not None  # an accepted ask opens one
         return pending
@@ -389,7 +387,7 @@ class Enrollment:
         reason: str | None = None,
     ) -> tuple[Event, ...]:
         """Touch the open ask again (bounded by the rung's ``follow_ups``)."""
-        return self._execute(FollowUp(channel, actor=actor, reason=reason), now)
+        return self._execute(_new(FollowUp, (channel, actor, reason)), now)
 
     def commit(
         self,
@@ -403,7 +401,7 @@ class Enrollment:
     ) -> tuple[Event, ...]:
         """The prospect said yes: to the open ask, or to the ask ``ask_id`` names (a yes
         to an older ask is recorded late and moves nothing)."""
-        return self._execute(Commit(outcome, facts, ask_id, actor=actor, reason=reason), now)
+        return self._execute(_new(Commit, (outcome, facts, ask_id, actor, reason)), now)
 
     def decline(
         self,
@@ -416,7 +414,7 @@ class Enrollment:
         reason: str | None = None,
     ) -> tuple[Event, ...]:
         """The prospect said no: park (with what they need), or follow ``on_decline``."""
-        return self._execute(Decline(needs, resume_at, ask_id, actor=actor, reason=reason), now)
+        return self._execute(_new(Decline, (needs, resume_at, ask_id, actor, reason)), now)
 
     def expire(
         self,
@@ -427,7 +425,7 @@ class Enrollment:
         reason: str | None = None,
     ) -> tuple[Event, ...]:
         """Expire the open ask once its ``expires_at`` has passed, then follow ``on_expire``."""
-        return self._execute(Expire(ask_id, actor=actor, reason=reason), now)
+        return self._execute(_new(Expire, (ask_id, actor, reason)), now)
 
     def withdraw(
         self,
@@ -438,13 +436,13 @@ class Enrollment:
         reason: str | None = None,
     ) -> tuple[Event, ...]:
         """The seller takes the open ask back; the prospect is ready for another ask."""
-        return self._execute(Withdraw(ask_id, actor=actor, reason=reason), now)
+        return self._execute(_new(Withdraw, (ask_id, actor, reason)), now)
 
     def resume(
         self, *, now: datetime | None = None, actor: str | None = None, reason: str | None = None
     ) -> tuple[Event, ...]:
         """Take a parked deal out of neutral."""
-        return self._execute(Resume(actor=actor, reason=reason), now)
+        return self._execute(_new(Resume, (actor, reason)), now)
 
     def end(
         self,
@@ -455,7 +453,7 @@ class Enrollment:
         reason: str | None = None,
     ) -> tuple[Event, ...]:
         """Exit to a declared end from any live state, closing an open ask."""
-        return self._execute(End(end, actor=actor, reason=reason), now)
+        return self._execute(_new(End, (end, actor, reason)), now)
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` after each event of this enrollment."""
@@ -484,13 +482,19 @@ class Enrollment:
         return decision
 
     def _execute(self, command: Command, now: datetime | None) -> tuple[Event, ...]:
-        s = self._s
-        events = self._decided(s, command, self._now(now))
+        # _now and _decided, inlined: this runs once per command
+        if now is None:
+            now = self._clock.now()
+        elif type(now) is not datetime or now.tzinfo is not UTC:
+            now = aware(now)
+        if self._read_only:
+            self._decided(self._s, command, now)  # raises ReadOnlyEnrollment
         ladder = self.ladder
-        for event in events:
-            s = fold(ladder, s, event)
-        self._s = s
-        history = self._history  # _keep, inlined: this runs once per command
+        events = decide(ladder, self._s, command, now)
+        if isinstance(events, Refused):
+            raise events
+        s = self._s = fold_all(ladder, self._s, events)
+        history = self._history
         if history is None:
             history = self._history = History(s.ident.id, ladder.tables.symbols)
         history.append(events)

@@ -1,19 +1,23 @@
 """Events: the history of an enrollment, and the only input its state is folded from.
 
-``Event`` is a closed union of frozen dataclasses. Everything that interprets
+``Event`` is a closed union of immutable values. Everything that interprets
 events (the fold, the messages, the funnel, the packed history, the testing kit's
 referee and narration) matches over the union and ends in ``assert_never``, so a
 new kind of event is a type error until every one of them handles it. Events say
 what happened, never what to do; they are JSON-serialisable (``to_dict`` /
 ``event_from_dict``).
+
+Each kind is a named tuple of its fields (``_AskIssued``) under a class that adds
+the shared behaviour (``_Event``): the rules make an event on every command, and a
+tuple is built in one step where a frozen dataclass sets its fields one by one.
+Two events are equal when they are of the same kind with the same fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar, TypeAlias, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeAlias, cast
 
 from ._errors import LadderError
 
@@ -34,23 +38,24 @@ __all__ = [
     "event_from_dict",
 ]
 
+_COMMON = ("enrollment_id", "seq", "at", "actor", "reason")
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _EventBase:
-    """What every event has: its enrollment, its number (from 1), its time, who and why."""
 
-    enrollment_id: str
-    seq: int
-    at: datetime
-    actor: str | None = None
-    reason: str | None = None
+class _Event:
+    """What every event has and does: ``enrollment_id``, ``seq`` (numbered from 1),
+    ``at``, ``actor`` and ``reason``, then the fields of its kind."""
 
-    #: the event's kind, its class name (``"AskIssued"``)
-    type: ClassVar[str] = "Event"
+    __slots__ = ()
+
     #: the fields particular to this kind of event, in order
     data_fields: ClassVar[tuple[str, ...]] = ()
     #: of those, the ones holding a datetime
     time_fields: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def type(self) -> str:
+        """The event's kind, its class name (``"AskIssued"``)."""
+        return type(self).__name__
 
     def data(self) -> dict[str, Any]:
         """The fields particular to this kind of event."""
@@ -58,148 +63,224 @@ class _EventBase:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``event_from_dict`` reads it back to an equal event."""
+        event = cast("Event", self)
         data = self.data()
         for name in self.time_fields:
             value = data[name]
             data[name] = value.isoformat() if value is not None else None
         return {
             "type": self.type,
-            "enrollment_id": self.enrollment_id,
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "actor": self.actor,
-            "reason": self.reason,
+            "enrollment_id": event.enrollment_id,
+            "seq": event.seq,
+            "at": event.at.isoformat(),
+            "actor": event.actor,
+            "reason": event.reason,
             "data": data,
         }
 
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and tuple.__eq__(self, other)  # type: ignore[operator]
 
-_COMMON = tuple(f.name for f in fields(_EventBase))
-E = TypeVar("E", bound=_EventBase)
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
-
-def _event(*, times: tuple[str, ...] = ()) -> Callable[[type[E]], type[E]]:
-    """Register a kind of event: its name, its own fields and which of them are times."""
-
-    def register(cls: type[E]) -> type[E]:
-        cls.type = cls.__name__
-        cls.data_fields = tuple(f.name for f in fields(cls) if f.name not in _COMMON)
-        cls.time_fields = times
-        cls.__module__ = "commitladder"  # printed and pickled as the front door names it
-        return cls
-
-    return register
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)  # type: ignore[arg-type]
 
 
-@_event()
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Enrolled(_EventBase):
-    """The prospect started on a ladder (always event 1)."""
-
+class _Enrolled(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     prospect: str
     ladder: str
     version: int
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event(times=("expires_at",))
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AskIssued(_EventBase):
-    """An ask was opened; the ask's number is this event's ``seq``."""
+class Enrolled(_Event, _Enrolled):
+    """The prospect started on ``ladder`` (version ``version``): always event 1."""
 
+    __slots__ = ()
+
+
+class _AskIssued(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     rung: str
     channel: str
     expires_at: datetime | None = None
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event()
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FollowedUp(_EventBase):
-    """The open ask (``ask_seq``) was touched again; ``number`` counts its follow-ups."""
+class AskIssued(_Event, _AskIssued):
+    """An ask for ``rung`` was opened over ``channel``; the ask's number is this ``seq``."""
 
+    __slots__ = ()
+    time_fields = ("expires_at",)
+
+
+class _FollowedUp(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     ask_seq: int
     channel: str
     number: int
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event()
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Committed(_EventBase):
-    """The prospect said yes to ask ``ask_seq``; ``late`` when it had just expired."""
+class FollowedUp(_Event, _FollowedUp):
+    """The open ask (``ask_seq``) was touched again; ``number`` counts its follow-ups."""
 
+    __slots__ = ()
+
+
+class _Committed(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     ask_seq: int
     rung: str
     outcome: str | None = None
     facts: dict[str, Any] | None = None
     late: bool = False
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event(times=("resume_at",))
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Declined(_EventBase):
-    """The prospect said no; ``then`` is where the ladder sends them (park, a rung, an end)."""
+class Committed(_Event, _Committed):
+    """The prospect said yes to ask ``ask_seq`` for ``rung``; ``late`` when it had just
+    expired."""
 
+    __slots__ = ()
+
+
+class _Declined(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     ask_seq: int
     rung: str
     then: str
     needs: str | None = None
     resume_at: datetime | None = None
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event()
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AskExpired(_EventBase):
-    """The ask ``ask_seq`` went unanswered past its ``expires_at``; ``then`` as for a no."""
+class Declined(_Event, _Declined):
+    """The prospect said no; ``then`` is where the ladder sends them (park, a rung, an end)."""
 
+    __slots__ = ()
+    time_fields = ("resume_at",)
+
+
+class _AskExpired(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     ask_seq: int
     rung: str
     then: str
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event()
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AskWithdrawn(_EventBase):
-    """The seller took the open ask back."""
+class AskExpired(_Event, _AskExpired):
+    """The ask ``ask_seq`` went unanswered past its ``expires_at``; ``then`` as for a no."""
 
+    __slots__ = ()
+
+
+class _AskWithdrawn(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     ask_seq: int
     rung: str
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event(times=("resume_at",))
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Parked(_EventBase):
-    """The deal is in neutral until resumed; ``cause`` is 'declined' or 'expired'."""
+class AskWithdrawn(_Event, _AskWithdrawn):
+    """The seller took the open ask back."""
 
+    __slots__ = ()
+
+
+class _Parked(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     cause: str
     needs: str | None = None
     resume_at: datetime | None = None
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event()
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Resumed(_EventBase):
+class Parked(_Event, _Parked):
+    """The deal is in neutral until resumed; ``cause`` is 'declined' or 'expired'."""
+
+    __slots__ = ()
+    time_fields = ("resume_at",)
+
+
+class _Resumed(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
+    actor: str | None = None
+    reason: str | None = None
+
+
+class Resumed(_Event, _Resumed):
     """A parked deal moves again."""
 
+    __slots__ = ()
 
-@_event()
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ended(_EventBase):
-    """The enrollment reached an end; ``ask_seq`` names an ask it closed, if one was open."""
 
+class _Ended(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     end: str
     result: str
     ask_seq: int | None = None
+    actor: str | None = None
+    reason: str | None = None
 
 
-@_event()
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LateCommitment(_EventBase):
-    """A yes to ask ``ask_seq`` that came when that ask could no longer be answered
-    (another ask was open, or the enrollment had ended): kept for the seller, and it
-    changes nothing else."""
+class Ended(_Event, _Ended):
+    """The enrollment reached the end ``end`` (its ``result``); ``ask_seq`` names an ask it
+    closed, if one was open."""
 
+    __slots__ = ()
+
+
+class _LateCommitment(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
     ask_seq: int
     rung: str
     outcome: str | None = None
     facts: dict[str, Any] | None = None
+    actor: str | None = None
+    reason: str | None = None
+
+
+class LateCommitment(_Event, _LateCommitment):
+    """A yes to ask ``ask_seq`` that came when that ask could no longer be answered
+    (another ask was open, or the enrollment had ended): kept for the seller, and it
+    changes nothing else."""
+
+    __slots__ = ()
 
 
 Event: TypeAlias = (
@@ -218,7 +299,7 @@ Event: TypeAlias = (
 
 #: every kind of event by its ``type``
 EVENT_TYPES: Mapping[str, type[Event]] = {
-    cls.type: cls
+    cls.__name__: cls
     for cls in (
         Enrolled,
         AskIssued,
@@ -234,6 +315,11 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
     )
 }
 
+for _cls in EVENT_TYPES.values():
+    _cls.data_fields = tuple(f for f in _cls._fields if f not in _COMMON)
+    _cls.__module__ = "commitladder"  # printed and pickled as the front door names it
+del _cls
+
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Rebuild an event from ``Event.to_dict()`` output (e.g. read back from JSON)."""
@@ -243,6 +329,9 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         for name in cls.time_fields:
             if body.get(name) is not None:
                 body[name] = datetime.fromisoformat(body[name])
+        unknown = set(body) - set(cls.data_fields)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
         return cls(
             enrollment_id=data["enrollment_id"],
             seq=int(data["seq"]),

@@ -32,7 +32,9 @@ from ._values import Ask
 if TYPE_CHECKING:
     from ._ladder import Ladder
 
-__all__ = ["fold", "start"]
+__all__ = ["fold", "fold_all", "start"]
+
+_new = tuple.__new__  # an Ask from its fields in order, on every ask
 
 
 def start(ladder: Ladder, enrolled: Enrolled) -> State:
@@ -48,7 +50,7 @@ def start(ladder: Ladder, enrolled: Enrolled) -> State:
     s.status = "ready"
     s.position = s.outcome = s.pending = s.redirect = s.expired = None
     s.needs = s.resume_at = s.end = s.committed_at = None
-    s.asks = s.cooldowns = s.facts = EMPTY
+    s.cooldowns = s.facts = EMPTY
     s.asked = ()
     s.unanswered = 0
     s.seq = enrolled.seq
@@ -59,6 +61,23 @@ def start(ladder: Ladder, enrolled: Enrolled) -> State:
 def fold(ladder: Ladder, state: State, event: Event) -> State:
     """The state after ``event`` (``state`` itself is left as it was)."""
     s = state.copy()
+    _apply(ladder, s, event)
+    return s
+
+
+def fold_all(ladder: Ladder, state: State, events: tuple[Event, ...]) -> State:
+    """The state after ``events``, folded one by one (``state`` is left as it was).
+
+    The same as folding each with ``fold``, with one copy for the lot: a command records
+    one or two events, and copying the state is most of a fold's cost."""
+    s = state.copy()
+    for event in events:
+        _apply(ladder, s, event)
+    return s
+
+
+def _apply(ladder: Ladder, s: State, event: Event) -> None:
+    """Fold ``event`` into ``s``, a copy no one else holds yet."""
     s.seq = event.seq
     s.at = event.at
     position = s.position
@@ -68,10 +87,19 @@ def fold(ladder: Ladder, state: State, event: Event) -> State:
             s.since = event.at
             s.state = tables.asking[(position, event.rung)]
             s.status = "pending"
-            s.pending = Ask(
-                s.ident.id, event.seq, event.rung, event.channel, event.at, event.expires_at
+            s.pending = _new(
+                Ask,
+                (
+                    s.ident.id,
+                    event.seq,
+                    event.rung,
+                    event.channel,
+                    event.at,
+                    event.expires_at,
+                    0,
+                    event.at,
+                ),
             )
-            s.asks = {**s.asks, event.rung: s.asks.get(event.rung, 0) + 1}
             s.asked = (*s.asked, event.seq, event.rung)
             s.expired = None
             s.unanswered += 1
@@ -133,4 +161,3 @@ def fold(ladder: Ladder, state: State, event: Event) -> State:
             )
         case _:
             assert_never(event)
-    return s

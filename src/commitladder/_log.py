@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, assert_never
 
 from ._events import (
-    EVENT_TYPES,
     AskExpired,
     AskIssued,
     AskWithdrawn,
@@ -42,7 +41,7 @@ from ._events import (
     Resumed,
 )
 
-__all__ = ["LAYOUTS", "History"]
+__all__ = ["CODES", "LAYOUTS", "History"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -70,11 +69,39 @@ LAYOUTS: Final[Mapping[type[Event], str]] = {
     Ended: "ssi",
     LateCommitment: "isso",
 }
-_CODES = {cls: code for code, cls in enumerate(EVENT_TYPES.values())}
-_STRUCTS = {
-    cls: struct.Struct("<BBIq" + "".join(_FORMAT[k] for k in LAYOUTS[cls])) for cls in LAYOUTS
+#: each kind's code, the first byte of its record (``_pack`` writes them as literals)
+CODES: Final[Mapping[type[Event], int]] = {
+    AskIssued: 0,
+    Committed: 1,
+    FollowedUp: 2,
+    Declined: 3,
+    AskExpired: 4,
+    Parked: 5,
+    Resumed: 6,
+    AskWithdrawn: 7,
+    Ended: 8,
+    Enrolled: 9,
+    LateCommitment: 10,
 }
-_BY_CODE = [(cls, _STRUCTS[cls], ("t", *LAYOUTS[cls])) for cls in _CODES]
+_STRUCTS = {
+    cls: struct.Struct("<BBIq" + "".join(_FORMAT[k] for k in layout))
+    for cls, layout in LAYOUTS.items()
+}
+_BY_CODE = [
+    (cls, _STRUCTS[cls], ("t", *LAYOUTS[cls]))
+    for cls, _ in sorted(CODES.items(), key=lambda item: item[1])
+]
+_ASK = _STRUCTS[AskIssued].pack
+_COMMITTED = _STRUCTS[Committed].pack
+_FOLLOWED = _STRUCTS[FollowedUp].pack
+_DECLINED = _STRUCTS[Declined].pack
+_EXPIRED = _STRUCTS[AskExpired].pack
+_PARKED = _STRUCTS[Parked].pack
+_RESUMED = _STRUCTS[Resumed].pack
+_WITHDRAWN = _STRUCTS[AskWithdrawn].pack
+_ENDED = _STRUCTS[Ended].pack
+_ENROLLED = _STRUCTS[Enrolled].pack
+_LATE = _STRUCTS[LateCommitment].pack
 
 
 class History:
@@ -102,11 +129,9 @@ class History:
             return (v - _EPOCH) // _US
         return _EXTRA_T + self._extra(v)
 
-    def _s(self, v: str | None) -> int:
-        if v is None:
-            return _NONE_S
-        found = self._index.get(v)
-        return found if found is not None else _EXTRA_S | self._extra(v)
+    def _sx(self, v: str | None) -> int:
+        """A string that is not a symbol (the fast path looked it up already)."""
+        return _NONE_S if v is None else _EXTRA_S | self._extra(v)
 
     def _o(self, v: object) -> int:
         return _NONE_O if v is None else self._extra(v)
@@ -118,7 +143,8 @@ class History:
             buf += self._pack(event)
 
     def _pack(self, ev: Event) -> bytes:
-        # extras go in the order ``events`` reads them back: actor, reason, at, the fields
+        # extras go in the order ``events`` reads them back: actor, reason, at, the fields;
+        # symbols are looked up inline (``get``) and only the rest goes through ``_sx``
         flags = 0
         if ev.actor is not None:
             flags |= _ACTOR
@@ -126,39 +152,75 @@ class History:
         if ev.reason is not None:
             flags |= _REASON
             self._extra(ev.reason)
-        at = self._t(ev.at)
-        head = (_CODES[type(ev)], flags, ev.seq, at)
-        s, t, o = self._s, self._t, self._o
+        at = ev.at
+        at_us = (at - _EPOCH) // _US if at.tzinfo is UTC and not at.fold else self._t(at)
+        get, sx, t = self._index.get, self._sx, self._t
         match ev:
             case AskIssued():
-                return _STRUCTS[AskIssued].pack(*head, s(ev.rung), s(ev.channel), t(ev.expires_at))
+                rung = get(ev.rung)
+                rung = sx(ev.rung) if rung is None else rung
+                channel = get(ev.channel)
+                channel = sx(ev.channel) if channel is None else channel
+                return _ASK(0, flags, ev.seq, at_us, rung, channel, t(ev.expires_at))
             case Committed():
-                return _STRUCTS[Committed].pack(
-                    *head, ev.ask_seq, s(ev.rung), s(ev.outcome), o(ev.facts), ev.late
+                rung = get(ev.rung)
+                rung = sx(ev.rung) if rung is None else rung
+                outcome = _NONE_S if ev.outcome is None else get(ev.outcome)
+                outcome = sx(ev.outcome) if outcome is None else outcome
+                facts = _NONE_O if ev.facts is None else self._extra(ev.facts)
+                return _COMMITTED(
+                    1, flags, ev.seq, at_us, ev.ask_seq, rung, outcome, facts, ev.late
                 )
             case FollowedUp():
-                return _STRUCTS[FollowedUp].pack(*head, ev.ask_seq, s(ev.channel), ev.number)
+                channel = get(ev.channel)
+                channel = sx(ev.channel) if channel is None else channel
+                return _FOLLOWED(2, flags, ev.seq, at_us, ev.ask_seq, channel, ev.number)
             case Declined():
-                return _STRUCTS[Declined].pack(
-                    *head, ev.ask_seq, s(ev.rung), s(ev.then), s(ev.needs), t(ev.resume_at)
+                rung = get(ev.rung)
+                rung = sx(ev.rung) if rung is None else rung
+                then = get(ev.then)
+                then = sx(ev.then) if then is None else then
+                needs = _NONE_S if ev.needs is None else get(ev.needs)
+                needs = sx(ev.needs) if needs is None else needs
+                return _DECLINED(
+                    3, flags, ev.seq, at_us, ev.ask_seq, rung, then, needs, t(ev.resume_at)
                 )
             case AskExpired():
-                return _STRUCTS[AskExpired].pack(*head, ev.ask_seq, s(ev.rung), s(ev.then))
+                rung = get(ev.rung)
+                rung = sx(ev.rung) if rung is None else rung
+                then = get(ev.then)
+                then = sx(ev.then) if then is None else then
+                return _EXPIRED(4, flags, ev.seq, at_us, ev.ask_seq, rung, then)
             case Parked():
-                return _STRUCTS[Parked].pack(*head, s(ev.cause), s(ev.needs), t(ev.resume_at))
+                cause = get(ev.cause)
+                cause = sx(ev.cause) if cause is None else cause
+                needs = _NONE_S if ev.needs is None else get(ev.needs)
+                needs = sx(ev.needs) if needs is None else needs
+                return _PARKED(5, flags, ev.seq, at_us, cause, needs, t(ev.resume_at))
             case Resumed():
-                return _STRUCTS[Resumed].pack(*head)
+                return _RESUMED(6, flags, ev.seq, at_us)
             case AskWithdrawn():
-                return _STRUCTS[AskWithdrawn].pack(*head, ev.ask_seq, s(ev.rung))
+                rung = get(ev.rung)
+                rung = sx(ev.rung) if rung is None else rung
+                return _WITHDRAWN(7, flags, ev.seq, at_us, ev.ask_seq, rung)
             case Ended():
+                end = get(ev.end)
+                end = sx(ev.end) if end is None else end
+                result = get(ev.result)
+                result = sx(ev.result) if result is None else result
                 closed = _NONE_I if ev.ask_seq is None else ev.ask_seq
-                return _STRUCTS[Ended].pack(*head, s(ev.end), s(ev.result), closed)
+                return _ENDED(8, flags, ev.seq, at_us, end, result, closed)
             case Enrolled():
-                return _STRUCTS[Enrolled].pack(*head, s(ev.prospect), s(ev.ladder), ev.version)
+                prospect, ladder = sx(ev.prospect), get(ev.ladder)
+                ladder = sx(ev.ladder) if ladder is None else ladder
+                return _ENROLLED(9, flags, ev.seq, at_us, prospect, ladder, ev.version)
             case LateCommitment():
-                return _STRUCTS[LateCommitment].pack(
-                    *head, ev.ask_seq, s(ev.rung), s(ev.outcome), o(ev.facts)
-                )
+                rung = get(ev.rung)
+                rung = sx(ev.rung) if rung is None else rung
+                outcome = _NONE_S if ev.outcome is None else get(ev.outcome)
+                outcome = sx(ev.outcome) if outcome is None else outcome
+                facts = _NONE_O if ev.facts is None else self._extra(ev.facts)
+                return _LATE(10, flags, ev.seq, at_us, ev.ask_seq, rung, outcome, facts)
             case _:
                 assert_never(ev)
 

@@ -40,13 +40,12 @@ class State:
     ``state`` is the machine state name (``"intro_call:asking:qualify"``), ``status``
     the plain word. ``expired`` is the ask that expired (or ended the enrollment by
     expiring) with no ask since: a yes to it is still accepted. ``asked`` lists every
-    ask as ``(seq, rung, seq, rung, ...)``, so a late yes naming an old ask knows its
-    rung.
+    ask as ``(seq, rung, seq, rung, ...)``: how often a rung was asked (``asks``), and
+    the rung of the old ask a late yes names.
     """
 
     __slots__ = (
         "asked",
-        "asks",
         "at",
         "committed_at",
         "cooldowns",
@@ -78,7 +77,6 @@ class State:
     needs: str | None
     resume_at: datetime | None
     end: str | None
-    asks: Mapping[str, int]
     cooldowns: Mapping[str, datetime]
     facts: Mapping[str, Any]
     asked: tuple[int | str, ...]
@@ -93,7 +91,6 @@ class State:
         new = _new(State)
         # unrolled: once per event, on the hot path
         new.asked = self.asked
-        new.asks = self.asks
         new.at = self.at
         new.committed_at = self.committed_at
         new.cooldowns = self.cooldowns
@@ -114,6 +111,14 @@ class State:
         new.unanswered = self.unanswered
         return new
 
+    @property
+    def asks(self) -> dict[str, int]:
+        """How many times each rung was asked."""
+        counts: dict[str, int] = {}
+        for rung in self.asked[1::2]:
+            counts[str(rung)] = counts.get(str(rung), 0) + 1
+        return counts
+
     def rung_of(self, seq: int) -> str | None:
         """The rung of ask number ``seq`` of this enrollment, if it was one."""
         asked = self.asked
@@ -133,6 +138,7 @@ class State:
         }
         for name, (encode, _) in _CODECS.items():
             data[name] = encode(getattr(self, name))
+        data["asks"] = self.asks  # for people and tools that read snapshots
         return data
 
     @classmethod
@@ -144,6 +150,11 @@ class State:
         )
         for name, (_, decode) in _CODECS.items():
             setattr(s, name, decode(data.get(name), ident.id))
+        if "asked" not in data and data.get("asks"):
+            # written before the log was kept: the counts, with unknown (negative) seqs
+            s.asked = tuple(
+                x for rung, n in data["asks"].items() for _ in range(int(n)) for x in (-1, rung)
+            )
         if data.get("since") == data.get("at"):
             s.since = s.at  # one datetime, not two equal ones
         return s
@@ -187,10 +198,6 @@ def _ask_out(value: Ask | None) -> dict[str, Any] | None:
 
 def _ask_in(value: Mapping[str, Any] | None, eid: str) -> Ask | None:
     return Ask.from_dict(eid, value) if value else None
-
-
-def _counts_in(value: Mapping[str, int] | None, eid: str) -> Mapping[str, int]:
-    return {k: int(v) for k, v in value.items()} if value else EMPTY
 
 
 def _times_out(value: Mapping[str, datetime]) -> dict[str, str]:
@@ -237,7 +244,6 @@ _CODECS: dict[str, Codec] = {
     "needs": (_same, _keep),
     "resume_at": (_iso, _time),
     "end": (_same, _keep),
-    "asks": (dict, _counts_in),
     "cooldowns": (_times_out, _times_in),
     "facts": (dict, _facts_in),
     "asked": (_asked_out, _asked_in),

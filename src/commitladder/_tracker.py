@@ -32,7 +32,7 @@ from ._errors import (
     check_text,
 )
 from ._events import AskIssued, Enrolled, Event, event_from_dict
-from ._fold import fold, start
+from ._fold import fold_all, start
 from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
 from ._state import State, restore
@@ -276,9 +276,7 @@ class Tracker:
                         refused = decision  # raised once the receipt is committed
                     else:
                         events = decision
-                        after = state
-                        for event in events:
-                            after = fold(lad, after, event)
+                        after = fold_all(lad, state, events)
                         receipt = self._receipt(key, command.name, stored.id, target, args, events)
                         change = self._change(lad, stored, state, after, events, receipt, at)
                         first = store.apply(change)
@@ -869,8 +867,7 @@ class Tracker:
             if isinstance(decision, Refused):
                 return ""
             events = decision
-            for event in events:
-                after = fold(lad, after, event)
+            after = fold_all(lad, state, events)
         else:
             fired = (*fired, key)
             alerts.append(self._alert(lad, state, timer, key, now))
