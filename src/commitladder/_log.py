@@ -5,9 +5,12 @@ ten of them would outweigh everything else an enrollment keeps. So an enrollment
 stores its history packed: per event a type code, flags, ``seq`` and ``at`` (as
 microseconds since the epoch), then the event's own fields, each by kind:
 
-- ``t`` a datetime: microseconds since the epoch when its ``tzinfo`` is
-  ``timezone.utc``; any other timezone keeps the datetime object itself (in the
-  extras list), as does one with ``fold=1``, so nothing about it is lost;
+- ``t`` a datetime: when it is a plain ``datetime`` in ``timezone.utc``, the ten
+  bytes its ``__reduce__`` gives as the first argument to rebuild it (year, month,
+  day, hour, minute, second, microsecond), read back by that same call,
+  ``datetime(state, timezone.utc)``, as pickle does; ten zero bytes for ``None``;
+  any other datetime (another timezone, a subclass, ``fold=1``) is kept whole in the
+  extras list, so nothing about it is lost;
 - ``s`` a string: its index in the ladder's symbol table (rung, end, channel,
   outcome and result names); any other string goes to the extras;
 - ``i`` an int (``None`` allowed), ``b`` a bool, ``o`` anything else (the facts
@@ -22,8 +25,8 @@ reads each kind's layout from ``LAYOUTS``, and a test round-trips every kind.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, assert_never
 
 from ._events import (
@@ -43,17 +46,23 @@ from ._events import (
 
 __all__ = ["CODES", "LAYOUTS", "History"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-_NONE_T = -(2**63)  # a datetime field holding None
-_EXTRA_T = _NONE_T + 1  # ... or held in the extras, at index (value - _EXTRA_T)
-_REAL_T = _EXTRA_T + 2**62  # below this, a reference: no datetime is that far before 1970
+_NONE_T = bytes(10)  # a datetime field holding None (there is no year 0)
+_EXTRA_T = 0xFF  # first byte of a datetime held in the extras (a year's high byte is < 40)
+# ``__reduce__`` promises ``rebuild(*args)`` gives the datetime back: checked here once, and
+# by the tests on every kind of datetime
+_probe = datetime(2026, 1, 5, 9, 30, 1, 7, tzinfo=UTC)
+_reduced: Any = _probe.__reduce__()
+_from_state: Callable[[bytes, tzinfo], datetime] = _reduced[0]
+if len(_reduced[1][0]) != 10 or _from_state(*_reduced[1]) != _probe:
+    raise ImportError(
+        f"datetime.__reduce__ gives {_reduced!r}: not the form the history codec reads"
+    )
 _NONE_S = 0xFFFFFFFF
 _EXTRA_S = 0x80000000  # high bit: an index into the extras, not into the symbols
 _NONE_I = -(2**63)
 _NONE_O = -1
 _ACTOR, _REASON = 1, 2  # flags: actor / reason kept in the extras
-_FORMAT = {"t": "q", "s": "I", "i": "q", "b": "?", "o": "i"}
+_FORMAT = {"t": "10s", "s": "I", "i": "q", "b": "?", "o": "i"}
 
 #: each kind of event's own fields, by how they are packed (see the module docstring)
 LAYOUTS: Final[Mapping[type[Event], str]] = {
@@ -84,7 +93,7 @@ CODES: Final[Mapping[type[Event], int]] = {
     LateCommitment: 10,
 }
 _STRUCTS = {
-    cls: struct.Struct("<BBIq" + "".join(_FORMAT[k] for k in layout))
+    cls: struct.Struct("<BBI10s" + "".join(_FORMAT[k] for k in layout))
     for cls, layout in LAYOUTS.items()
 }
 _BY_CODE = [
@@ -122,12 +131,13 @@ class History:
         extras.append(value)
         return len(extras) - 1
 
-    def _t(self, v: datetime | None) -> int:
+    def _t(self, v: datetime | None) -> bytes:
         if v is None:
             return _NONE_T
-        if v.tzinfo is UTC and not v.fold:
-            return (v - _EPOCH) // _US
-        return _EXTRA_T + self._extra(v)
+        if type(v) is datetime and v.tzinfo is UTC and not v.fold:
+            state: bytes = v.__reduce__()[1][0]  # type: ignore[assignment]
+            return state
+        return bytes((_EXTRA_T,)) + self._extra(v).to_bytes(9, "little")
 
     def _sx(self, v: str | None) -> int:
         """A string that is not a symbol (the fast path looked it up already)."""
@@ -153,7 +163,10 @@ class History:
             flags |= _REASON
             self._extra(ev.reason)
         at = ev.at
-        at_us = (at - _EPOCH) // _US if at.tzinfo is UTC and not at.fold else self._t(at)
+        if type(at) is datetime and at.tzinfo is UTC and not at.fold:
+            when = at.__reduce__()[1][0]  # _t, inlined
+        else:
+            when = self._t(at)
         get, sx, t = self._index.get, self._sx, self._t
         match ev:
             case AskIssued():
@@ -161,20 +174,18 @@ class History:
                 rung = sx(ev.rung) if rung is None else rung
                 channel = get(ev.channel)
                 channel = sx(ev.channel) if channel is None else channel
-                return _ASK(0, flags, ev.seq, at_us, rung, channel, t(ev.expires_at))
+                return _ASK(0, flags, ev.seq, when, rung, channel, t(ev.expires_at))
             case Committed():
                 rung = get(ev.rung)
                 rung = sx(ev.rung) if rung is None else rung
                 outcome = _NONE_S if ev.outcome is None else get(ev.outcome)
                 outcome = sx(ev.outcome) if outcome is None else outcome
                 facts = _NONE_O if ev.facts is None else self._extra(ev.facts)
-                return _COMMITTED(
-                    1, flags, ev.seq, at_us, ev.ask_seq, rung, outcome, facts, ev.late
-                )
+                return _COMMITTED(1, flags, ev.seq, when, ev.ask_seq, rung, outcome, facts, ev.late)
             case FollowedUp():
                 channel = get(ev.channel)
                 channel = sx(ev.channel) if channel is None else channel
-                return _FOLLOWED(2, flags, ev.seq, at_us, ev.ask_seq, channel, ev.number)
+                return _FOLLOWED(2, flags, ev.seq, when, ev.ask_seq, channel, ev.number)
             case Declined():
                 rung = get(ev.rung)
                 rung = sx(ev.rung) if rung is None else rung
@@ -183,44 +194,44 @@ class History:
                 needs = _NONE_S if ev.needs is None else get(ev.needs)
                 needs = sx(ev.needs) if needs is None else needs
                 return _DECLINED(
-                    3, flags, ev.seq, at_us, ev.ask_seq, rung, then, needs, t(ev.resume_at)
+                    3, flags, ev.seq, when, ev.ask_seq, rung, then, needs, t(ev.resume_at)
                 )
             case AskExpired():
                 rung = get(ev.rung)
                 rung = sx(ev.rung) if rung is None else rung
                 then = get(ev.then)
                 then = sx(ev.then) if then is None else then
-                return _EXPIRED(4, flags, ev.seq, at_us, ev.ask_seq, rung, then)
+                return _EXPIRED(4, flags, ev.seq, when, ev.ask_seq, rung, then)
             case Parked():
                 cause = get(ev.cause)
                 cause = sx(ev.cause) if cause is None else cause
                 needs = _NONE_S if ev.needs is None else get(ev.needs)
                 needs = sx(ev.needs) if needs is None else needs
-                return _PARKED(5, flags, ev.seq, at_us, cause, needs, t(ev.resume_at))
+                return _PARKED(5, flags, ev.seq, when, cause, needs, t(ev.resume_at))
             case Resumed():
-                return _RESUMED(6, flags, ev.seq, at_us)
+                return _RESUMED(6, flags, ev.seq, when)
             case AskWithdrawn():
                 rung = get(ev.rung)
                 rung = sx(ev.rung) if rung is None else rung
-                return _WITHDRAWN(7, flags, ev.seq, at_us, ev.ask_seq, rung)
+                return _WITHDRAWN(7, flags, ev.seq, when, ev.ask_seq, rung)
             case Ended():
                 end = get(ev.end)
                 end = sx(ev.end) if end is None else end
                 result = get(ev.result)
                 result = sx(ev.result) if result is None else result
                 closed = _NONE_I if ev.ask_seq is None else ev.ask_seq
-                return _ENDED(8, flags, ev.seq, at_us, end, result, closed)
+                return _ENDED(8, flags, ev.seq, when, end, result, closed)
             case Enrolled():
                 prospect, ladder = sx(ev.prospect), get(ev.ladder)
                 ladder = sx(ev.ladder) if ladder is None else ladder
-                return _ENROLLED(9, flags, ev.seq, at_us, prospect, ladder, ev.version)
+                return _ENROLLED(9, flags, ev.seq, when, prospect, ladder, ev.version)
             case LateCommitment():
                 rung = get(ev.rung)
                 rung = sx(ev.rung) if rung is None else rung
                 outcome = _NONE_S if ev.outcome is None else get(ev.outcome)
                 outcome = sx(ev.outcome) if outcome is None else outcome
                 facts = _NONE_O if ev.facts is None else self._extra(ev.facts)
-                return _LATE(10, flags, ev.seq, at_us, ev.ask_seq, rung, outcome, facts)
+                return _LATE(10, flags, ev.seq, when, ev.ask_seq, rung, outcome, facts)
             case _:
                 assert_never(ev)
 
@@ -250,13 +261,13 @@ class History:
             values: list[Any] = []
             for kind, value in zip(kinds, raw, strict=True):
                 if kind == "t":
-                    if value == _NONE_T:
-                        values.append(None)
-                    elif value < _REAL_T:
-                        values.append(extras[value - _EXTRA_T])
+                    if value[0] == _EXTRA_T:
+                        values.append(extras[int.from_bytes(value[1:], "little")])
                         taken += 1
+                    elif value == _NONE_T:
+                        values.append(None)
                     else:
-                        values.append(_EPOCH + value * _US)
+                        values.append(_from_state(value, UTC))
                 elif kind == "s":
                     if value == _NONE_S:
                         values.append(None)
