@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import commitladder as cl
-from commitladder import _decide, _enrollment
+from commitladder import _decide, _enrollment, _fold
 from commitladder.commands import AskFor
 from commitladder.testing import DEFAULT_EXAMPLES, prove
 
@@ -84,7 +84,15 @@ def _any_channel(mp: pytest.MonkeyPatch) -> None:
 
 def _any_candidate(mp: pytest.MonkeyPatch) -> None:
     """NotNextStep off: every rung the machine has a transition for is allowed."""
-    mp.setattr(_decide, "allowed", lambda ladder, s: ladder.tables.candidates[s.position])
+
+    def lax(ladder: Any, s: Any, rung: str, channel: str | None, now: datetime) -> Any:
+        if rung in ladder.tables.candidates.get(s.position, ()):
+            t = s.copy()
+            t.redirect = rung  # as if a "no" had sent the prospect there
+            return check_ask(ladder, t, rung, channel, now)
+        return check_ask(ladder, s, rung, channel, now)
+
+    mp.setattr(_decide, "_check_ask", lax)
 
 
 def _rule(name: str, wrap: Callable[[Any], Any]) -> Patch:
@@ -117,24 +125,30 @@ def _follow_ups_off(orig: Any) -> Any:
 
 
 def _early_expiry(orig: Any) -> Any:
+    """The expiry guard off: an ask may expire as soon as someone says so."""
+
     def lax(ladder: Any, s: Any, cmd: Any, now: Any, *, declined: bool) -> Any:
-        due = s.pending.expires_at if s.pending is not None and not declined else None
-        return orig(ladder, s, cmd, max(now, due) if due else now, declined=declined)
+        ask = s.pending
+        if not declined and ask is not None and ask.expires_at is not None:
+            t = s.copy()
+            t.pending = ask._replace(expires_at=min(now, ask.expires_at))
+            return orig(ladder, t, cmd, now, declined=declined)
+        return orig(ladder, s, cmd, now, declined=declined)
 
     return lax
 
 
 def _fold_keeps_count(mp: pytest.MonkeyPatch) -> None:
     """A fold bug: a commitment forgets to reset the unanswered-asks count."""
-    fold = _enrollment.fold
+    apply = _fold._apply
 
-    def bent(ladder: Any, snap: Any, event: Any) -> Any:
-        s = fold(ladder, snap, event)
+    def bent(ladder: Any, s: Any, event: Any) -> None:
+        count = s.unanswered
+        apply(ladder, s, event)
         if isinstance(event, cl.Committed):
-            s.unanswered = snap.unanswered
-        return s
+            s.unanswered = count
 
-    mp.setattr(_enrollment, "fold", bent)
+    mp.setattr(_fold, "_apply", bent)
 
 
 def _replay_loses_facts(mp: pytest.MonkeyPatch) -> None:
@@ -180,12 +194,12 @@ def _no_expiry_timer(mp: pytest.MonkeyPatch) -> None:
 # sequence, so a fixed seed that catches them keeps this suite deterministic.
 VARIANTS: dict[str, tuple[Any, ...]] = {
     "cooldown guard off": (_ask_with(cooldowns={}), {"cooldown"}),
-    "max_asks guard off": (_ask_with(asks={}), {"max_asks"}),
+    "max_asks guard off": (_ask_with(asked=()), {"max_asks"}),
     "channel guard off": (_any_channel, {"channel_allowed"}),
-    "next-step guard off": (_any_candidate, {"next_step_only", "only_refusals"}),
-    "required facts off": (_rule("_commit", _facts_off), {"required_facts"}, 1),
+    "next-step guard off": (_any_candidate, {"next_step_only", "askable_agrees"}, 2),
+    "required facts off": (_rule("_commit", _facts_off), {"required_facts"}),
     "follow-up limit off": (_rule("_follow_up", _follow_ups_off), {"follow_ups"}),
-    "expiry before expires_at": (_rule("_answer", _early_expiry), {"expiry"}),
+    "expiry before expires_at": (_rule("_answer", _early_expiry), {"expiry"}, 2),
     "commit keeps the ask count": (_fold_keeps_count, {"state_agrees"}),
     "replay loses facts": (_replay_loses_facts, {"replay"}),
     "refusal leaves a mark": (_refusal_leaves_mark, {"refusal_changes_nothing"}),
