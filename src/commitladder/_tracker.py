@@ -91,6 +91,9 @@ class DueReport(int):
     def __repr__(self) -> str:
         return f"DueReport(fired={int(self)}, skipped={len(self.skipped)})"
 
+    def __str__(self) -> str:
+        return str(int(self))  # an int: "fired 5 timers" reads as before
+
 
 @dataclass(frozen=True, slots=True)
 class _Replay:
