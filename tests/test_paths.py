@@ -61,3 +61,15 @@ def test_cli_paths_on_an_invalid_ladder_exits_2(tmp_path: Path) -> None:
     bad.write_text("ladder: x\nstart: a\nrungs: {}\nends: {}\n")
     result = CliRunner().invoke(app, ["paths", str(bad)])
     assert result.exit_code == 2
+
+
+def test_a_rung_whose_commitment_ends_the_enrollment_is_reached() -> None:
+    ladder = cl.load(EXAMPLES[0].parent / "solopreneur.yaml")
+    paths = ladder.paths()
+    assert "purchase" in paths, "its own won path commits purchase"
+    assert paths["purchase"].rungs()[-1] == "purchase"
+    assert paths["won"].rungs() == paths["purchase"].rungs()
+    e = ladder.enroll("p", now=NOW)
+    paths["purchase"].run(e, now=NOW)
+    assert e.ended == "won"
+    assert set(paths) >= set(ladder.rungs), "every rung of the seed ladder is reachable"

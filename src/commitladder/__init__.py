@@ -20,6 +20,7 @@ from ._definition import (
 from ._durations import format_duration, parse_duration
 from ._enrollment import Enrollment, Preview
 from ._errors import (
+    AskLapsed,
     AskLimitReached,
     AskNotOpen,
     AskPending,
@@ -31,6 +32,7 @@ from ._errors import (
     FollowUpLimitReached,
     FollowUpTooSoon,
     InCooldown,
+    InvalidText,
     KeyReused,
     LadderError,
     MissingFacts,
@@ -78,6 +80,7 @@ __all__ = [
     "Ask",
     "AskExpired",
     "AskIssued",
+    "AskLapsed",
     "AskLimitReached",
     "AskNotOpen",
     "AskPending",
@@ -103,6 +106,7 @@ __all__ = [
     "FollowUps",
     "FollowedUp",
     "InCooldown",
+    "InvalidText",
     "KeyReused",
     "Kind",
     "Ladder",

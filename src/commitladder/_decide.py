@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from ._clock import aware, later
 from ._errors import (
+    AskLapsed,
     AskLimitReached,
     AskNotOpen,
     AskPending,
@@ -252,6 +253,15 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
     channel = cmd.channel
     channel = ask.channel if channel is None else _text(channel, "channel")
     eid = s.ident.id
+    if ask.expires_at is not None and now >= ask.expires_at:
+        return AskLapsed(
+            f"the ask for {rung.id} expired at {when(ask.expires_at)}: following it up now "
+            "would chase an answer the ladder no longer waits for; expire it (run_due does) "
+            "and ask again when the ladder allows",
+            enrollment_id=eid,
+            rung=rung.id,
+            expired_at=ask.expires_at,
+        )
     if rung.channels is not None and channel not in rung.channels:
         return ChannelNotAllowed(
             f"{rung.id} is followed up by {', '.join(rung.channels)}, not by {channel}",

@@ -13,6 +13,7 @@
     │   ├── AskNotOpen           an answer names an ask (ask_id=) that is not the open one
     │   ├── FollowUpLimitReached all follow-ups of the open ask are used
     │   ├── FollowUpTooSoon      the last touch is too recent (retry_after)
+    │   ├── AskLapsed            a follow-up after the open ask's expires_at
     │   ├── NotExpiredYet        expire() before the ask's expires_at (retry_after)
     │   ├── MissingFacts         a commitment without the facts the rung requires
     │   ├── OutcomeRequired      a commitment to a branching rung without a valid outcome
@@ -47,6 +48,7 @@ from typing import Any, ClassVar
 from ._values import Ask
 
 __all__ = [
+    "AskLapsed",
     "AskLimitReached",
     "AskNotOpen",
     "AskPending",
@@ -404,6 +406,31 @@ class FollowUpTooSoon(Refused):
     """The last touch on the open ask is too recent (``retry_after``)."""
 
     code = "follow_up_too_soon"
+
+
+class AskLapsed(Refused):
+    """A follow-up after the open ask's ``expires_at`` (before ``expire()`` ran): the
+    ladder no longer waits for that answer."""
+
+    code = "ask_lapsed"
+    fields = ("expired_at",)
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        enrollment_id: str,
+        expired_at: datetime,
+        rung: str | None = None,
+        retry_after: datetime | None = None,
+    ) -> None:
+        super().__init__(message, enrollment_id=enrollment_id, rung=rung, retry_after=retry_after)
+        #: when the ask expired
+        self.expired_at = expired_at
+
+    @classmethod
+    def decode(cls, name: str, value: Any) -> Any:
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 class NotExpiredYet(Refused):
