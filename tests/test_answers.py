@@ -71,7 +71,8 @@ def test_a_no_or_a_withdrawal_must_name_the_open_ask() -> None:
     for command in (e.decline, e.withdraw):
         with pytest.raises(cl.AskNotOpen):
             command(ask_id=first.id, now=T0 + 2 * DAY)
-    assert e.pending is not None and e.pending.rung == "b"
+    assert e.pending is not None
+    assert e.pending.rung == "b"
 
 
 def test_a_late_yes_after_an_expiry_that_ended_the_enrollment_is_kept() -> None:
@@ -138,4 +139,5 @@ def test_a_follow_up_after_the_deadline_is_refused_before_expire_runs() -> None:
     with pytest.raises(cl.AskLapsed) as lapsed:
         e.follow_up(now=T0 + 3 * DAY)
     assert lapsed.value.expired_at == ask.expires_at
-    assert e.pending is not None and e.pending.follow_ups == 1
+    assert e.pending is not None
+    assert e.pending.follow_ups == 1

@@ -48,7 +48,8 @@ def test_the_smtp_messenger_needs_only_the_standard_library() -> None:
 
 def test_transitions_loads_only_when_the_machine_is_used() -> None:
     code = (
-        "import sys, commitladder; from commitladder.cli import seed_ladder; ladder = seed_ladder(); "
+        "import sys, commitladder; from commitladder.cli import seed_ladder; "
+        "ladder = seed_ladder(); "
         "e = ladder.enroll('p'); e.ask('admit_problem'); e.commit(); "
         "print('transitions' in sys.modules, end=' '); ladder.machine; "
         "print('transitions' in sys.modules)"
