@@ -18,15 +18,11 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ._errors import DefinitionError, Problem
+from ._format import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_NODES
 
-__all__ = ["Located", "Path", "read_yaml"]
+__all__ = ["MAX_BYTES", "Located", "Path", "read_yaml"]
 
 Path = tuple[str | int, ...]
-
-MAX_BYTES = 1 << 20
-MAX_DEPTH = 64
-MAX_ALIASES = 100
-MAX_NODES = 100_000
 
 _TAG = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = frozenset(
