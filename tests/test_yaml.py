@@ -141,18 +141,6 @@ def test_a_file_over_max_bytes_is_refused_before_parsing() -> None:
     assert cl.Ladder.from_yaml(text, max_bytes=len(text.encode())).name == "guards"
 
 
-def test_load_refuses_a_file_over_max_bytes(tmp_path: Path) -> None:
-    path = tmp_path / "big.yaml"
-    path.write_text(GUARDS_YAML)
-    with pytest.raises(cl.DefinitionError, match="over the limit"):
-        cl.load(path, max_bytes=100)
-
-
-def test_load_reports_a_missing_file_as_a_definition_error(tmp_path: Path) -> None:
-    with pytest.raises(cl.DefinitionError, match="cannot read"):
-        cl.load(tmp_path / "nope.yaml")
-
-
 @pytest.mark.parametrize(
     ("text", "line", "column"),
     [
