@@ -2,69 +2,142 @@
 
 A ladder declared in YAML or Python compiles to a guarded ``transitions`` machine;
 enrollments climb it one ask at a time, and every rule of the ladder is enforced.
-This module is the front door: it re-exports the public contract and imports
-nothing heavy (no database drivers, no CLI stack, no hypothesis).
+This module is the front door: it re-exports the public contract, and imports each
+name's module when the name is first used, so ``import commitladder`` loads nothing
+but this file: no pydantic, PyYAML or transitions (they come with the first ladder),
+no database drivers, CLI stack or hypothesis.
 """
 
-from ._clock import Clock, NaiveDatetimeError, SteppableClock, SystemClock, TimeOrderError
-from ._definition import (
-    Defaults,
-    EndDefinition,
-    FollowUps,
-    Kind,
-    LadderDefinition,
-    Rules,
-    RungDefinition,
-)
-from ._durations import format_duration, parse_duration
-from ._enrollment import Ask, Enrollment, Status, Timer
-from ._errors import (
-    AskLimitReached,
-    AskPending,
-    ChannelNotAllowed,
-    ConflictError,
-    DefinitionError,
-    EnrollmentEnded,
-    EnrollmentParked,
-    FollowUpLimitReached,
-    FollowUpTooSoon,
-    InCooldown,
-    LadderError,
-    LadderFileNotFoundError,
-    MissingFacts,
-    NoOpenAsk,
-    NotExpiredYet,
-    NotNextStep,
-    NotParked,
-    OutcomeRequired,
-    Problem,
-    Refused,
-    StoreError,
-    UnknownEnd,
-    UnknownRung,
-)
-from ._events import (
-    AskExpired,
-    AskIssued,
-    AskWithdrawn,
-    Committed,
-    Declined,
-    Ended,
-    Enrolled,
-    Event,
-    FollowedUp,
-    Parked,
-    Resumed,
-    event_from_dict,
-)
-from ._ladder import End, Ladder, Rung, load
-from ._lint import Finding
-from ._memory_store import MemoryStore
-from ._messaging import Message, Messenger, RecordingMessenger
-from .store import NotEnrolled, Store
-from ._tracker import RelayReport, Tracker
+from importlib import import_module
+
+# Not typing.TYPE_CHECKING: importing typing would cost more than the rest of this module.
+# Type checkers know the name and take this block as run; at run time __getattr__ does.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._clock import Clock, NaiveDatetimeError, SteppableClock, SystemClock, TimeOrderError
+    from ._definition import (
+        Defaults,
+        EndDefinition,
+        FollowUps,
+        Kind,
+        LadderDefinition,
+        Rules,
+        RungDefinition,
+    )
+    from ._durations import format_duration, parse_duration
+    from ._enrollment import Ask, Enrollment, Status, Timer
+    from ._errors import (
+        AskLimitReached,
+        AskPending,
+        ChannelNotAllowed,
+        ConflictError,
+        DefinitionError,
+        EnrollmentEnded,
+        EnrollmentParked,
+        FollowUpLimitReached,
+        FollowUpTooSoon,
+        InCooldown,
+        LadderError,
+        LadderFileNotFoundError,
+        MissingFacts,
+        NoOpenAsk,
+        NotExpiredYet,
+        NotNextStep,
+        NotParked,
+        OutcomeRequired,
+        Problem,
+        Refused,
+        StoreError,
+        UnknownEnd,
+        UnknownRung,
+    )
+    from ._events import (
+        AskExpired,
+        AskIssued,
+        AskWithdrawn,
+        Committed,
+        Declined,
+        Ended,
+        Enrolled,
+        Event,
+        FollowedUp,
+        Parked,
+        Resumed,
+        event_from_dict,
+    )
+    from ._ladder import End, Ladder, Rung, load
+    from ._lint import Finding
+    from ._memory_store import MemoryStore
+    from ._messaging import Message, Messenger, RecordingMessenger
+    from ._tracker import RelayReport, Tracker
+    from .store import NotEnrolled, Store
 
 __version__ = "0.1.0.dev0"
+
+# Where each public name lives. The names imported for type checkers above, this table
+# and __all__ list the same names (tests/test_lazy_import.py holds them together).
+_HOMES: dict[str, tuple[str, ...]] = {
+    "._clock": ("Clock", "NaiveDatetimeError", "SteppableClock", "SystemClock", "TimeOrderError"),
+    "._definition": (
+        "Defaults",
+        "EndDefinition",
+        "FollowUps",
+        "Kind",
+        "LadderDefinition",
+        "Rules",
+        "RungDefinition",
+    ),
+    "._durations": ("format_duration", "parse_duration"),
+    "._enrollment": ("Ask", "Enrollment", "Status", "Timer"),
+    "._errors": (
+        "AskLimitReached",
+        "AskPending",
+        "ChannelNotAllowed",
+        "ConflictError",
+        "DefinitionError",
+        "EnrollmentEnded",
+        "EnrollmentParked",
+        "FollowUpLimitReached",
+        "FollowUpTooSoon",
+        "InCooldown",
+        "LadderError",
+        "LadderFileNotFoundError",
+        "MissingFacts",
+        "NoOpenAsk",
+        "NotExpiredYet",
+        "NotNextStep",
+        "NotParked",
+        "OutcomeRequired",
+        "Problem",
+        "Refused",
+        "StoreError",
+        "UnknownEnd",
+        "UnknownRung",
+    ),
+    "._events": (
+        "AskExpired",
+        "AskIssued",
+        "AskWithdrawn",
+        "Committed",
+        "Declined",
+        "Ended",
+        "Enrolled",
+        "Event",
+        "FollowedUp",
+        "Parked",
+        "Resumed",
+        "event_from_dict",
+    ),
+    "._ladder": ("End", "Ladder", "Rung", "load"),
+    "._lint": ("Finding",),
+    "._memory_store": ("MemoryStore",),
+    "._messaging": ("Message", "Messenger", "RecordingMessenger"),
+    "._tracker": ("RelayReport", "Tracker"),
+    ".store": ("NotEnrolled", "Store"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "Ask",
@@ -134,3 +207,17 @@ __all__ = [
     "load",
     "parse_duration",
 ]
+
+
+def __getattr__(name: str) -> "Any":
+    """Import the module a public name lives in on first use, and keep the name here."""
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # the next lookup is a plain attribute, not this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

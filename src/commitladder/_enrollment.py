@@ -17,7 +17,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ._clock import Clock, SystemClock, TimeOrderError, aware
-from ._definition import PARK
 from ._errors import (
     AskLimitReached,
     AskPending,
@@ -53,6 +52,7 @@ from ._events import (
     Resumed,
     event_from_dict,
 )
+from ._format import PARK
 from ._log import History
 
 if TYPE_CHECKING:
