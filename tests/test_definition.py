@@ -623,3 +623,12 @@ def test_validation_is_linear_and_fast_at_the_rung_limit() -> None:
     elapsed = time.perf_counter() - started
     assert exc.value.problems[0].message == "unknown target 'r1x'; did you mean 'r1'?"
     assert elapsed < 1.5, f"{elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("field", ["title", "description", "ask"])
+def test_free_text_with_a_lone_surrogate_is_refused_as_from_yaml_refuses_it(field: str) -> None:
+    """Text no file can hold would load from a dict and then break to_yaml()."""
+    rung = {"kind": "call", "size": 1, "next": "won", field: "caf\udce9"}
+    with pytest.raises(cl.DefinitionError, match="lone surrogate") as exc:
+        cl.Ladder.from_dict(tiny(rungs={"hello": rung}))
+    assert [p.path for p in exc.value.problems] == [f"rungs.hello.{field}"]

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -95,6 +96,21 @@ Channels = Annotated[
     Field(min_length=1, max_length=MAX_CHANNELS),
     _ids_schema(MAX_CHANNELS),
 ]
+
+
+def _valid_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"this is not valid Unicode text: character {exc.start} is a lone surrogate "
+            f"({text[exc.start]!r}), which no file can hold"
+        ) from exc
+    return text
+
+
+#: Free text (titles, descriptions, ask scripts): any valid Unicode, as a file can hold it.
+Text = Annotated[str, AfterValidator(_valid_text)]
 #: A count a ladder sets (``max_asks``, ``follow_ups.max``, ...): small, never negative.
 Count = Annotated[int, Field(ge=0, le=MAX_NUMBER)]
 
@@ -151,9 +167,9 @@ class RungDefinition(Defaults):
 
     kind: Kind
     size: Annotated[int, Field(ge=1, le=10)]
-    title: str | None = None
-    description: str | None = None
-    ask: str | None = None
+    title: Text | None = None
+    description: Text | None = None
+    ask: Text | None = None
     next: Targets | None = None
     outcomes: Annotated[dict[Id, Id], Field(max_length=MAX_OUTCOMES)] | None = None
     requires: list[Id] = Field(default_factory=list, max_length=MAX_REQUIRES)
@@ -178,8 +194,8 @@ class EndDefinition(_Model):
     """A terminal outcome of the ladder."""
 
     result: Result
-    title: str | None = None
-    description: str | None = None
+    title: Text | None = None
+    description: Text | None = None
 
 
 class Rules(_Model):
@@ -229,8 +245,8 @@ class LadderDefinition(_Model):
 
     ladder: Id
     version: Annotated[int, Field(ge=1, le=MAX_NUMBER)] = 1
-    title: str | None = None
-    description: str | None = None
+    title: Text | None = None
+    description: Text | None = None
     start: Targets
     exclusive: bool = True
     defaults: Defaults = Field(default_factory=Defaults)
