@@ -345,3 +345,12 @@ def test_values_reached_through_an_alias_are_located_at_the_anchor(
     assert located.data == {"a": [1, {"b": 2}], "c": [1, {"b": 2}]}
     assert located.where(("c", 1, "b")) == (1, 15)
     assert located.where(("c",), key=True) == (2, 1)
+
+
+def test_the_value_after_a_refused_complex_key_is_not_taken_for_a_key(
+    loader: SafeLoaderClass,
+) -> None:
+    text = "a: 1\n? [x, y]\n: {z: 2}\nb: 3\nb: 4\n"
+    with pytest.raises(cl.DefinitionError) as exc:
+        read_yaml(text, source="keys.yaml", loader=loader)
+    assert [(p.path, p.line) for p in problems(exc)] == [("", 2), ("b", 5)]

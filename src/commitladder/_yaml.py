@@ -164,6 +164,7 @@ class _Open:
     value: dict[str, Any] | list[Any]
     keep: bool  # False inside a value that is dropped (after a refused key, a refused tag)
     limit: Limit | None
+    is_key: bool = False  # a mapping or list written as a key: read through, then dropped
     key: str | None = None
     key_wanted: bool = True  # in a mapping: the next node is a key
     drop_value: bool = False  # in a mapping: the next value is dropped
@@ -242,7 +243,8 @@ class _Reader:
             self._alias(event, replayed)
         elif isinstance(event, _ENDS):
             done = self.stack.pop()
-            self._place(done.value, event, done.keep, built=True)
+            if not done.is_key:  # a refused key's end: its value comes next
+                self._place(done.value, event, done.keep, built=True)
         elif isinstance(event, yaml.NodeEvent):
             self._node(event)
 
@@ -315,8 +317,8 @@ class _Reader:
             if parent.keep:
                 message = f"{what} are not supported; write keys out plainly"
                 self._problem(event, parent.path, message)
-            if not merge:  # skip the key's own mapping or list, unbuilt
-                self.stack.append(_Open(parent.path, [], False, None))
+            if not merge:  # read through the key's own mapping or list, building nothing
+                self.stack.append(_Open(parent.path, [], False, None, is_key=True))
             return
         key = event.value
         child = (*parent.path, key)
