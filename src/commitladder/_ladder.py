@@ -8,7 +8,6 @@ validates everything or raises ``DefinitionError``.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock
-from ._errors import DefinitionError, LadderFileNotFoundError, Problem
+from ._files import read_ladder_file
 from ._format import MAX_BYTES
 from ._log import symbols
 
@@ -353,68 +352,5 @@ def load(
     ``FileNotFoundError``.
     """
     name = os.fspath(path)
-    raw = _read_regular_file(name, max_bytes)
+    raw = read_ladder_file(name, max_bytes=max_bytes)
     return Ladder.from_yaml(raw, source=name, max_bytes=max_bytes, listeners=listeners)
-
-
-def _read_regular_file(name: str, max_bytes: int) -> bytes:
-    def refused(message: str) -> DefinitionError:
-        return DefinitionError([Problem("", message, name)])
-
-    try:
-        info = os.stat(name)
-    except FileNotFoundError as exc:
-        raise LadderFileNotFoundError(name) from exc
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise refused(f"cannot read the file: {_reason(exc)}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise refused(
-            f"this is {_file_kind(info.st_mode)}, not a file: a ladder is read from a regular file"
-        )
-    if info.st_size > max_bytes:
-        raise refused(
-            f"the file is {info.st_size:,} bytes, over the limit of {max_bytes:,}; "
-            "split it or raise max_bytes"
-        )
-    # O_NONBLOCK: were the file swapped for a FIFO since stat(), open() must not wait
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(name, flags)
-    except FileNotFoundError as exc:
-        raise LadderFileNotFoundError(name) from exc
-    except OSError as exc:
-        raise refused(f"cannot read the file: {_reason(exc)}") from exc
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise refused("this is no longer a regular file; a ladder is read from one")
-        chunks: list[bytes] = []
-        left = max_bytes + 1  # one byte past the limit tells a file over it
-        while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
-            chunks.append(chunk)
-            left -= len(chunk)
-    except OSError as exc:
-        raise refused(f"cannot read the file: {_reason(exc)}") from exc
-    finally:
-        os.close(fd)
-    raw = b"".join(chunks)
-    if len(raw) > max_bytes:
-        raise refused(
-            f"the file holds more than {max_bytes:,} bytes, the limit (its size was not known "
-            "beforehand); split it or raise max_bytes"
-        )
-    return raw
-
-
-def _reason(exc: Exception) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-
-
-def _file_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
