@@ -142,6 +142,8 @@ _SCALARS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = {
     "null": SafeConstructor.construct_yaml_null,
 }
 _COLLECTIONS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_MERGE = _TAG + "merge"
+_PLAIN = "write keys out plainly"
 _ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
@@ -311,14 +313,16 @@ class _Reader:
         """A node in key position: a plain scalar, read as written (``no:`` stays 'no')."""
         parent.key_wanted = False
         parent.drop_value = True
-        if not isinstance(event, yaml.ScalarEvent) or self._tag(event) == _TAG + "merge":
-            merge = isinstance(event, yaml.ScalarEvent)
-            what = "merge keys (<<)" if merge else "complex keys"
+        if not isinstance(event, yaml.ScalarEvent):
             if parent.keep:
-                message = f"{what} are not supported; write keys out plainly"
-                self._problem(event, parent.path, message)
-            if not merge:  # read through the key's own mapping or list, building nothing
-                self.stack.append(_Open(parent.path, [], False, None, is_key=True))
+                self._problem(event, parent.path, "complex keys are not supported; " + _PLAIN)
+            # read through the key's own mapping or list, building nothing
+            self.stack.append(_Open(parent.path, [], False, None, is_key=True))
+            return
+        # only `<<` (or an explicit tag) can be a merge key: spare the resolver for the rest
+        if (event.tag is not None or event.value == "<<") and self._tag(event) == _MERGE:
+            if parent.keep:
+                self._problem(event, parent.path, "merge keys (<<) are not supported; " + _PLAIN)
             return
         key = event.value
         child = (*parent.path, key)
