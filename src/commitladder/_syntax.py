@@ -128,7 +128,7 @@ def _diagnose(
         return None
     if "nesting depth" in context or "nesting depth" in problem:  # libyaml stops at 1,000
         return _Said(at.line, at.column, f"nesting is deeper than {MAX_DEPTH} levels; flatten it")
-    if "tab" in problem or "'\\t'" in problem:
+    if "tab character" in problem or "'\\t'" in problem:  # libyaml's words, PyYAML's
         return _tab(text, at.line, at.column)
     if "cannot start any token" in problem:
         return _reserved(text, at.line, at.column)
@@ -146,20 +146,6 @@ def _diagnose(
         if quote is not None:
             return _unclosed_quote(text, quote.line, quote.column, at.line)
         return _out_of_place(text, near.line, near.column, at.line, at.column)
-    if "single document" in context:
-        return _Said(
-            at.line,
-            at.column,
-            "a second YAML document starts here (`---`); a ladder file holds one ladder: "
-            "remove the line, or split the file in two",
-        )
-    if "undefined alias" in problem:
-        return _Said(
-            at.line,
-            at.column,
-            f"{text.shown(at.line)} uses an alias (*name) with no anchor (&name) before it; "
-            "a ladder needs no aliases: write the value out, or share it through `defaults:`",
-        )
     return None
 
 
