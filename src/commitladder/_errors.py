@@ -2,6 +2,7 @@
 
     LadderError
     ├── DefinitionError          a ladder definition has problems (all of them, located)
+    │   └── LadderFileNotFoundError  load() found no file there (also a FileNotFoundError)
     ├── Refused                  a guard refused a command; nothing changed
     │   ├── AskPending           an ask is already open: one commitment at a time
     │   ├── NotNextStep          the rung is not a next step from where the prospect stands
@@ -39,6 +40,8 @@ must never import another module of commitladder but ``_values``.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +66,7 @@ __all__ = [
     "InvalidText",
     "KeyReused",
     "LadderError",
+    "LadderFileNotFoundError",
     "MissingFacts",
     "NaiveDatetimeError",
     "NoOpenAsk",
@@ -140,6 +144,28 @@ class DefinitionError(LadderError):
         count = len(self.problems)
         head = f"the ladder definition has {count} problem{'s' if count != 1 else ''}"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+class LadderFileNotFoundError(DefinitionError, FileNotFoundError):
+    """``load()`` found no file at the path it was given.
+
+    Both a ``DefinitionError`` (the ladder could not be loaded, ``problems`` says why) and
+    a ``FileNotFoundError`` (``filename``, ``errno``), so either ``except`` catches it.
+    """
+
+    def __init__(self, path: str) -> None:
+        here = os.getcwd()
+        message = f"there is no file here; check the path (a relative path starts from {here})"
+        super().__init__([Problem("", message, path)])
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = path
+
+    def __str__(self) -> str:  # OSError's would print "[Errno 2] ...", not the problems
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[type[LadderFileNotFoundError], tuple[str]]:
+        return type(self), (str(self.filename),)
 
 
 # ---- refusals -------------------------------------------------------------------------------
@@ -651,7 +677,8 @@ class TimeOrderError(LadderError, ValueError):
 
 
 # errors print as they are imported, ``commitladder.ConflictError``, not from this module
-for _cls in (LadderError, DefinitionError, Problem, StoreError, ConflictError, NotEnrolled,
+for _cls in (LadderError, DefinitionError, LadderFileNotFoundError, Problem, StoreError,
+             ConflictError, NotEnrolled,
              KeyReused, ReadOnlyEnrollment, InvalidText, NaiveDatetimeError, TimeOrderError,
              *_REFUSALS.values()):  # fmt: skip
     _cls.__module__ = "commitladder"

@@ -11,22 +11,20 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ._clock import Clock
-from ._definition import LadderDefinition, Rules
-from ._errors import DefinitionError, Problem
+from ._files import read_ladder_file
+from ._format import MAX_BYTES
 from ._tables import End, Rung, Tables, compile_tables
-from ._validate import validate
-from ._yaml import MAX_BYTES, read_yaml
 
+# The definition layer (pydantic, PyYAML) loads with the first ladder built, not with
+# `import commitladder`: a CLI's --help or a worker that only imports must not pay for it.
 if TYPE_CHECKING:
     from transitions import Machine
 
+    from ._definition import LadderDefinition, Rules
     from ._enrollment import Enrollment
     from ._events import Event
     from ._lint import Finding
@@ -48,7 +46,7 @@ class Ladder:
         _checked: bool = False,
     ) -> None:
         if not _checked:
-            definition = validate(definition.model_dump(mode="json", exclude_unset=True))
+            definition = _checked_definition(definition)
         self.definition = definition
         self.name = definition.ladder
         self.version = definition.version
@@ -139,13 +137,20 @@ class Ladder:
         listeners: Iterable[Listener] = (),
     ) -> Ladder:
         """Compile a ladder from YAML text; problems are located as ``source:line:column``."""
+        from ._validate import validate
+        from ._yaml import read_yaml
+
         located = read_yaml(text, source=source, max_bytes=max_bytes)
         return cls(validate(located.data, located), listeners=listeners, _checked=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, listeners: Iterable[Listener] = ()) -> Ladder:
         """Compile a ladder from plain data (the same shape as the YAML)."""
-        return cls(validate(dict(data)), listeners=listeners, _checked=True)
+        from ._validate import validate
+
+        # anything but a mapping goes to validation as it is, which says what a ladder is
+        plain = dict(data) if isinstance(data, Mapping) else data
+        return cls(validate(plain), listeners=listeners, _checked=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that ``from_dict`` turns back into an equal ladder."""
@@ -154,6 +159,8 @@ class Ladder:
 
     def to_yaml(self) -> str:
         """YAML text that ``from_yaml`` turns back into an equal ladder."""
+        import yaml
+
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
 
     # ---- using ----------------------------------------------------------------------------
@@ -226,22 +233,33 @@ class Ladder:
         return f"<Ladder {self.name!r} v{self.version}: {size}>"
 
 
+def _checked_definition(definition: LadderDefinition) -> LadderDefinition:
+    """``definition`` validated as a whole (the models check fields one by one only)."""
+    from ._definition import LadderDefinition
+    from ._validate import validate
+
+    if not isinstance(definition, LadderDefinition):
+        kind = type(definition).__name__
+        raise TypeError(
+            f"Ladder() takes a LadderDefinition, not {kind}: build one from plain data with "
+            "Ladder.from_dict(data), from YAML with Ladder.from_yaml(text) or cl.load(path)"
+        )
+    return validate(definition.model_dump(mode="json", exclude_unset=True))
+
+
 def load(
     path: str | os.PathLike[str],
     *,
     max_bytes: int = MAX_BYTES,
     listeners: Iterable[Listener] = (),
 ) -> Ladder:
-    """Read and compile the ladder file at ``path``."""
-    file = Path(path)
-    try:
-        size = file.stat().st_size
-        if size > max_bytes:
-            msg = f"the file is {size:,} bytes, over the limit of {max_bytes:,}"
-            raise DefinitionError([Problem("", msg, str(path))])
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise DefinitionError(
-            [Problem("", f"cannot read the file: {exc.strerror}", str(path))]
-        ) from exc
-    return Ladder.from_yaml(raw, source=str(path), max_bytes=max_bytes, listeners=listeners)
+    """Read and compile the ladder file at ``path``.
+
+    Reads a regular file only (a directory, a FIFO or a device is refused before it is
+    opened) and at most ``max_bytes``, whatever the file system says of its size. A
+    missing file raises ``LadderFileNotFoundError``, a ``DefinitionError`` that is also a
+    ``FileNotFoundError``.
+    """
+    name = os.fspath(path)
+    raw = read_ladder_file(name, max_bytes=max_bytes)
+    return Ladder.from_yaml(raw, source=name, max_bytes=max_bytes, listeners=listeners)
