@@ -2,133 +2,37 @@
 
 A ladder declared in YAML or Python compiles to a guarded ``transitions`` machine;
 enrollments climb it one ask at a time, and every rule of the ladder is enforced.
-This module is the front door: it re-exports the public contract and imports
+This module is the front door: it re-exports the public contract (from ``_api``, on
+the first use of a name, so the command line and the pytest plugin start fast) and imports
 nothing heavy (no database drivers, no CLI stack, no hypothesis).
 """
 
-from ._clock import Clock, NaiveDatetimeError, SteppableClock, SystemClock, TimeOrderError
-from ._definition import (
-    Defaults,
-    EndDefinition,
-    FollowUps,
-    Kind,
-    LadderDefinition,
-    Rules,
-    RungDefinition,
-)
-from ._durations import format_duration, parse_duration
-from ._enrollment import Ask, Enrollment, Status, Timer
-from ._errors import (
-    AskLimitReached,
-    AskPending,
-    ChannelNotAllowed,
-    ConflictError,
-    DefinitionError,
-    EnrollmentEnded,
-    EnrollmentParked,
-    FollowUpLimitReached,
-    FollowUpTooSoon,
-    InCooldown,
-    LadderError,
-    MissingFacts,
-    NoOpenAsk,
-    NotExpiredYet,
-    NotNextStep,
-    NotParked,
-    OutcomeRequired,
-    Problem,
-    Refused,
-    StoreError,
-    UnknownEnd,
-    UnknownRung,
-)
-from ._events import (
-    AskExpired,
-    AskIssued,
-    AskWithdrawn,
-    Committed,
-    Declined,
-    Ended,
-    Enrolled,
-    Event,
-    FollowedUp,
-    Parked,
-    Resumed,
-    event_from_dict,
-)
-from ._ladder import End, Ladder, Rung, load
-from ._lint import Finding
-from ._memory_store import MemoryStore
-from ._messaging import Message, Messenger, RecordingMessenger
-from .store import NotEnrolled, Store
-from ._tracker import RelayReport, Tracker
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api import *  # noqa: F403
+    from ._api import __all__ as __all__
+else:
+    # runtime only: type checkers see the names above, and an unknown name stays an error
+
+    def __getattr__(name: str) -> Any:
+        """Serve a public name, importing the library on its first use (PEP 562).
+
+        ``commitladder --version``, ``--help`` and the pytest plugin import this package
+        but none of its names, so they start without pydantic and the compiled core.
+        """
+        if name.startswith("_") and name != "__all__":  # private and dunder probes
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        api = import_module(f"{__name__}._api")
+        if name != "__all__" and name not in api.__all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *import_module(f"{__name__}._api").__all__})
+
 
 __version__ = "0.1.0.dev0"
-
-__all__ = [
-    "Ask",
-    "AskExpired",
-    "AskIssued",
-    "AskLimitReached",
-    "AskPending",
-    "AskWithdrawn",
-    "ChannelNotAllowed",
-    "Clock",
-    "Committed",
-    "ConflictError",
-    "Declined",
-    "Defaults",
-    "DefinitionError",
-    "End",
-    "EndDefinition",
-    "Ended",
-    "Enrolled",
-    "Enrollment",
-    "EnrollmentEnded",
-    "EnrollmentParked",
-    "Event",
-    "Finding",
-    "FollowUpLimitReached",
-    "FollowUpTooSoon",
-    "FollowUps",
-    "FollowedUp",
-    "InCooldown",
-    "Kind",
-    "Ladder",
-    "LadderDefinition",
-    "LadderError",
-    "MemoryStore",
-    "Message",
-    "Messenger",
-    "MissingFacts",
-    "NaiveDatetimeError",
-    "NoOpenAsk",
-    "NotEnrolled",
-    "NotExpiredYet",
-    "NotNextStep",
-    "NotParked",
-    "OutcomeRequired",
-    "Parked",
-    "Problem",
-    "RecordingMessenger",
-    "Refused",
-    "RelayReport",
-    "Resumed",
-    "Rules",
-    "Rung",
-    "RungDefinition",
-    "Status",
-    "SteppableClock",
-    "Store",
-    "StoreError",
-    "SystemClock",
-    "TimeOrderError",
-    "Timer",
-    "Tracker",
-    "UnknownEnd",
-    "UnknownRung",
-    "event_from_dict",
-    "format_duration",
-    "load",
-    "parse_duration",
-]
