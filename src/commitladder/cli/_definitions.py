@@ -1,0 +1,145 @@
+"""Commands about ladder files themselves: ``validate``, ``check`` and ``schema``.
+
+Nothing here runs an enrollment or opens a database. The ladder stack (pydantic,
+the compiled core) is imported inside each command, never at import.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from commitladder._errors import DefinitionError
+
+from ._output import Files, err, out, speaking
+
+__all__ = ["CheckFormat", "check", "schema", "validate"]
+
+
+def validate(ctx: typer.Context, files: Files) -> None:
+    """Check ladder files: print "ok" or every problem, as path:line:column: field: message.
+
+    Example: commitladder validate ladders/*.yaml
+    """
+    from commitladder._ladder import load
+
+    failed = 0
+    with speaking(ctx):
+        for file in files:
+            try:
+                ladder = load(file)
+            except DefinitionError as exc:
+                failed += 1
+                for problem in exc.problems:
+                    out.print(str(problem), markup=False)
+                continue
+            rungs, ends = len(ladder.rungs), len(ladder.ends)
+            out.print(
+                f"{file}: ok ({ladder.name} v{ladder.version}: {rungs} rung{'s' * (rungs != 1)}, "
+                f"{ends} end{'s' * (ends != 1)})",
+                markup=False,
+            )
+    if failed:
+        err.print(f"{failed} of {len(files)} file{'s' if len(files) > 1 else ''} invalid")
+        raise typer.Exit(1)
+
+
+class CheckFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def check(
+    ctx: typer.Context,
+    files: Files,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
+    fmt: Annotated[
+        CheckFormat, typer.Option("--format", help="text for people, json for CI annotations.")
+    ] = CheckFormat.text,
+) -> None:
+    """Lint ladders: each finding with a stable code, severity, file:line:column and a fix.
+
+    Exit 0 when no finding fails (errors fail; warnings too with --strict), 1 when one
+    does or a file is not a valid ladder, 2 on a usage error.
+
+    Example: commitladder check examples/ladders/*.yaml --strict
+    """
+    from commitladder._ladder import load
+    from commitladder._lint import Finding, locate
+    from commitladder._yaml import read_yaml
+
+    found: list[Finding] = []
+    failed_files = 0
+    with speaking(ctx):
+        for file in files:
+            try:
+                ladder = load(file)
+            except DefinitionError as exc:
+                failed_files += 1
+                found.extend(
+                    Finding(
+                        code="invalid_definition",
+                        severity="error",
+                        location=p.path,
+                        message=p.message,
+                        hint=(
+                            "correct the definition (commitladder validate shows the same problems)"
+                        ),
+                        source=p.source,
+                        line=p.line,
+                        column=p.column,
+                    )
+                    for p in exc.problems
+                )
+                continue
+            findings = locate(ladder.lint(), read_yaml(file.read_bytes(), source=str(file)))
+            found.extend(findings)
+            if fmt is CheckFormat.text and not findings:
+                out.print(f"{file}: ok, no findings", markup=False)
+    failing = [f for f in found if f.severity == "error" or (strict and f.severity == "warning")]
+    if fmt is CheckFormat.json:
+        out.print_json(json.dumps([f.to_dict() for f in found]))
+    else:
+        for finding in found:
+            out.print(str(finding), markup=False)
+        counts = {s: sum(1 for f in found if f.severity == s) for s in ("error", "warning", "info")}
+        summary = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items() if n)
+        if found:
+            err.print(
+                f"{summary} in {len(files)} file{'s' * (len(files) != 1)}"
+                + ("" if failing else "; none fails" + ("" if strict else " (use --strict)")),
+                markup=False,
+            )
+    if failing or failed_files:
+        raise typer.Exit(1)
+
+
+def schema(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the ladder format, for editors (YAML language server).
+
+    Put this first line in a ladder file to get completion and checks as you type:
+    # yaml-language-server: $schema=<path or URL of the schema>
+
+    Example: commitladder schema -o ladder.schema.json
+    """
+    with speaking(ctx):
+        from commitladder._schema import schema_text
+
+        text = schema_text()
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}", markup=False)
