@@ -22,9 +22,14 @@ __all__ = ["CheckFormat", "check", "schema", "validate"]
 
 
 def validate(ctx: typer.Context, files: Files) -> None:
-    """Check ladder files: print "ok" or every problem, as path:line:column: field: message.
+    """Load ladder files: print ok, or every problem with its place.
 
-    Example: commitladder validate ladders/*.yaml
+    Each problem prints as FILE:LINE:COLUMN: FIELD: MESSAGE, with a "did you mean" where
+    a name is close to one the ladder declares.
+
+    \b
+    Example:
+      commitladder validate ladders/*.yaml
     """
     from commitladder._ladder import load
 
@@ -62,12 +67,14 @@ def check(
         CheckFormat, typer.Option("--format", help="text for people, json for CI annotations.")
     ] = CheckFormat.text,
 ) -> None:
-    """Lint ladders: each finding with a stable code, severity, file:line:column and a fix.
+    """Lint ladders: findings with a code, a place and a fix.
 
     Exit 0 when no finding fails (errors fail; warnings too with --strict), 1 when one
     does or a file is not a valid ladder, 2 on a usage error.
 
-    Example: commitladder check examples/ladders/*.yaml --strict
+    \b
+    Example:
+      commitladder check examples/ladders/*.yaml --strict
     """
     from commitladder._ladder import load
     from commitladder._lint import Finding, locate
@@ -126,12 +133,17 @@ def schema(
         typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
     ] = None,
 ) -> None:
-    """Print the JSON Schema of the ladder format, for editors (YAML language server).
+    """Print the JSON Schema of the ladder format, for editors.
 
-    Put this first line in a ladder file to get completion and checks as you type:
-    # yaml-language-server: $schema=<path or URL of the schema>
+    The YAML language server (VS Code, vim, emacs...) then completes and checks ladder
+    files as you type, when their first line names the schema:
 
-    Example: commitladder schema -o ladder.schema.json
+    \b
+      # yaml-language-server: $schema=<path or URL of the schema>
+
+    \b
+    Example:
+      commitladder schema -o ladder.schema.json
     """
     with speaking(ctx):
         from commitladder._schema import schema_text

@@ -114,20 +114,26 @@ def demo(
         Path,
         typer.Option("--out", metavar="DIR", help="Folder for the demo's files (made if missing)."),
     ] = Path("commitladder-demo"),
-    prospects: Annotated[int, typer.Option("--prospects", "-n", min=1, metavar="N")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", min=0, metavar="SEED")] = 0,
+    prospects: Annotated[
+        int, typer.Option("--prospects", "-n", min=1, metavar="N", help="Made-up prospects.")
+    ] = 1000,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, metavar="SEED", help="Same seed, same history.")
+    ] = 0,
     walk: Annotated[
         bool,
         typer.Option("--walk", help="Instead: walk one prospect up in memory, guard by guard."),
     ] = False,
 ) -> None:
-    """Simulate 1,000 prospects on the seed ladder, print the funnel, draw it with live counts.
+    """Simulate 1,000 prospects on the seed ladder and draw them.
 
     The prospects climb through a durable Tracker on SQLite. Writes demo.db, the ladder
     (solopreneur.yaml) and its diagram (SVG when Graphviz is installed, else Mermaid and
     DOT) into --out, and says where they are.
 
-    Example: commitladder demo --out /tmp/demo
+    \b
+    Example:
+      commitladder demo --out /tmp/demo
     """
     if walk:
         with speaking(ctx):

@@ -61,13 +61,16 @@ def graph(
     ] = None,
     prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
-    """Draw a ladder bottom-up: rungs by size, outcomes on branches, ends coloured by result.
+    """Draw a ladder, with live counts from a store.
 
-    Mermaid and DOT need nothing installed; SVG and PNG need Graphviz (the `graph` extra
-    and the `dot` program). With --db, each edge carries the asks it stands for: asked,
-    yes, no, expired and the conversion.
+    The drawing reads bottom-up: rungs by size, outcomes on branches, ends coloured by
+    result. Mermaid and DOT need nothing installed; SVG and PNG need Graphviz (the
+    `graph` extra and the `dot` program). With --db, each edge carries the asks it stands
+    for: asked, yes, no, expired and the conversion.
 
-    Example: commitladder graph examples/ladders/solopreneur.yaml -o ladder.svg --db demo.db
+    \b
+    Example:
+      commitladder graph ladder.yaml -o ladder.svg --db demo.db
     """
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output else ""
@@ -96,9 +99,14 @@ def graph(
 
 
 def paths(ctx: typer.Context, file: File) -> None:
-    """List the shortest command sequence reaching each rung (a commitment) and each end.
+    """List the shortest way to reach each rung and each end.
 
-    Example: commitladder paths ladders/solopreneur.yaml
+    Each way is the command sequence that gets there first: a rung is reached by a
+    commitment to it, an end by the command that ends the enrollment.
+
+    \b
+    Example:
+      commitladder paths ladders/solopreneur.yaml
     """
     from commitladder._errors import DefinitionError
     from commitladder._ladder import load

@@ -45,7 +45,7 @@ DEFAULT_PREFIX = "commitladder_"
 Files = Annotated[
     list[Path],
     typer.Argument(
-        exists=True, dir_okay=False, readable=True, metavar="FILE...", help="Ladder YAML files."
+        exists=True, dir_okay=False, readable=True, metavar="FILE", help="Ladder YAML files."
     ),
 ]
 File = Annotated[

@@ -32,10 +32,14 @@ def property_test(
         int, typer.Option("--steps", min=1, metavar="N", help="Commands per climb, at most.")
     ] = 40,
 ) -> None:
-    """Property-test each ladder's rules: lint proofs, then random climbs with hypothesis.
+    """Property-test each ladder's rules: lint, then random climbs.
 
     Exit 0 when every rule holds, 1 when one broke (the story shows how), 2 when a ladder
-    file is invalid. Example: commitladder test ladders/*.yaml --seed 7
+    file is invalid.
+
+    \b
+    Example:
+      commitladder test ladders/*.yaml --seed 7
     """
     try:
         from commitladder._lint import locate

@@ -110,20 +110,24 @@ def funnel(
         str | None,
         typer.Option("--ladder", metavar="NAME", help="Ladder name, when the store holds several."),
     ] = None,
-    fmt: Annotated[FunnelFormat, typer.Option("--format", "-f")] = FunnelFormat.table,
+    fmt: Annotated[
+        FunnelFormat, typer.Option("--format", "-f", help="png needs -o and the plot extra.")
+    ] = FunnelFormat.table,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
     ] = None,
     prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
-    """Report the funnel from a store's event log: per rung asked, yes, no, expired, conversion.
+    """Report a store's funnel per rung: asked, yes, no, expired.
 
-    Also the median time from ask to yes, and how many asks are open now and how many
-    deals are parked there. Read-only. PNG draws a funnel chart (the `plot` extra:
-    matplotlib) and needs -o.
+    Also the conversion, the median time from ask to yes, and how many asks are open now
+    and how many deals are parked there. Read-only. PNG draws a funnel chart (the `plot`
+    extra: matplotlib) and needs -o.
 
-    Example: commitladder funnel --db commitladder-demo/demo.db --format csv
+    \b
+    Example:
+      commitladder funnel --db commitladder-demo/demo.db --format csv
     """
     if fmt is FunnelFormat.png and output is None:
         err.print("a PNG is binary: give -o FILE.png (or use --format table, csv or json)")
@@ -202,7 +206,9 @@ def run_simulation(
 def simulate(
     ctx: typer.Context,
     file: File,
-    prospects: Annotated[int, typer.Option("--prospects", "-n", min=1, metavar="N")] = 1000,
+    prospects: Annotated[
+        int, typer.Option("--prospects", "-n", min=1, metavar="N", help="Made-up prospects.")
+    ] = 1000,
     seed: Annotated[
         int, typer.Option("--seed", min=0, metavar="SEED", help="Same seed, same history.")
     ] = 0,
@@ -214,13 +220,16 @@ def simulate(
     ] = 90,
     prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
-    """Simulate prospects climbing a ladder through a real Tracker and store; print the funnel.
+    """Simulate prospects climbing a ladder; print the funnel.
 
-    Prospects enrol over the first half of the period and answer each ask with the
-    chances of the ladder's `simulation:` section (or 60% yes, 20% no, the rest silent,
-    replies after about 2 days); timers run on a simulated clock.
+    Every command goes through a real Tracker and store. Prospects enrol over the first
+    half of the period and answer each ask with the chances of the ladder's
+    `simulation:` section (or 60% yes, 20% no, the rest silent, replies after about 2
+    days); timers run on a simulated clock.
 
-    Example: commitladder simulate examples/ladders/saas_trial.yaml -n 500 --seed 7 --db sim.db
+    \b
+    Example:
+      commitladder simulate ladder.yaml -n 500 --seed 7 --db sim.db
     """
     url = db_url(db)
     with speaking(ctx):
