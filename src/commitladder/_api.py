@@ -61,6 +61,7 @@ from ._lint import Finding
 from ._memory_store import MemoryStore
 from ._messaging import Message, Messenger, RecordingMessenger
 from ._tracker import RelayReport, Tracker
+from ._verify import Verification, verify
 from .store import NotEnrolled, Store
 
 __all__ = [
@@ -125,8 +126,10 @@ __all__ = [
     "Tracker",
     "UnknownEnd",
     "UnknownRung",
+    "Verification",
     "event_from_dict",
     "format_duration",
     "load",
     "parse_duration",
+    "verify",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +17,7 @@ import typer
 
 from commitladder._errors import DefinitionError
 
-from ._output import Files, err, out, speaking
+from ._output import Files, err, out, print_findings, speaking
 
 __all__ = ["CheckFormat", "check", "schema", "validate"]
 
@@ -69,60 +70,42 @@ def check(
 ) -> None:
     """Lint ladders: findings with a code, a place and a fix.
 
-    Exit 0 when no finding fails (errors fail; warnings too with --strict), 1 when one
-    does or a file is not a valid ladder, 2 on a usage error.
+    The same findings, and the same verdict, as `commitladder test` and the pytest plugin
+    give before their random climbs. A finding that says the same thing about several
+    places is printed once, with the places listed under it. Exit 0 when no finding
+    fails (errors fail; warnings too with --strict), 1 when one does or a file is not a
+    valid ladder, 2 on a usage error.
 
     \b
     Example:
       commitladder check examples/ladders/*.yaml --strict
     """
-    from commitladder._ladder import load
-    from commitladder._lint import Finding, locate
-    from commitladder._yaml import read_yaml
+    from commitladder._verify import verify
 
-    found: list[Finding] = []
-    failed_files = 0
     with speaking(ctx):
-        for file in files:
-            try:
-                ladder = load(file)
-            except DefinitionError as exc:
-                failed_files += 1
-                found.extend(
-                    Finding(
-                        code="invalid_definition",
-                        severity="error",
-                        location=p.path,
-                        message=p.message,
-                        hint=(
-                            "correct the definition (commitladder validate shows the same problems)"
-                        ),
-                        source=p.source,
-                        line=p.line,
-                        column=p.column,
-                    )
-                    for p in exc.problems
-                )
-                continue
-            findings = locate(ladder.lint(), read_yaml(file.read_bytes(), source=str(file)))
-            found.extend(findings)
-            if fmt is CheckFormat.text and not findings:
-                out.print(f"{file}: ok, no findings", markup=False)
-    failing = [f for f in found if f.severity == "error" or (strict and f.severity == "warning")]
+        results = [verify(file, strict=strict) for file in files]
+    found = [finding for result in results for finding in result.findings]
     if fmt is CheckFormat.json:
         out.print_json(json.dumps([f.to_dict() for f in found]))
     else:
-        for finding in found:
-            out.print(str(finding), markup=False)
-        counts = {s: sum(1 for f in found if f.severity == s) for s in ("error", "warning", "info")}
-        summary = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items() if n)
+        for result in results:
+            if not result.findings:
+                out.print(f"{result.source}: ok, no findings", markup=False)
+            print_findings(result.findings)
         if found:
+            fails = any(result.failing for result in results)
+            counts = Counter(f.severity for f in found for _ in f.places or [f])
+            summary = ", ".join(
+                f"{counts[s]} {s}{'s' * (counts[s] != 1)}"
+                for s in ("error", "warning", "info")
+                if counts[s]
+            )
             err.print(
                 f"{summary} in {len(files)} file{'s' * (len(files) != 1)}"
-                + ("" if failing else "; none fails" + ("" if strict else " (use --strict)")),
+                + ("" if fails else "; none fails" + ("" if strict else " (use --strict)")),
                 markup=False,
             )
-    if failing or failed_files:
+    if not all(result.ok for result in results):
         raise typer.Exit(1)
 
 

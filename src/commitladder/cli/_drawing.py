@@ -108,16 +108,10 @@ def paths(ctx: typer.Context, file: File) -> None:
     Example:
       commitladder paths ladders/solopreneur.yaml
     """
-    from commitladder._errors import DefinitionError
-    from commitladder._ladder import load
+    with speaking(ctx):  # an invalid file: its problems, located, and exit 1
+        from commitladder._ladder import load
 
-    with speaking(ctx):
-        try:
-            ladder = load(file)
-        except DefinitionError as exc:
-            for problem in exc.problems:
-                out.print(str(problem), markup=False)
-            raise typer.Exit(2) from None
+        ladder = load(file)
         found = ladder.paths()
     for target, path in found.items():
         out.print(f"{target} ({path.kind}, {len(path)} steps):", markup=False)

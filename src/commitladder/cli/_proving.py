@@ -1,7 +1,8 @@
 """``commitladder test``: lint proofs, then random climbs with hypothesis, per ladder file.
 
-Hypothesis and the testing kit load only when the command runs; without the
-``testing`` extra the command says how to install it (exit 2).
+It reports what ``commitladder.verify`` finds, the same verdict ``check`` and the
+pytest plugin give. Hypothesis and the testing kit load only when the command runs;
+without the ``testing`` extra the command says how to install it (exit 2).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from typing import Annotated
 
 import typer
 
-from commitladder._errors import DefinitionError
-
-from ._output import Files, err, out, speaking
+from ._output import Files, err, out, print_findings, speaking
 
 __all__ = ["property_test"]
 
@@ -31,54 +30,47 @@ def property_test(
     steps: Annotated[
         int, typer.Option("--steps", min=1, metavar="N", help="Commands per climb, at most.")
     ] = 40,
+    strict: Annotated[bool, typer.Option("--strict", help="Lint warnings fail too.")] = False,
 ) -> None:
     """Property-test each ladder's rules: lint, then random climbs.
 
-    Exit 0 when every rule holds, 1 when one broke (the story shows how), 2 when a ladder
-    file is invalid.
+    Every lint finding is printed as `commitladder check` prints it, then the climbs'
+    verdict; a broken rule is told as a numbered sales story. Exit 0 when the ladder
+    passes, 1 when a rule broke, lint found an error (a warning too with --strict) or a
+    file is not a valid ladder, 2 on a usage error.
 
     \b
     Example:
       commitladder test ladders/*.yaml --seed 7
     """
     try:
-        from commitladder._lint import locate
-        from commitladder._yaml import read_yaml
-        from commitladder.testing import prove
+        import commitladder.testing  # noqa: F401  # hypothesis: fail early, with the fix
     except ImportError:
         err.print(
             "commitladder test needs the `testing` extra: pip install 'commitladder[testing]'"
         )
         raise typer.Exit(2) from None
-    from commitladder._ladder import load
+    from commitladder._verify import verify
 
-    invalid = broken = 0
+    failed = 0
     with speaking(ctx):
         for file in files:
-            try:
-                ladder = load(file)
-            except DefinitionError as exc:
-                for problem in exc.problems:
-                    out.print(str(problem), markup=False)
-                invalid += 1
-                continue
-            rules = ("max_size_step", "requires_before", "max_asks_without_commitment")
-            findings = locate(
-                [f for f in ladder.lint() if f.code in rules],
-                read_yaml(file.read_bytes(), source=str(file)),
-            )
-            for finding in findings:
-                out.print(str(finding), markup=False)  # file:line:column: ...
-            verdict = prove(ladder, max_examples=examples, seed=seed, steps=steps)
-            if verdict.broken is not None:
-                broken += 1
+            result = verify(file, examples=examples, seed=seed, steps=steps, strict=strict)
+            print_findings(result.findings)
+            verdict, broken = result.verdict, result.broken
+            if verdict is None:  # the file is not a valid ladder: its problems are above
+                failed += 1
+                out.print(f"{file}: FAILED: not a valid ladder", markup=False)
+            elif broken is not None:
+                failed += 1
                 out.print(f"{file}: FAILED after {verdict.examples} climbs", markup=False)
-                out.print(str(verdict.broken), markup=False)
-            elif findings:
-                broken += 1
+                out.print(str(broken), markup=False)
+            elif result.failing:
+                failed += 1
+                codes = ", ".join(dict.fromkeys(f.code for f in result.failing))
                 out.print(
-                    f"{file}: FAILED: lint proves a rule false on some path "
-                    f"({verdict.examples} random climbs did not meet it; seed {verdict.seed})",
+                    f"{file}: FAILED: lint found {codes} ({verdict.examples} random climbs "
+                    f"did not meet a broken rule; seed {verdict.seed})",
                     markup=False,
                 )
             else:
@@ -88,7 +80,5 @@ def property_test(
                     f"{directed if verdict.directed else ''} (seed {verdict.seed})",
                     markup=False,
                 )
-    if invalid:
-        raise typer.Exit(2)
-    if broken:
+    if failed:
         raise typer.Exit(1)
