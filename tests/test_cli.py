@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shlex
 import subprocess
 import sys
 from itertools import pairwise
@@ -115,6 +116,44 @@ def test_demo_without_graphviz_writes_mermaid_and_dot_and_says_so(
     assert (out / "solopreneur.mmd").read_text().splitlines()[3] == "flowchart BT"
     assert (out / "solopreneur.dot").read_text().startswith('digraph "solopreneur"')
     assert not (out / "solopreneur.svg").exists()
+
+
+def _next_commands(output: str) -> list[list[str]]:
+    """The commands the demo suggests under "Next", as argument lists."""
+    block = output.split("\nNext\n")[1].split("\n\n")[0]
+    return [shlex.split(line)[1:] for line in block.splitlines()]
+
+
+def _run_the_demos_suggestions(folder: Path) -> list[list[str]]:
+    demo = runner.invoke(app, ["demo", "--out", str(folder), "-n", "20"])
+    assert demo.exit_code == 0, demo.output
+    suggested = _next_commands(demo.stdout)
+    assert [args[0] for args in suggested] == ["funnel", "graph", "check"]
+    for args in suggested:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, f"commitladder {shlex.join(args)}:\n{result.output}"
+    return suggested
+
+
+def test_the_demos_next_commands_run_where_graphviz_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: "Next" suggested `graph -o ladder.png`, which exits 2 without Graphviz."""
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    monkeypatch.chdir(tmp_path)
+    suggested = _run_the_demos_suggestions(tmp_path / "demo")
+    assert suggested[1][-2:] == ["-o", "ladder.mmd"]
+    assert (tmp_path / "ladder.mmd").read_text().splitlines()[3] == "flowchart BT"
+
+
+@needs_dot
+def test_the_demos_next_commands_run_where_graphviz_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    suggested = _run_the_demos_suggestions(tmp_path / "demo")
+    assert suggested[1][-2:] == ["-o", "ladder.png"]
+    assert image_size((tmp_path / "ladder.png").read_bytes())[0] > 400
 
 
 def test_demo_walk_shows_each_guard_on_one_prospect() -> None:
@@ -253,3 +292,18 @@ def test_no_cli_module_reads_another_modules_private_names() -> None:
             if module.startswith("commitladder"):
                 private = [n for n in names if n.startswith("_") and n != "__version__"]
                 assert private == [], f"{path.name} imports {private} from {module}"
+
+
+@pytest.mark.parametrize("command", ["validate", "check", "graph", "paths", "test", "simulate"])
+def test_every_command_exits_1_on_an_invalid_ladder_and_2_on_a_missing_file(
+    command: str, tmp_path: Path
+) -> None:
+    """1: the input has problems; 2: a usage error. `test` and `paths` used to exit 2 on both."""
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(BROKEN)
+    extra = ["--db", str(tmp_path / "sim.db")] if command == "simulate" else []
+    invalid = runner.invoke(app, [command, str(bad), *extra])
+    assert invalid.exit_code == 1, invalid.output
+    assert "did you mean 'admit_problem'?" in invalid.stdout
+    missing = runner.invoke(app, [command, str(tmp_path / "missing.yaml"), *extra])
+    assert missing.exit_code == 2, missing.output

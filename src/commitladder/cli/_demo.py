@@ -167,22 +167,29 @@ def demo(
             f"{report.timers:,} timers fired, over 90 simulated days",
             markup=False,
         )
-        written = _demo_diagrams(ladder, found, folder)
+        written, drawn = _demo_diagrams(ladder, found, folder)
     out.print("\n[bold]Files[/bold]")
     for path, what in [(database, "the store (SQLite)"), (ladder_file, "the ladder"), *written]:
         out.print(f"  {path}  {what}", markup=False)
     out.print("\n[bold]Next[/bold]")
+    # only what runs here: a PNG needs Graphviz, which drew the SVG if it is installed
+    picture = "ladder.png" if drawn else "ladder.mmd"
     for line in (
         f"commitladder funnel --db {database} --format csv",
-        f"commitladder graph {ladder_file} --db {database} -o ladder.png",
+        f"commitladder graph {ladder_file} --db {database} -o {picture}",
         f"commitladder check {ladder_file}",
     ):
         out.print(f"  {line}", markup=False)
     out.print(f"\ndone in {time.perf_counter() - began:.1f}s", markup=False)
 
 
-def _demo_diagrams(ladder: Ladder, funnel: Funnel, folder: Path) -> list[tuple[Path, str]]:
-    """SVG with live counts when Graphviz is there; otherwise Mermaid and DOT, saying why."""
+def _demo_diagrams(
+    ladder: Ladder, funnel: Funnel, folder: Path
+) -> tuple[list[tuple[Path, str]], bool]:
+    """SVG with live counts when Graphviz is there; otherwise Mermaid and DOT, saying why.
+
+    Returns the files written, and whether Graphviz could draw.
+    """
     from commitladder._graph import GraphvizMissing, render, to_dot, to_mermaid
 
     dot = to_dot(ladder, funnel)
@@ -193,7 +200,7 @@ def _demo_diagrams(ladder: Ladder, funnel: Funnel, folder: Path) -> list[tuple[P
         svg.unlink(missing_ok=True)
         err.print(f"note: no SVG: {missing}", markup=False)
     else:
-        return [(svg, "the diagram with live counts")]
+        return [(svg, "the diagram with live counts")], True
     written = []
     for suffix, text, what in (
         ("mmd", to_mermaid(ladder, funnel), "the diagram with live counts (Mermaid)"),
@@ -202,4 +209,4 @@ def _demo_diagrams(ladder: Ladder, funnel: Funnel, folder: Path) -> list[tuple[P
         path = folder / f"{ladder.name}.{suffix}"
         path.write_text(text, encoding="utf-8")
         written.append((path, what))
-    return written
+    return written, False
