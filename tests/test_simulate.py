@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import commitladder as cl
-from commitladder._simulate import DEFAULT_ANSWER, answers
+from commitladder._simulate import DEFAULT_ANSWER, answers, prospect_name
 from commitladder.cli import app, seed_ladder
 from commitladder.sql import SqlStore
 from support import EXAMPLE_FILES, simulate_into
@@ -160,7 +160,7 @@ def test_cli_simulates_every_example_and_prints_its_funnel(path: Path, tmp_path:
     assert f"stored in {db}" in result.stdout
     again = runner.invoke(app, args)
     assert again.exit_code == 1
-    assert "already holds a simulation of" in again.stderr
+    assert "already holds a simulation with seed 4" in again.stderr
     assert "Traceback" not in again.output
 
 
@@ -171,3 +171,52 @@ def test_cli_simulate_reports_an_invalid_ladder_and_bad_options(tmp_path: Path) 
     assert result.exit_code == 1
     assert "unknown target 'nowhere'" in result.stdout
     assert runner.invoke(app, ["simulate", str(EXAMPLE_FILES[0]), "-n", "0"]).exit_code == 2
+
+
+def _enrollments(db: Path) -> list[str]:
+    rows = _log(f"sqlite:///{db}")
+    return sorted({row[0] for row in rows})
+
+
+def test_a_second_run_with_the_same_seed_is_refused_whatever_its_size(tmp_path: Path) -> None:
+    """Regression: `-n 5 --seed 7` into a store holding the `-n 12 --seed 7` run was mixed
+    into it (the names were padded to the run's size, so the check for the first missed)."""
+    db = tmp_path / "sim.db"
+    path = str(EXAMPLE_FILES[0])
+    first = runner.invoke(app, ["simulate", path, "-n", "12", "--seed", "7", "--db", str(db)])
+    assert first.exit_code == 0, first.output
+    before = _enrollments(db)
+    assert len(before) == 12
+    for size in ("5", "12", "300"):
+        again = runner.invoke(app, ["simulate", path, "-n", size, "--seed", "7", "--db", str(db)])
+        assert again.exit_code == 1, again.output
+        assert "already holds a simulation with seed 7" in again.stderr
+        assert "choose another seed, or another database" in again.stderr
+    assert _enrollments(db) == before  # nothing of the refused runs was written
+
+
+def test_a_run_with_another_seed_is_kept_apart_and_the_funnel_says_it_counts_both(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "sim.db"
+    path = str(EXAMPLE_FILES[0])
+    runner.invoke(app, ["simulate", path, "-n", "12", "--seed", "7", "--db", str(db)])
+    other = runner.invoke(app, ["simulate", path, "-n", "5", "--seed", "8", "--db", str(db)])
+    assert other.exit_code == 0, other.output
+    names = [eid.split("/")[1] for eid in _enrollments(db)]
+    assert sorted(names) == sorted(
+        [prospect_name(7, n) for n in range(1, 13)] + [prospect_name(8, n) for n in range(1, 6)]
+    )
+    assert "Funnel of " in other.stdout
+    assert ": 17 enrollments" in other.stdout
+    assert "also holds 12 enrollments" in other.stderr
+
+
+def test_simulate_refuses_a_seed_the_store_holds_on_any_ladder(tmp_path: Path) -> None:
+    """Two ladders sharing made-up prospects would share their one-open-ask rule too."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    simulate_into(url, seed_ladder(), prospects=3, seed=2, days=10)
+    other = cl.load(EXAMPLE_FILES[0])
+    assert other.name != seed_ladder().name
+    with pytest.raises(cl.LadderError, match=r"seed 2 \(its prospect sim2-1 is enrolled on "):
+        simulate_into(url, other, prospects=3, seed=2, days=10)

@@ -5,8 +5,9 @@ store's one-open-ask rule and its timers all apply), on a ``SteppableClock`` tha
 jumps from one scheduled moment to the next: a reply, a follow-up, a resume, or
 due timers (expiries). Prospects answer with the chances of the ladder's
 ``simulation:`` section (or ``DEFAULT_ANSWER``). The same ladder, seed and
-settings give the same history, event for event. It must never read the wall
-clock or a global random generator.
+settings give the same history, event for event, so a seed names one run: a
+second run with a seed the store already holds is refused, never mixed into the
+first. It must never read the wall clock or a global random generator.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from ._clock import SteppableClock
-from ._errors import AskLimitReached, InCooldown, Refused
+from ._errors import AskLimitReached, InCooldown, LadderError, Refused
 from ._events import (
     AskExpired,
     AskIssued,
@@ -38,7 +39,14 @@ if TYPE_CHECKING:
     from ._ladder import Ladder
     from ._tracker import Tracker
 
-__all__ = ["DEFAULT_ANSWER", "Answer", "SimulationReport", "answers", "simulate"]
+__all__ = [
+    "DEFAULT_ANSWER",
+    "Answer",
+    "SimulationReport",
+    "answers",
+    "prospect_name",
+    "simulate",
+]
 
 #: When the simulation starts unless told otherwise (a Monday, 09:00 UTC).
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -288,6 +296,15 @@ class _Run:
             self.tracker.decline(who.id, ladder=name, now=now, needs="more information")
 
 
+def prospect_name(seed: int, n: int) -> str:
+    """The ``n``-th (from 1) made-up prospect of the run with ``seed``: ``sim<seed>-<n>``.
+
+    The name does not depend on how many prospects the run has, so the first prospect
+    of every run with ``seed`` has the same name, whatever its size.
+    """
+    return f"sim{seed}-{n}"
+
+
 def simulate(
     ladder: Ladder,
     tracker: Tracker,
@@ -302,20 +319,32 @@ def simulate(
 
     ``tracker`` must use ``clock`` and have ``ladder`` registered; prospects enrol over
     the first half of the period. ``progress`` is called with the share of the
-    simulated time done so far (0 to 1). Prospects are named ``sim<seed>-<n>``.
+    simulated time done so far (0 to 1). Prospects are named ``sim<seed>-<n>``
+    (``prospect_name``).
+
+    Raises ``LadderError``, before enrolling anyone, when the tracker's store already
+    holds a run with ``seed`` (on any ladder): the same seed again would enrol the same
+    prospects a second time and mix the two runs.
     """
     if prospects < 1 or days < 1:
         raise ValueError("a simulation needs at least one prospect and one day")
+    first = prospect_name(seed, 1)
+    earlier = tracker.store.find(first)
+    if earlier:
+        raise LadderError(
+            f"the store already holds a simulation with seed {seed} (its prospect {first} "
+            f"is enrolled on {earlier[0].ladder}); a seed names one run, and a second run "
+            "with it would mix with the first: choose another seed, or another database"
+        )
     start = clock.now()
     finish = start + timedelta(days=days)
     report = SimulationReport(ladder.name, prospects, seed, start, start)
     rng = random.Random(seed)
     sim = _Run(ladder, tracker, clock, rng, report)
     tracker.add_listener(sim.hear)
-    width = len(str(prospects))
     arrivals = sorted(rng.uniform(0, days / 2) for _ in range(prospects))
     for n, day in enumerate(arrivals, start=1):
-        name = f"sim{seed}-{n:0{width}d}"
+        name = prospect_name(seed, n)
         who = _Prospect(name, f"{ladder.name}/{name}")
         sim.people[who.enrollment] = who
         sim.at(start + timedelta(days=day), who, "enroll")

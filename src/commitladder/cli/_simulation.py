@@ -162,7 +162,6 @@ def run_simulation(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from commitladder._clock import SteppableClock
-    from commitladder._errors import LadderError
     from commitladder._simulate import START, simulate
     from commitladder._tracker import Tracker
     from commitladder.sql import SqlStore
@@ -170,11 +169,6 @@ def run_simulation(
     store = SqlStore(url, prefix=prefix)
     try:
         store.create_schema()
-        if store.load(f"{ladder.name}/sim{seed}-{1:0{len(str(prospects))}d}") is not None:
-            raise LadderError(
-                f"the database already holds a simulation of {ladder.name} with seed {seed}; "
-                "pass another --seed, or another --db"
-            )
         clock = SteppableClock(START)
         tracker = Tracker(store=store, clock=clock, ladders=[ladder])
         with Progress(
@@ -247,3 +241,11 @@ def simulate(
         f"{report.timers:,} timers over {days} simulated days; stored in {db}",
         markup=False,
     )
+    others = found.enrollments - report.prospects
+    if others:
+        err.print(
+            f"note: {db} also holds {others:,} enrollment{'s' * (others != 1)} of "
+            f"{ladder.name} from earlier runs, and the funnel counts them too; simulate "
+            "into a fresh --db to see this run alone",
+            markup=False,
+        )
