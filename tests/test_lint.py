@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import commitladder as cl
@@ -398,3 +400,44 @@ def test_an_invalid_file_gets_a_hint_that_says_what_to_do() -> None:
     for finding in found:
         assert "validate" not in finding["hint"]
         assert "linted only once it loads" in finding["hint"]
+
+
+_findings = st.builds(
+    Finding,
+    code=st.sampled_from(["a", "b"]),
+    severity=st.just("warning"),
+    location=st.sampled_from(["rungs.x", "rungs.y", "defaults.channels[0]"]),
+    message=st.just("m"),
+    hint=st.sampled_from(["h1", "h2"]),
+    source=st.sampled_from([None, "one.yaml", "two.yaml"]),
+    line=st.integers(1, 10_000),  # unique per list: it names the finding below
+    summary=st.sampled_from([None, "s1", "s2"]),
+    detail=st.sampled_from([None, "here", "there"]),
+)
+
+
+def _key(f: Finding) -> tuple[object, ...] | None:
+    return None if f.summary is None or f.detail is None else (f.source, f.code, f.summary, f.hint)
+
+
+@given(st.lists(_findings, max_size=12, unique_by=lambda f: f.line))
+def test_grouping_loses_no_place_invents_none_and_merges_all_that_say_the_same(
+    found: list[Finding],
+) -> None:
+    by_line = {f.line: f for f in found}
+    merged = grouped(found)
+    members = [[p.line for p in f.places] if f.places else [f.line] for f in merged]
+    assert sorted(line for group in members for line in group) == sorted(by_line)
+    order = [line for line in (f.line for f in found) if any(line == g[0] for g in members)]
+    assert [g[0] for g in members] == order  # each stands where its first member stood
+    for finding, lines in zip(merged, members, strict=True):
+        keys = {_key(by_line[line]) for line in lines}
+        if finding.places:
+            assert len(lines) >= 2
+            assert keys == {_key(finding)} != {None}
+            assert finding.message == finding.summary
+            assert [p.detail for p in finding.places] == [by_line[n].detail for n in lines]
+        else:
+            assert finding is by_line[lines[0]]
+    keyed = [_key(f) for f in merged if _key(f) is not None]
+    assert len(keyed) == len(set(keyed))  # nothing left that should have joined a group
