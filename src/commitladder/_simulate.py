@@ -5,9 +5,9 @@ store's one-open-ask rule and its timers all apply), on a ``SteppableClock`` tha
 jumps from one scheduled moment to the next: a reply, a follow-up, a resume, or
 due timers (expiries). Prospects answer with the chances of the ladder's
 ``simulation:`` section (or ``DEFAULT_ANSWER``). The same ladder, seed and
-settings give the same history, event for event, so a seed names one run: a
-second run with a seed the store already holds is refused, never mixed into the
-first. It must never read the wall clock or a global random generator.
+settings give the same history, event for event, so a ladder and a seed name one
+run: a second run of them into a store that holds the first is refused, never
+mixed into it. It must never read the wall clock or a global random generator.
 """
 
 from __future__ import annotations
@@ -296,13 +296,15 @@ class _Run:
             self.tracker.decline(who.id, ladder=name, now=now, needs="more information")
 
 
-def prospect_name(seed: int, n: int) -> str:
-    """The ``n``-th (from 1) made-up prospect of the run with ``seed``: ``sim<seed>-<n>``.
+def prospect_name(ladder: str, seed: int, n: int) -> str:
+    """The ``n``-th (from 1) made-up prospect of the run on ``ladder`` with ``seed``.
 
-    The name does not depend on how many prospects the run has, so the first prospect
-    of every run with ``seed`` has the same name, whatever its size.
+    ``<ladder>-sim<seed>-<n>``. It does not depend on how many prospects the run has, so
+    the first prospect of every run of a ladder and seed has the same name, whatever its
+    size; and it names the ladder, so runs of two ladders in one store never share a
+    prospect (they would share the prospect's one open ask, and change each other).
     """
-    return f"sim{seed}-{n}"
+    return f"{ladder}-sim{seed}-{n}"
 
 
 def simulate(
@@ -319,22 +321,21 @@ def simulate(
 
     ``tracker`` must use ``clock`` and have ``ladder`` registered; prospects enrol over
     the first half of the period. ``progress`` is called with the share of the
-    simulated time done so far (0 to 1). Prospects are named ``sim<seed>-<n>``
-    (``prospect_name``).
+    simulated time done so far (0 to 1). Prospects are named
+    ``<ladder>-sim<seed>-<n>`` (``prospect_name``).
 
     Raises ``LadderError``, before enrolling anyone, when the tracker's store already
-    holds a run with ``seed`` (on any ladder): the same seed again would enrol the same
+    holds a run of ``ladder`` with ``seed``: the same seed again would enrol the same
     prospects a second time and mix the two runs.
     """
     if prospects < 1 or days < 1:
         raise ValueError("a simulation needs at least one prospect and one day")
-    first = prospect_name(seed, 1)
-    earlier = tracker.store.find(first)
-    if earlier:
+    first = prospect_name(ladder.name, seed, 1)
+    if tracker.store.find(first):
         raise LadderError(
-            f"the store already holds a simulation with seed {seed} (its prospect {first} "
-            f"is enrolled on {earlier[0].ladder}); a seed names one run, and a second run "
-            "with it would mix with the first: choose another seed, or another database"
+            f"the store already holds a simulation of {ladder.name} with seed {seed} (its "
+            f"first prospect, {first}, is enrolled); a ladder and a seed name one run, and a "
+            "second run would mix with the first: choose another seed, or another database"
         )
     start = clock.now()
     finish = start + timedelta(days=days)
@@ -344,7 +345,7 @@ def simulate(
     tracker.add_listener(sim.hear)
     arrivals = sorted(rng.uniform(0, days / 2) for _ in range(prospects))
     for n, day in enumerate(arrivals, start=1):
-        name = prospect_name(seed, n)
+        name = prospect_name(ladder.name, seed, n)
         who = _Prospect(name, f"{ladder.name}/{name}")
         sim.people[who.enrollment] = who
         sim.at(start + timedelta(days=day), who, "enroll")
