@@ -10,6 +10,11 @@ Rules of the docs, pinned here:
   for code that cannot run here, and say why in the page's source.
 - Every ```yaml block with a ``title="<path>"`` is the file at that path in the
   repository, word for word: the tutorial shows the files its snippets load.
+- Blocks run under Hypothesis's default settings, whatever profile the run loaded: a
+  failure story a page shows is the shrunk one a user gets.
+
+Under pytest-xdist the blocks of one page stay on one worker (``--dist loadgroup``), so
+each page runs once, in order.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -161,7 +167,21 @@ def test_blocks_are_found_with_their_output_and_skip_marker(tmp_path: Path) -> N
     ]
 
 
-@pytest.mark.parametrize("block", CASES, ids=[block.id for block in CASES])
+def _on_one_worker(block: Block) -> object:
+    group = str(block.page.relative_to(ROOT))
+    return pytest.param(block, id=block.id, marks=pytest.mark.xdist_group(group))
+
+
+@pytest.fixture
+def user_settings(hypothesis_profile: str) -> Iterator[None]:
+    """Hypothesis's own defaults while a block runs, then the run's profile again."""
+    settings.load_profile("default")
+    yield
+    settings.load_profile(hypothesis_profile)
+
+
+@pytest.mark.usefixtures("user_settings")
+@pytest.mark.parametrize("block", [_on_one_worker(block) for block in CASES])
 def test_python_block_runs(block: Block) -> None:
     if block.skipped:
         pytest.skip(f"marked {SKIP} in the page")
