@@ -217,3 +217,18 @@ def test_titled_yaml_block_is_the_file_it_names(block: Block) -> None:
     path = ROOT / block.title
     assert path.is_file(), f"{block.id} shows {block.title}, which does not exist"
     assert path.read_text(encoding="utf-8") == block.code
+
+
+HOW_TO = sorted((ROOT / "docs" / "how-to").glob("*.md"))
+
+
+@pytest.mark.parametrize("page", HOW_TO, ids=lambda page: page.name)
+def test_how_to_snippets_keep_the_system_clock_outside_tests(page: Path) -> None:
+    """Readers copy how-to code into production: a steppable clock there would freeze time
+    (every ask stamped with the same date). It may appear only in a test function."""
+    for block in BLOCKS[page]:
+        if "SteppableClock(" in block.code:
+            assert re.search(r"^def test_\w*\(", block.code, re.MULTILINE), (
+                f"{block.id} makes a SteppableClock outside a test function: leave the clock "
+                f"out (the system clock) or show it inside a `def test_...()`"
+            )
