@@ -65,6 +65,8 @@ _SYSTEM_CLOCK = SystemClock()
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 Status = Literal["ready", "pending", "parked", "ended"]
+"""An enrollment's status: ``ready`` (may ask), ``pending`` (one ask open), ``parked``
+(stalled until resumed) or ``ended``."""
 READY: Status = "ready"
 PENDING: Status = "pending"
 PARKED: Status = "parked"

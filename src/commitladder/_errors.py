@@ -228,58 +228,86 @@ class NotNextStep(Refused):
 
 
 class UnknownRung(Refused):
+    """The ladder has no such rung (the message suggests a close name)."""
+
     code = "unknown_rung"
 
 
 class ChannelNotAllowed(Refused):
+    """The rung is not asked over that channel; ``allowed`` lists the ones it is."""
+
     code = "channel_not_allowed"
 
 
 class InCooldown(Refused):
+    """The rung was declined or expired too recently; ``retry_after`` is when the cooldown ends."""
+
     code = "cooldown"
 
 
 class AskLimitReached(Refused):
+    """The rung was asked ``max_asks`` times in this enrollment already."""
+
     code = "ask_limit"
 
 
 class NoOpenAsk(Refused):
+    """There is no open ask to commit to, decline, follow up, expire or withdraw."""
+
     code = "no_open_ask"
 
 
 class FollowUpLimitReached(Refused):
+    """The open ask was followed up as often as its rung allows."""
+
     code = "follow_up_limit"
 
 
 class FollowUpTooSoon(Refused):
+    """Too soon since the last touch; ``retry_after`` is when a follow-up is allowed."""
+
     code = "follow_up_too_soon"
 
 
 class NotExpiredYet(Refused):
+    """The open ask has not reached its ``expires_at`` (or never expires)."""
+
     code = "not_expired"
 
 
 class MissingFacts(Refused):
+    """The commitment lacks facts its rung ``requires``; ``missing`` names them."""
+
     code = "missing_facts"
 
 
 class OutcomeRequired(Refused):
+    """A branching rung needs an outcome among its ``choices`` (or a plain rung got one)."""
+
     code = "outcome_required"
 
 
 class EnrollmentParked(Refused):
+    """The deal is parked (in neutral): ``resume()`` it first."""
+
     code = "parked"
 
 
 class NotParked(Refused):
+    """``resume()`` was called on an enrollment that is not parked."""
+
     code = "not_parked"
 
 
 class UnknownEnd(Refused):
+    """The ladder declares no such end (the message suggests a close name)."""
+
     code = "unknown_end"
 
 
 class EnrollmentEnded(Refused):
+    """The enrollment has ended; it accepts nothing more."""
+
     code = "ended"
 
 

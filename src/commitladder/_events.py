@@ -82,6 +82,8 @@ def _register(cls: type[Event]) -> type[Event]:
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Enrolled(Event):
+    """The prospect was enrolled on the ladder (always the first event, ``seq`` 1)."""
+
     prospect: str
     ladder: str
     version: int
@@ -100,6 +102,8 @@ class AskIssued(Event):
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FollowedUp(Event):
+    """The open ask was touched again; ``number`` counts its follow-ups from 1."""
+
     ask_seq: int
     channel: str
     number: int
@@ -108,6 +112,8 @@ class FollowedUp(Event):
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Committed(Event):
+    """The prospect said yes to the ask ``ask_seq``; ``late`` when that ask had expired."""
+
     ask_seq: int
     rung: str
     outcome: str | None = None
@@ -130,6 +136,8 @@ class Declined(Event):
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AskExpired(Event):
+    """The ask went unanswered past its ``expires_at``; ``then`` is where the ladder goes."""
+
     ask_seq: int
     rung: str
     then: str
@@ -138,6 +146,8 @@ class AskExpired(Event):
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AskWithdrawn(Event):
+    """The seller took the open ask back; the prospect is ready for another ask."""
+
     ask_seq: int
     rung: str
 
@@ -155,7 +165,7 @@ class Parked(Event):
 @_register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resumed(Event):
-    pass
+    """A parked deal was taken out of neutral, at the same position."""
 
 
 @_register

@@ -74,6 +74,8 @@ class Rung:
 
 @dataclass(frozen=True, slots=True)
 class End:
+    """A terminal outcome of the ladder; ``result`` is ``won``, ``lost`` or ``neutral``."""
+
     id: str
     result: str
     title: str | None
