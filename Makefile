@@ -34,8 +34,14 @@ lint: $(STAMP)  ## ruff, formatting and mypy --strict
 docs: $(STAMP)  ## build the documentation, warnings are errors
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
+package: $(STAMP)  ## build the wheel and sdist into dist/, check them, try the wheel in a fresh venv
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python .ci/check_package.py dist
+
 bench: $(STAMP)  ## the core benchmark (a few minutes)
 	$(BIN)/python benchmarks/bench_core.py
 
 clean:
-	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) site dist .pytest_cache .mypy_cache .ruff_cache
