@@ -23,6 +23,9 @@ import pytest
 griffe = pytest.importorskip("griffe")
 pytest.importorskip("mkdocstrings_handlers.python")
 
+# one worker builds the reference pages once for the whole module (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("api_reference")
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "docs" / "reference" / "python"
 _DIRECTIVE = re.compile(r"^::: *(?P<path>[\w.]+) *$", re.MULTILINE)
