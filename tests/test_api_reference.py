@@ -23,7 +23,8 @@ import pytest
 griffe = pytest.importorskip("griffe")
 pytest.importorskip("mkdocstrings_handlers.python")
 
-# one worker builds the reference pages once for the whole module (make test: --dist loadgroup)
+# one worker builds the reference pages, once (make test: --dist loadgroup; the fixture is
+# session-wide, so tests of other modules running in between do not tear it down)
 pytestmark = pytest.mark.xdist_group("api_reference")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +101,7 @@ def _inventory(site: Path) -> set[str]:
     return {line.split(" ", 1)[0] for line in body.splitlines() if line.strip()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """The reference pages alone, built with the project's mkdocs.yml (INHERIT), so it
     renders with exactly the options of the real site, in a fraction of its time."""
