@@ -642,6 +642,7 @@ class SqlStore:
                 )
 
     def schema_version(self) -> int | None:
+        """The schema version ``create_schema`` recorded, or ``None`` before it ran."""
         meta = self._t["meta"]
         with self._sa(write=False) as conn:
             try:
@@ -962,6 +963,7 @@ class SqlStore:
             conn.execute(o.update().where(o.c.key == key).values(**values))
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
+        """The outbox, oldest first; ``status`` keeps only ``pending``, ``sent`` or ``dead``."""
         o = self._t["outbox"]
         query = sa.select(o).order_by(o.c.id)
         if status is not None:

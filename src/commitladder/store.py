@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+"""The version of the tables a durable store writes; ``create_schema`` records it."""
 
 OutboxStatus = Literal["pending", "sent", "dead"]
 

@@ -34,7 +34,8 @@ from commitladder.store import (
 
 __all__ = ["PREFIX", "DjangoStore"]
 
-PREFIX = "commitladder_"  # the tables the app's migration creates
+PREFIX = "commitladder_"
+"""The table prefix of the ladder tables that the app's migration creates."""
 
 
 class _Lent:
