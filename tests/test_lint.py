@@ -292,7 +292,8 @@ def test_cli_check_usage_errors_exit_2(tmp_path: Path) -> None:
 
 # ---- findings that say the same thing about several places ------------------------------------
 
-TUTORIAL = HERE.parent / "docs" / "tutorial" / "first_ladder.yaml"
+# the tutorial ladder as it was, before it declared where each "no" leads: 4 such warnings
+TUTORIAL = HERE / "broken_ladders" / "no_decline_paths.yaml"
 
 
 def test_lint_keeps_one_finding_per_place() -> None:
@@ -393,7 +394,13 @@ def test_cli_check_json_lists_a_groups_places() -> None:
 def test_an_invalid_file_gets_a_hint_that_says_what_to_do() -> None:
     """Regression: the hint was circular ("commitladder validate shows the same problems")."""
     result = runner.invoke(
-        app, ["check", "--format", "json", str(TUTORIAL.parent / "broken_ladder.yaml")]
+        app,
+        [
+            "check",
+            "--format",
+            "json",
+            str(HERE.parent / "docs" / "tutorial" / "broken_ladder.yaml"),
+        ],
     )
     found = json.loads(result.stdout)
     assert {f["code"] for f in found} == {"invalid_definition"}

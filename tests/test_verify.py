@@ -63,7 +63,7 @@ def test_a_file_that_does_not_load_is_a_verdict_not_an_exception() -> None:
 
 
 def test_a_ladder_object_is_verified_without_file_positions() -> None:
-    ladder = cl.load(TUTORIAL / "first_ladder.yaml")
+    ladder = cl.load(HERE / "broken_ladders" / "no_decline_paths.yaml")
     result = cl.verify(ladder)
     assert result.source == ladder.name
     (group,) = result.findings
