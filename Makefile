@@ -30,6 +30,7 @@ lint: $(STAMP)  ## ruff, formatting and mypy --strict
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy --strict src
+	$(BIN)/lint-imports
 
 docs: $(STAMP)  ## build the documentation, warnings are errors
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site

@@ -208,7 +208,9 @@ class Enrollment:
         """
         state = restore(ladder, data)
         enrollment = cls.__new__(cls)
-        enrollment._attach(ladder, state, clock, listeners, read_only=read_only, history=history)
+        cls._attach(
+            enrollment, ladder, state, clock, listeners, read_only=read_only, history=history
+        )
         return enrollment
 
     def snapshot(self) -> dict[str, Any]:
