@@ -89,7 +89,7 @@ class Ladder:
             {k: End(k, e.result, e.title) for k, e in definition.ends.items()}
         )
         #: the compiled lookup tables the rules read (see ``Tables``)
-        self.tables: Tables = compile_tables(self.start, self.rungs, self.ends)
+        self.tables: Tables = compile_tables(self.start, self.rungs, self.ends, self.name)
 
     @cached_property
     def machine(self) -> Machine:

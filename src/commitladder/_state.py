@@ -136,27 +136,69 @@ class State:
             "ladder": ident.ladder,
             "version": ident.version,
         }
-        for name, (encode, _) in _CODECS.items():
+        for name, encode in _CODECS.items():
             data[name] = encode(getattr(self, name))
         data["asks"] = self.asks  # for people and tools that read snapshots
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> State:
-        """Read a snapshot (``to_dict`` output, also as older versions wrote it)."""
+    def from_dict(cls, data: Mapping[str, Any], names: Mapping[str, str] = EMPTY) -> State:
+        """Read a snapshot (``to_dict`` output, also as older versions wrote it).
+
+        ``names`` maps a ladder's names (rungs, ends, channels, outcomes, states, the
+        statuses) to the ladder's own string objects: a snapshot decoded from JSON then
+        shares them instead of holding a copy of each, as every enrollment restored for
+        a command does. Written out field by field, not through ``_CODECS``: a service
+        restores a state on every command (the tests round-trip every field).
+        """
+        get = names.get
         s = _new(State)
-        ident = s.ident = Identity(
-            data["id"], data["prospect"], data["ladder"], int(data["version"])
+        eid = data["id"]
+        s.ident = Identity(
+            eid, data["prospect"], get(data["ladder"], data["ladder"]), int(data["version"])
         )
-        for name, (_, decode) in _CODECS.items():
-            setattr(s, name, decode(data.get(name), ident.id))
-        if "asked" not in data and data.get("asks"):
+        state, status = data["state"], data["status"]
+        s.state = get(state, state)
+        s.status = get(status, status)  # type: ignore[assignment]
+        position, outcome, redirect, end = (
+            data["position"],
+            data["outcome"],
+            data["redirect"],
+            data["end"],
+        )
+        s.position = get(position, position) if position is not None else None
+        s.outcome = get(outcome, outcome) if outcome is not None else None
+        s.redirect = get(redirect, redirect) if redirect is not None else None
+        s.end = get(end, end) if end is not None else None
+        pending, expired = data["pending"], data["expired"]
+        s.pending = _ask_named(pending, eid, get) if pending else None
+        s.expired = _ask_named(expired, eid, get) if expired else None
+        s.needs = data["needs"]
+        resume_at, committed_at = data["resume_at"], data["committed_at"]
+        s.resume_at = datetime.fromisoformat(resume_at) if resume_at else None
+        s.committed_at = datetime.fromisoformat(committed_at) if committed_at else None
+        cooldowns, facts = data["cooldowns"], data["facts"]
+        s.cooldowns = (
+            {get(k, k): datetime.fromisoformat(v) for k, v in cooldowns.items()}
+            if cooldowns
+            else EMPTY
+        )
+        s.facts = dict(facts) if facts else EMPTY
+        asked = data.get("asked")
+        if asked:  # seq, rung, seq, rung...: the ints are not names, get gives them back
+            s.asked = tuple(map(get, asked, asked))
+        elif asked is None and data.get("asks"):
             # written before the log was kept: the counts, with unknown (negative) seqs
             s.asked = tuple(
                 x for rung, n in data["asks"].items() for _ in range(int(n)) for x in (-1, rung)
             )
-        if data.get("since") == data.get("at"):
-            s.since = s.at  # one datetime, not two equal ones
+        else:
+            s.asked = ()
+        s.unanswered = int(data["unanswered"])
+        s.seq = int(data["seq"])
+        at, since = data["at"], data["since"]
+        s.at = datetime.fromisoformat(at)
+        s.since = s.at if since == at else datetime.fromisoformat(since)
         return s
 
     def _key(self) -> tuple[Any, ...]:
@@ -180,78 +222,62 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _keep(value: Any, eid: str) -> Any:
-    return value
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _time(value: str | None, eid: str) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def _ask_out(value: Ask | None) -> dict[str, Any] | None:
     return value.to_dict() if value is not None else None
 
 
-def _ask_in(value: Mapping[str, Any] | None, eid: str) -> Ask | None:
-    return Ask.from_dict(eid, value) if value else None
+def _ask_named(data: Mapping[str, Any], eid: str, get: Callable[[str, str], str]) -> Ask:
+    """``Ask.from_dict``, sharing the ladder's names for the rung and the channel."""
+    rung, channel = data["rung"], data["channel"]
+    expires, touched = data.get("expires_at"), data.get("last_touch_at")
+    asked_at = datetime.fromisoformat(data["asked_at"])
+    return Ask(
+        eid,
+        int(data["seq"]),
+        get(rung, rung),
+        get(channel, channel),
+        asked_at,
+        datetime.fromisoformat(expires) if expires else None,
+        int(data.get("follow_ups", 0)),
+        (asked_at if touched == data["asked_at"] else datetime.fromisoformat(touched))
+        if touched
+        else None,
+    )
 
 
 def _times_out(value: Mapping[str, datetime]) -> dict[str, str]:
     return {k: v.isoformat() for k, v in value.items()}
 
 
-def _times_in(value: Mapping[str, str] | None, eid: str) -> Mapping[str, datetime]:
-    return {k: datetime.fromisoformat(v) for k, v in value.items()} if value else EMPTY
+def _asked_out(value: tuple[int | str, ...]) -> list[int | str]:
+    return list(value)
 
-
-def _facts_in(value: Mapping[str, Any] | None, eid: str) -> Mapping[str, Any]:
-    return dict(value) if value else EMPTY
-
-
-def _asked_out(value: tuple[int | str, ...]) -> list[list[int | str]]:
-    return [[value[i], value[i + 1]] for i in range(0, len(value), 2)]
-
-
-def _asked_in(value: list[list[Any]] | None, eid: str) -> tuple[int | str, ...]:
-    # older snapshots do not have it: a late yes to an ask before then has no rung
-    return tuple(x for seq, rung in value or () for x in (int(seq), str(rung)))
-
-
-def _int_in(value: Any, eid: str) -> int:
-    return int(value)
-
-
-def _at_in(value: str, eid: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-Codec = tuple[Callable[[Any], Any], Callable[[Any, str], Any]]
 
 # every field but ``ident`` (written as id/prospect/ladder/version): how the snapshot
-# writes it and reads it back
-_CODECS: dict[str, Codec] = {
-    "state": (_same, _keep),
-    "status": (_same, _keep),
-    "position": (_same, _keep),
-    "outcome": (_same, _keep),
-    "pending": (_ask_out, _ask_in),
-    "redirect": (_same, _keep),
-    "expired": (_ask_out, _ask_in),
-    "needs": (_same, _keep),
-    "resume_at": (_iso, _time),
-    "end": (_same, _keep),
-    "cooldowns": (_times_out, _times_in),
-    "facts": (dict, _facts_in),
-    "asked": (_asked_out, _asked_in),
-    "committed_at": (_iso, _time),
-    "unanswered": (_same, _int_in),
-    "seq": (_same, _int_in),
-    "at": (_iso, _at_in),
-    "since": (_iso, _at_in),
+# writes it (``from_dict`` reads them back)
+_CODECS: dict[str, Callable[[Any], Any]] = {
+    "state": _same,
+    "status": _same,
+    "position": _same,
+    "outcome": _same,
+    "pending": _ask_out,
+    "redirect": _same,
+    "expired": _ask_out,
+    "needs": _same,
+    "resume_at": _iso,
+    "end": _same,
+    "cooldowns": _times_out,
+    "facts": dict,
+    "asked": _asked_out,
+    "committed_at": _iso,
+    "unanswered": _same,
+    "seq": _same,
+    "at": _iso,
+    "since": _iso,
 }
 
 #: every field of a ``State``
@@ -259,13 +285,19 @@ FIELDS: Final = ("ident", *_CODECS)
 
 
 def restore(ladder: Ladder, data: Mapping[str, Any]) -> State:
-    """The state a snapshot of an enrollment on ``ladder`` describes, checked against it."""
+    """The state a snapshot of an enrollment on ``ladder`` describes, checked against it
+    (and sharing the ladder's strings)."""
     if data.get("ladder") != ladder.name:
         raise LadderError(
             f"enrollment {data.get('id')!r} is on ladder {data.get('ladder')!r}, "
             f"not {ladder.name!r}"
         )
-    state = State.from_dict(data)
+    try:
+        state = State.from_dict(data, ladder.tables.names)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LadderError(
+            f"not a snapshot of an enrollment on {ladder.name!r}: {exc!r} in {data!r:.300}"
+        ) from exc
     if state.state not in ladder.tables.states:
         raise LadderError(
             f"snapshot state {state.state!r} does not exist on ladder {ladder.name!r} "

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ._values import PARK
+from ._values import PARK, STATUSES
 
 __all__ = ["End", "Rung", "Tables", "compile_tables", "symbols"]
 
@@ -88,6 +88,9 @@ class Tables:
     transitions: Mapping[tuple[str, str], tuple[str, ...]]
     #: every machine state name: the ready, parked and asking states, and the ends
     states: frozenset[str]
+    #: every name a snapshot holds (states, statuses, rungs, ends, channels, outcomes, the
+    #: ladder's name), each mapped to itself: a restored snapshot shares these strings
+    names: Mapping[str, str]
 
 
 def symbols(names: Iterable[str]) -> tuple[tuple[str, ...], dict[str, int]]:
@@ -97,7 +100,10 @@ def symbols(names: Iterable[str]) -> tuple[tuple[str, ...], dict[str, int]]:
 
 
 def compile_tables(
-    start: tuple[str, ...], rungs: Mapping[str, Rung], ends: Mapping[str, End]
+    start: tuple[str, ...],
+    rungs: Mapping[str, Rung],
+    ends: Mapping[str, End],
+    ladder_name: str = "",
 ) -> Tables:
     """The tables of a ladder whose rungs and ends are resolved and validated."""
     after: dict[Route, tuple[str, ...]] = {(None, None): start}
@@ -136,9 +142,12 @@ def compile_tables(
         )
     )
     states = frozenset((*ready.values(), *parked.values(), *asking.values(), *ends))
-    tables = Tables(after, finish, candidates, ready, parked, asking, names, {}, states)
+    known = {n: n for n in (*names[0], *states, *STATUSES, ladder_name)}
+    tables = Tables(after, finish, candidates, ready, parked, asking, names, {}, states, known)
     transitions = _transitions(tables, rungs, ends)
-    return Tables(after, finish, candidates, ready, parked, asking, names, transitions, states)
+    return Tables(
+        after, finish, candidates, ready, parked, asking, names, transitions, states, known
+    )
 
 
 def _candidates(

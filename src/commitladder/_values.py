@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple
 
-__all__ = ["PARK", "Ask", "Status", "Timer"]
+__all__ = ["PARK", "STATUSES", "Ask", "Status", "Timer"]
 
 PARK: Final = "park"
 """The ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral"."""
@@ -18,6 +18,7 @@ PARK: Final = "park"
 Status = Literal["ready", "pending", "parked", "ended"]
 """An enrollment's status: ``ready`` (may ask), ``pending`` (one ask open), ``parked``
 (stalled until resumed) or ``ended``."""
+STATUSES: Final[tuple[Status, ...]] = ("ready", "pending", "parked", "ended")
 
 
 class _AskFields(NamedTuple):
