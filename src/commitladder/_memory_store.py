@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from ._errors import ConflictError
+from ._text import clean_text
 from .store import (
     Change,
     DueTimer,
-    KeyReplayed,
     OpenAsk,
     OutboxEntry,
     OutboxStatus,
@@ -69,7 +69,7 @@ class MemoryStore:
         with self._lock:
             return list(self._events.get(enrollment_id, ()))
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: Change) -> Receipt | None:
         eid = change.enrollment_id
         with self._lock:
             # every check first: a refused change writes nothing
@@ -81,7 +81,7 @@ class MemoryStore:
                     f"not {change.expected_version}; another writer changed it first"
                 )
             if change.receipt is not None and change.receipt.key in self._receipts:
-                raise KeyReplayed(self._receipts[change.receipt.key])
+                return self._receipts[change.receipt.key]  # a replay: nothing is written
             new_ask = change.open_ask if change.ask_changed else None
             if new_ask is not None:
                 holder = self._asks.get(new_ask.slot)
@@ -116,16 +116,16 @@ class MemoryStore:
                 self._outbox[message.key] = OutboxEntry(message, "pending", 0, now)
             if change.receipt is not None:
                 self._receipts[change.receipt.key] = change.receipt
+            return None
 
     def recall(self, key: str) -> Receipt | None:
         with self._lock:
             return self._receipts.get(key)
 
-    def remember(self, receipt: Receipt, now: datetime) -> None:
+    def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
         with self._lock:
             first = self._receipts.setdefault(receipt.key, receipt)
-        if first is not receipt:
-            raise KeyReplayed(first)
+        return None if first is receipt else first
 
     def open_asks(self) -> list[OpenAsk]:
         """Every open ask held now (for tests and inspection)."""
@@ -186,7 +186,7 @@ class MemoryStore:
                 status="pending" if retry_at is not None else "dead",
                 attempts=entry.attempts + 1,
                 next_attempt_at=retry_at or entry.next_attempt_at,
-                last_error=error,
+                last_error=clean_text(error),
             )
             self._outbox_leases.pop(key, None)
 

@@ -24,10 +24,10 @@ from ._errors import ConflictError, LadderError, Refused
 from ._events import AskIssued, Event, event_from_dict
 from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
+from ._text import safe_error_text
 from .store import (
     Change,
     DueTimer,
-    KeyReplayed,
     NotEnrolled,
     OpenAsk,
     Receipt,
@@ -162,11 +162,11 @@ class Tracker:
                     )
                     events = e.history
                     receipt = self._receipt(idempotency_key, "enroll", eid, events)
-                    self._store(store, lad, e, None, (), 0, (), events, receipt, at)
+                    first = self._store(store, lad, e, None, (), 0, (), events, receipt, at)
+                    if first is not None:  # the key was used meanwhile: its enrollment
+                        return self._get_id(store, first.enrollment_id)
             except ConflictError:
                 continue  # enrolled by someone else meanwhile: return theirs
-            except KeyReplayed as replayed:
-                return self._get_id(self.store, replayed.receipt.enrollment_id)
             self._committed(lad, events)
             return Enrollment.from_snapshot(lad, e.snapshot(), clock=self.clock)
         raise ConflictError(f"could not enroll {prospect!r}: too many concurrent writers")
@@ -392,7 +392,7 @@ class Tracker:
                 self.messenger.send(entry.message)
             except Exception as exc:
                 attempts = entry.attempts + 1
-                error = f"{type(exc).__name__}: {exc}"
+                error = safe_error_text(exc)
                 if attempts >= self.max_attempts:
                     self.store.message_failed(entry.message.key, error, None)
                     dead += 1
@@ -509,10 +509,13 @@ class Tracker:
                         if key is None:
                             raise
                         refused = refusal
-                        store.remember(self._refusal_receipt(key, command, e.id, refusal), at)
+                        kept = self._refusal_receipt(key, command, e.id, refusal)
+                        first = store.remember(kept, at)
+                        if first is not None:  # a twin stored its answer meanwhile
+                            return self._replayed(first, command)
                     else:
                         receipt = self._receipt(key, command, e.id, events)
-                        self._store(
+                        first = self._store(
                             store,
                             lad,
                             e,
@@ -524,10 +527,10 @@ class Tracker:
                             receipt,
                             at,
                         )
+                        if first is not None:  # a twin stored its answer meanwhile
+                            return self._replayed(first, command)
             except ConflictError:
                 continue  # another writer moved first: decide again on the fresh snapshot
-            except KeyReplayed as replayed:
-                return self._replayed(replayed.receipt, command)
             except Refused as refusal:
                 # the store's own rule (another enrollment of the prospect holds the ask)
                 if key is None or first is not None:
@@ -548,11 +551,11 @@ class Tracker:
         for _ in range(self._retries):
             try:
                 with self.store.session() as store:
-                    store.remember(receipt, self._now(None))
+                    first = store.remember(receipt, self._now(None))
+                    if first is not None:
+                        return self._replayed(first, command)
             except ConflictError:
                 continue
-            except KeyReplayed as replayed:
-                return self._replayed(replayed.receipt, command)
             raise refusal
         raise ConflictError(f"could not store the refusal under key {key!r}; try again")
 
@@ -600,8 +603,9 @@ class Tracker:
         now: datetime,
         *,
         alerts: Sequence[Message] = (),
-    ) -> None:
-        """Hand the store one command's change (the caller's session commits it)."""
+    ) -> Receipt | None:
+        """Hand the store one command's change (the caller's session commits it); the
+        first receipt when the change's idempotency key was used already."""
         after = e.pending
         rung_of = {a.seq: a.rung for a in (before, after) if a is not None}
         messages = [*messages_for(ladder, e.prospect, events, rung_of=rung_of), *alerts]
@@ -624,7 +628,7 @@ class Tracker:
                 after.asked_at,
                 after.expires_at,
             )
-        store.apply(
+        return store.apply(
             Change(
                 enrollment_id=e.id,
                 prospect=e.prospect,

@@ -24,7 +24,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "Change",
     "DueTimer",
-    "KeyReplayed",
     "NotEnrolled",
     "OpenAsk",
     "OutboxEntry",
@@ -34,21 +33,13 @@ __all__ = [
     "ask_pending",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: an enrollment's timers live in its own row (SqlStore)
 
 OutboxStatus = Literal["pending", "sent", "dead"]
 
 
 class NotEnrolled(StoreError, LookupError):
     """The store holds no enrollment for that prospect (on that ladder)."""
-
-
-class KeyReplayed(StoreError):
-    """The idempotency key was used already; ``receipt`` holds the first result."""
-
-    def __init__(self, receipt: Receipt) -> None:
-        super().__init__(f"idempotency key {receipt.key!r} was already applied")
-        self.receipt = receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,25 +159,28 @@ class Store(Protocol):
     def events(self, enrollment_id: str) -> list[dict[str, Any]]:
         """The enrollment's events as ``Event.to_dict()`` dicts, oldest first."""
 
-    def apply(self, change: Change) -> None:
-        """Write ``change`` atomically.
+    def apply(self, change: Change) -> Receipt | None:
+        """Write ``change`` atomically; return ``None`` once it is written.
 
-        Raises ``ConflictError`` when the version moved, ``AskPending`` when the
-        prospect's open-ask slot is held by another enrollment, ``KeyReplayed`` when
-        the receipt's key was used already. On any error nothing is written.
+        When ``change.receipt``'s idempotency key was used already, write nothing and
+        return the first ``Receipt`` stored under it: a replay is an answer, not an
+        error. Raises ``ConflictError`` when the version moved and ``AskPending`` when
+        the prospect's open-ask slot is held by another enrollment; on any error
+        nothing is written.
         """
 
     def recall(self, key: str) -> Receipt | None:
         """The receipt stored under an idempotency key, if any."""
 
-    def remember(self, receipt: Receipt, now: datetime) -> None:
-        """Store the receipt of a refused command, and nothing else.
+    def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
+        """Store the receipt of a refused command, and nothing else; ``None`` once stored.
 
-        Raises ``KeyReplayed`` when the key was used already (nothing is written).
+        When the key was used already, write nothing and return the first ``Receipt``.
         """
 
     def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
-        """Up to ``limit`` timers due at ``now`` not leased by another worker; lease them."""
+        """Timers due at ``now`` not leased by another worker, of at most ``limit``
+        enrollments, soonest first; lease them until ``lease_until``."""
 
     def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
         """Up to ``limit`` pending messages due for an attempt; lease them."""
@@ -195,7 +189,11 @@ class Store(Protocol):
         """Mark a message delivered (only after the messenger returned)."""
 
     def message_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
-        """Record a failed attempt: retry at ``retry_at``, or dead-letter it when ``None``."""
+        """Record a failed attempt: retry at ``retry_at``, or dead-letter it when ``None``.
+
+        ``error`` may be any ``str``: a store keeps what it cannot store as text
+        (lone surrogates, NUL) escaped, never refuses it.
+        """
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
         """The outbox, oldest first, optionally only one status."""
