@@ -13,10 +13,10 @@ decides anything about a ladder.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,11 +27,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 from ._errors import ConflictError, StoreError
 from ._messaging import Message
+from ._sql_hot import Parked, Prepared, named_dialect, release
 from ._text import clean_text
 from .store import (
     SCHEMA_VERSION,
@@ -299,85 +300,108 @@ def read_only_engine(url: str | sa.URL) -> Engine:
 
 # ---- the statements every command runs --------------------------------------------------------
 
-
-def _insert_new(dialect: str, table: sa.Table) -> sa.Insert:
-    """An insert that writes nothing (rowcount 0) when the row's key is taken, where the
-    database can say so without an error that aborts the transaction."""
-    # preserve_rowcount: psycopg reports no rowcount for an INSERT once SQLAlchemy has
-    # closed its cursor, and the rowcount is the answer here
-    if dialect == "postgresql":
-        return (
-            postgresql.insert(table)
-            .on_conflict_do_nothing()
-            .execution_options(preserve_rowcount=True)
-        )
-    if dialect == "sqlite":
-        return (
-            sqlite.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
-        )
-    # MySQL/MariaDB: a duplicate key fails the statement, not the transaction (see
-    # _Statements.insert_new); INSERT IGNORE would also turn truncations into warnings
-    return table.insert()
-
-
 _DUPLICATE_KEY_MYSQL = 1062
 
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
-    """The statements of the hot path, built once per store: SQLAlchemy compiles each
-    once per dialect and finds it in its compiled cache afterwards."""
+    """The statements every command runs, compiled once per store's tables and dialect."""
 
-    load: sa.Select[Any]
-    find: sa.Select[Any]
-    recall: sa.Select[Any]
-    receipt: sa.Insert
-    insert_enrollment: sa.Insert
-    update_enrollment: sa.Update
-    events: sa.Insert
-    delete_ask: sa.Delete
-    insert_ask: sa.Insert
-    holder: sa.Select[Any]
-    outbox: sa.Insert
+    load: Prepared
+    find: Prepared
+    recall: Prepared
+    receipt: Prepared
+    insert_enrollment: Prepared
+    update_enrollment: Prepared
+    update_enrollment_timers: Prepared
+    events: Prepared
+    delete_ask: Prepared
+    insert_ask: Prepared
+    holder: Prepared
+    outbox: Prepared
     dialect: str
 
     @classmethod
     @lru_cache(maxsize=64)
-    def build(cls, t: Tables, dialect: str) -> _Statements:
-        e, a = t.enrollments, t.open_asks
-        stored = (e.c.id, e.c.prospect, e.c.ladder, e.c.status, e.c.version, e.c.snapshot)
+    def build(cls, t: Tables, dialect: Dialect) -> _Statements:
+        name = "mysql" if dialect.name == "mariadb" else dialect.name
+        named = named_dialect(dialect)
+
+        def prepared(
+            statement: sa.ClauseElement, table: sa.Table, keys: Sequence[str] = (), **extra: Any
+        ) -> Prepared:
+            return Prepared.build(statement, dialect, named, list(table.columns), keys, **extra)
+
+        e, a, o = t.enrollments, t.open_asks, t.outbox
+        stored = (
+            e.c.id,
+            e.c.prospect,
+            e.c.ladder,
+            e.c.status,
+            e.c.version,
+            e.c.snapshot,
+            e.c.fired,
+        )
         by_id: sa.BindParameter[str] = sa.bindparam("b_id")
         # the optimistic check: the row moves only from the version the command read
         update = e.update().where(e.c.id == by_id, e.c.version == sa.bindparam("b_version"))
+        written = ["status", "version", "snapshot", "fired", "updated_at"]
+        timers = ["timers", "next_due_at", "timer_lease"]
         return cls(
-            load=sa.select(*stored, e.c.fired).where(e.c.id == by_id),
-            find=sa.select(*stored, e.c.fired)
-            .where(e.c.prospect == sa.bindparam("b_prospect"))
-            .order_by(e.c.id),
-            recall=sa.select(t.idempotency).where(t.idempotency.c.key == sa.bindparam("b_key")),
-            receipt=_insert_new(dialect, t.idempotency),
-            insert_enrollment=_insert_new(dialect, e),
-            # one statement; SQLAlchemy compiles one form per set of columns written
-            update_enrollment=update,
-            events=t.events.insert(),
-            delete_ask=a.delete().where(a.c.enrollment_id == by_id),
-            insert_ask=_insert_new(dialect, a),
-            holder=sa.select(a).where(a.c.slot == sa.bindparam("b_slot")),
-            outbox=t.outbox.insert(),
-            dialect=dialect,
+            load=prepared(sa.select(*stored).where(e.c.id == by_id), e),
+            find=prepared(
+                sa.select(*stored)
+                .where(e.c.prospect == sa.bindparam("b_prospect"))
+                .order_by(e.c.id),
+                e,
+            ),
+            recall=prepared(
+                sa.select(t.idempotency).where(t.idempotency.c.key == sa.bindparam("b_key")),
+                t.idempotency,
+            ),
+            receipt=prepared(_insert_new(name, t.idempotency), t.idempotency, rowcount=True),
+            insert_enrollment=prepared(_insert_new(name, e), e, rowcount=True),
+            update_enrollment=prepared(update, e, written, rowcount=True),
+            update_enrollment_timers=prepared(update, e, written + timers, rowcount=True),
+            events=prepared(t.events.insert(), t.events, [c.key for c in t.events.columns]),
+            delete_ask=prepared(a.delete().where(a.c.enrollment_id == by_id), a),
+            insert_ask=prepared(_insert_new(name, a), a, rowcount=True),
+            holder=prepared(sa.select(a).where(a.c.slot == sa.bindparam("b_slot")), a),
+            outbox=prepared(o.insert(), o, [c.key for c in o.columns if c.key != "id"]),
+            dialect=name,
         )
 
-    def insert_new(self, conn: Connection, statement: sa.Insert, row: dict[str, Any]) -> bool:
+    def insert_new(self, conn: Connection, statement: Prepared, row: dict[str, Any]) -> bool:
         """Insert ``row`` unless its key is taken; whether it was inserted."""
         if self.dialect in ("postgresql", "sqlite"):
-            return bool(conn.execute(statement, row).rowcount)
+            return bool(statement.run(conn, row).rowcount)
         try:
-            conn.execute(statement, row)
+            statement.run(conn, row)
         except sa_exc.IntegrityError as exc:
             if exc.orig is not None and exc.orig.args[:1] == (_DUPLICATE_KEY_MYSQL,):
                 return False
             raise
         return True
+
+
+def _insert_new(dialect: str, table: sa.Table) -> sa.ClauseElement:
+    """An insert of every column of ``table`` that writes nothing (rowcount 0) when the
+    row's key is taken, where the database can say so without an error that aborts the
+    transaction: ``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite."""
+    if dialect not in ("postgresql", "sqlite"):
+        # MySQL/MariaDB: a duplicate key fails the statement, not the transaction (see
+        # _Statements.insert_new); INSERT IGNORE would also turn truncations into warnings
+        return table.insert()
+
+    def quote(name: str) -> str:  # our names are plain identifiers: quoting keeps their case
+        return f'"{name}"'
+
+    columns = list(table.columns)
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+        f"VALUES ({', '.join(f':{c.key}' for c in columns)}) ON CONFLICT DO NOTHING"
+    )
+    return sa.text(sql).bindparams(*(sa.bindparam(c.key, type_=c.type) for c in columns))
 
 
 def _encode_timers(timers: Sequence[DueTimer]) -> tuple[list[list[Any]], datetime | None]:
@@ -395,15 +419,15 @@ def _decode_timers(enrollment_id: str, value: Any) -> list[DueTimer]:
     ]
 
 
-def _stored(row: Any) -> StoredEnrollment:
+def _stored(row: Mapping[str, Any]) -> StoredEnrollment:
     return StoredEnrollment(
-        id=row.id,
-        prospect=row.prospect,
-        ladder=row.ladder,
-        status=row.status,
-        version=row.version,
-        snapshot=row.snapshot,
-        fired=tuple(row.fired),
+        id=row["id"],
+        prospect=row["prospect"],
+        ladder=row["ladder"],
+        status=row["status"],
+        version=row["version"],
+        snapshot=row["snapshot"],
+        fired=tuple(row["fired"]),
     )
 
 
@@ -446,15 +470,29 @@ class SqlStore:
         if skip_locked is None:
             skip_locked = self.dialect in ("postgresql", "mysql", "mariadb")
         self._skip_locked = skip_locked
-        self._q = _Statements.build(
-            self.tables, "mysql" if self.dialect == "mariadb" else self.dialect
-        )
+        self._q = _Statements.build(self.tables, self.engine.dialect)
+        # connections kept between transactions: only in a pool the store made itself (a
+        # host's engine may have a pool of one, or lend a connection it owns, as Django's)
+        self._parked: dict[bool, Parked] = {}
+        if self._owns_engine:
+            self._parked = {
+                True: Parked(self.engine, self.engine),
+                False: Parked(self._reader, self.engine),
+            }
+            # a store dropped without close() gives its connections back
+            weakref.finalize(self, release, self._parked)
         self._pending: list[Callable[[], None]] = []
         # set on the view ``session()`` yields: every call runs in that one transaction
         self._bound: Connection | None = None
         if self._conn is not None:
             sa_event.listen(self._conn, "commit", self._host_committed)
             sa_event.listen(self._conn, "rollback", self._host_rolled_back)
+
+    def _view(self) -> SqlStore:
+        """A shallow copy sharing everything (``copy.copy`` costs more than a statement)."""
+        view = object.__new__(SqlStore)
+        view.__dict__.update(self.__dict__)
+        return view
 
     @property
     def metadata(self) -> sa.MetaData:
@@ -466,11 +504,12 @@ class SqlStore:
         """A store on the host's ``connection`` with ``like``'s settings (one per request).
 
         Cheap: it shares ``like``'s tables and statements."""
-        joined = copy.copy(like)
+        joined = like._view()
         joined._owns_engine = False
         joined._conn = connection
         joined.engine = connection.engine
         joined._reader = connection.engine
+        joined._parked = {}
         joined._pending = []
         joined._bound = None
         sa_event.listen(connection, "commit", joined._host_committed)
@@ -478,7 +517,9 @@ class SqlStore:
         return joined
 
     def close(self) -> None:
-        """Release the connection pool if this store created it."""
+        """Give back the connections kept for the next command, and release the
+        connection pool if this store created it."""
+        release(self._parked)
         if self._owns_engine:
             self.engine.dispose()
 
@@ -498,6 +539,9 @@ class SqlStore:
             if self._conn is not None:
                 with self._conn.begin_nested():
                     yield self._conn
+            elif self._parked:
+                with self._parked[write].connection() as conn, conn.begin():
+                    yield conn
             else:
                 with (self.engine if write else self._reader).begin() as conn:
                     yield conn
@@ -518,7 +562,7 @@ class SqlStore:
             yield self
             return
         with self._transaction() as conn:
-            bound = copy.copy(self)
+            bound = self._view()
             bound._bound = conn
             yield bound
 
@@ -620,12 +664,12 @@ class SqlStore:
 
     def load(self, enrollment_id: str) -> StoredEnrollment | None:
         with self._transaction(write=False) as conn:
-            row = conn.execute(self._q.load, {"b_id": enrollment_id}).first()
-        return _stored(row) if row is not None else None
+            rows = self._q.load.rows(conn, {"b_id": enrollment_id})
+        return _stored(rows[0]) if rows else None
 
     def find(self, prospect: str) -> list[StoredEnrollment]:
         with self._transaction(write=False) as conn:
-            rows = conn.execute(self._q.find, {"b_prospect": prospect}).all()
+            rows = self._q.find.rows(conn, {"b_prospect": prospect})
         return [_stored(row) for row in rows]
 
     def events(self, enrollment_id: str) -> list[dict[str, Any]]:
@@ -666,10 +710,10 @@ class SqlStore:
                         }
                         for ev in change.events
                     ]
-                    conn.execute(q.events, rows[0] if len(rows) == 1 else rows)
+                    q.events.run_many(conn, rows)
                 if change.ask_changed:
                     if change.had_ask and not new:
-                        conn.execute(q.delete_ask, {"b_id": eid})
+                        q.delete_ask.run(conn, {"b_id": eid})
                     if change.open_ask is not None:
                         self._open_ask(conn, change)
                 if change.messages:
@@ -689,7 +733,7 @@ class SqlStore:
                         }
                         for m in change.messages
                     ]
-                    conn.execute(q.outbox, rows[0] if len(rows) == 1 else rows)
+                    q.outbox.run_many(conn, rows)
             except sa_exc.IntegrityError as exc:
                 raise ConflictError(
                     f"enrollment {eid!r} was written by another worker at the same time; "
@@ -718,7 +762,8 @@ class SqlStore:
                 )
             return
         row.update(b_id=eid, b_version=change.expected_version)
-        if conn.execute(q.update_enrollment, row).rowcount != 1:
+        update = q.update_enrollment_timers if "timers" in row else q.update_enrollment
+        if update.run(conn, row).rowcount != 1:
             raise ConflictError(
                 f"enrollment {eid!r} moved past version {change.expected_version}; "
                 "another writer changed it first"
@@ -740,13 +785,13 @@ class SqlStore:
         }
         if self._q.insert_new(conn, self._q.insert_ask, row):
             return
-        found = conn.execute(self._q.holder, {"b_slot": ask.slot}).first()
-        if found is None:
+        found = self._q.holder.rows(conn, {"b_slot": ask.slot})
+        if not found:
             raise ConflictError(
                 f"the open ask of {ask.prospect!r} was answered while {change.enrollment_id!r} "
                 "asked; reload and try again"
             )
-        raise ask_pending(OpenAsk(**found._mapping), change.enrollment_id, ask.rung)
+        raise ask_pending(OpenAsk(**found[0]), change.enrollment_id, ask.rung)
 
     def _remember_in(
         self, conn: Connection, receipt: Receipt, now: datetime | None
@@ -774,10 +819,11 @@ class SqlStore:
             return self._remember_in(conn, receipt, now)
 
     def _recall_in(self, conn: Connection, key: str) -> Receipt | None:
-        row = conn.execute(self._q.recall, {"b_key": key}).first()
-        if row is None:
+        rows = self._q.recall.rows(conn, {"b_key": key})
+        if not rows:
             return None
-        return Receipt(row.key, row.command, row.enrollment_id, row.result)
+        row = rows[0]
+        return Receipt(row["key"], row["command"], row["enrollment_id"], row["result"])
 
     def recall(self, key: str) -> Receipt | None:
         with self._transaction(write=False) as conn:
