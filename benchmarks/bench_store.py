@@ -5,7 +5,9 @@
 Rows (every one with its baseline measured in the same run):
 - commands/s through the Tracker on SQLite (file, WAL) and PostgreSQL, on both call
   paths (every call passes ``ladder=``; no call does, so the prospect is found with
-  ``store.find()``), against a raw-SQL loop on the same driver writing the same rows;
+  ``store.find()``), against a raw-SQL loop on the same driver writing the same rows,
+  and (for information) that loop's SQL run through SQLAlchemy's ``exec_driver_sql``
+  and transactions: what SQLAlchemy alone costs, without deciding anything;
 - command latency with 1k vs 100k stored enrollments (SQLite; ``--quick``: 10k), every
   table filled in proportion (events, open asks, timers, outbox, receipts);
 - command latency on an enrollment with 10 vs 10,000 events of history (SQLite);
@@ -29,8 +31,8 @@ command, captured beforehand on a ``MemoryStore``. It decides nothing, so the ra
 is the cost of deciding plus SQLAlchemy. After the run both sides' rows are counted
 per table and must match (and their payload sizes, within 1%).
 
-Fairness: the two sides run interleaved in every round (their order alternating
-from round to round), on fresh prospects, with the same number of rounds; rates
+Fairness: the sides run interleaved in every round (their order turning from
+round to round), on fresh prospects, with the same number of rounds; rates
 are reported as each side's best round, ratios per round as the median and range.
 Latency rows alternate their two sides command by command and give medians.
 """
@@ -45,6 +47,7 @@ import multiprocessing
 import multiprocessing.synchronize
 import os
 import pstats
+import queue
 import random
 import sqlite3
 import statistics
@@ -349,86 +352,137 @@ class Raw:
         rows = [[t.kind, t.due_at.astimezone(UTC).isoformat(), t.rung] for t in change.timers]
         return _dumps(rows), self.time(min((t.due_at for t in change.timers), default=None))
 
+    # the four ways the loop talks to the database (the driver's cursor, here)
+    def run(self, sql: str, params: Sequence[Any]) -> int:
+        self.cur.execute(sql, params)
+        return int(self.cur.rowcount)
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        self.cur.execute(sql, params)
+        return list(self.cur.fetchall())
+
+    def run_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.cur.executemany(sql, rows)
+
+    def transaction(self) -> Any:
+        """Begin (SQLite: IMMEDIATE, as the store does); the block commits."""
+        if self.begin:
+            self.cur.execute(self.begin)
+        return _Commit(self.conn)
+
     def command(self, item: Captured, *, by_ladder: bool) -> None:
         """One command's transaction: read, check, write the captured change's rows."""
-        c, cmd, cur, when = item.change, item.command, self.cur, self.time
+        c, cmd, when = item.change, item.command, self.time
         eid = c.enrollment_id
         new = c.expected_version == 0
         now = when(c.now)
-        if self.begin:
-            cur.execute(self.begin)
-        if cmd.key is not None:
-            cur.execute(self.recall, (cmd.key,))
-            if cur.fetchone() is not None:
+        with self.transaction():
+            if cmd.key is not None and self.fetch(self.recall, (cmd.key,)):
                 raise AssertionError("a fresh key was taken")
-        if new or by_ladder:
-            cur.execute(self.load, (eid,))
-            rows = cur.fetchall()
-        else:
-            cur.execute(self.find, (cmd.prospect,))
-            rows = cur.fetchall()
-        for row in rows:  # decode what was read, as any code using it would
-            json.loads(row[5]), json.loads(row[6])
-        version = rows[0][4] if rows else 0
-        if version != c.expected_version:
-            raise AssertionError(f"{eid} is at version {version}, not {c.expected_version}")
-        if c.receipt is not None:
-            r = c.receipt
-            cur.execute(
-                self.receipt, (r.key, r.command, r.enrollment_id, _dumps(dict(r.result)), now)
-            )
-            if cur.rowcount != 1:
-                raise AssertionError("receipt key taken")
-        snapshot, fired = _dumps(c.snapshot), _dumps(list(c.fired))
-        if new:
-            timers, due = self.timers(c)
-            cur.execute(
-                self.enroll,
-                (eid, c.prospect, c.ladder, c.status, 1, snapshot, fired, now, timers, due, None),
-            )
-        elif c.timers_changed:
-            timers, due = self.timers(c)
-            row = (c.status, version + 1, snapshot, fired, now, timers, due, None, eid, version)
-            cur.execute(self.update_timers, row)
-        else:
-            cur.execute(self.update, (c.status, version + 1, snapshot, fired, now, eid, version))
-        if cur.rowcount != 1:
-            raise AssertionError("lost a version race in a single-writer benchmark")
-        events = [
-            (eid, ev["seq"], ev["type"], when(datetime.fromisoformat(ev["at"])), _dumps(dict(ev)))
-            for ev in c.events
-        ]
-        if len(events) == 1:
-            cur.execute(self.event, events[0])
-        elif events:
-            cur.executemany(self.event, events)
-        if c.ask_changed:
-            if c.had_ask and not new:
-                cur.execute(self.unask, (eid,))
-            a = c.open_ask
-            if a is not None:
-                row = (
-                    a.slot,
+            if new or by_ladder:
+                rows = self.fetch(self.load, (eid,))
+            else:
+                rows = self.fetch(self.find, (cmd.prospect,))
+            for row in rows:  # decode what was read, as any code using it would
+                json.loads(row[5]), json.loads(row[6])
+            version = rows[0][4] if rows else 0
+            if version != c.expected_version:
+                raise AssertionError(f"{eid} is at version {version}, not {c.expected_version}")
+            if c.receipt is not None:
+                r = c.receipt
+                row = (r.key, r.command, r.enrollment_id, _dumps(dict(r.result)), now)
+                if self.run(self.receipt, row) != 1:
+                    raise AssertionError("receipt key taken")
+            snapshot, fired = _dumps(c.snapshot), _dumps(list(c.fired))
+            if new:
+                timers, due = self.timers(c)
+                row = (eid, c.prospect, c.ladder, c.status, 1, snapshot, fired, now, timers, due)
+                changed = self.run(self.enroll, (*row, None))
+            elif c.timers_changed:
+                timers, due = self.timers(c)
+                row = (c.status, version + 1, snapshot, fired, now, timers, due, None, eid)
+                changed = self.run(self.update_timers, (*row, version))
+            else:
+                row = (c.status, version + 1, snapshot, fired, now, eid, version)
+                changed = self.run(self.update, row)
+            if changed != 1:
+                raise AssertionError("lost a version race in a single-writer benchmark")
+            events = [
+                (
                     eid,
-                    a.prospect,
-                    a.rung,
-                    a.channel,
-                    a.seq,
-                    when(a.asked_at),
-                    when(a.expires_at),
+                    ev["seq"],
+                    ev["type"],
+                    when(datetime.fromisoformat(ev["at"])),
+                    _dumps(dict(ev)),
                 )
-                cur.execute(self.ask, row)
-                if cur.rowcount != 1:
-                    raise AssertionError("the open-ask slot was taken")
-        messages = [
-            (m.key, eid, m.kind, "pending", 0, now, None, None, None, _dumps(m.to_dict()))
-            for m in c.messages
-        ]
-        if len(messages) == 1:
-            cur.execute(self.outbox, messages[0])
-        elif messages:
-            cur.executemany(self.outbox, messages)
-        self.conn.commit()
+                for ev in c.events
+            ]
+            if len(events) == 1:
+                self.run(self.event, events[0])
+            elif events:
+                self.run_many(self.event, events)
+            if c.ask_changed:
+                if c.had_ask and not new:
+                    self.run(self.unask, (eid,))
+                a = c.open_ask
+                if a is not None:
+                    row = (a.slot, eid, a.prospect, a.rung, a.channel, a.seq, when(a.asked_at))
+                    if self.run(self.ask, (*row, when(a.expires_at))) != 1:
+                        raise AssertionError("the open-ask slot was taken")
+            messages = [
+                (m.key, eid, m.kind, "pending", 0, now, None, None, None, _dumps(m.to_dict()))
+                for m in c.messages
+            ]
+            if len(messages) == 1:
+                self.run(self.outbox, messages[0])
+            elif messages:
+                self.run_many(self.outbox, messages)
+
+
+class _Commit:
+    """Commits the driver connection when the block ends (rolls back if it raises)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, *rest: Any) -> None:
+        if kind is None:
+            self.conn.commit()
+        else:
+            self.conn.rollback()
+
+
+class RawThroughSqlAlchemy(Raw):
+    """The same loop, the same SQL, but every statement through SQLAlchemy's
+    ``Connection.exec_driver_sql`` and its transactions on a kept connection (the
+    store's engine: WAL, ``BEGIN IMMEDIATE``): what SQLAlchemy alone costs, without
+    deciding anything."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        super().__init__(url, prefix)
+        self.conn.close()
+        self.store = SqlStore(url, prefix=prefix)
+        self.sa = self.store.engine.connect()
+        self.sa_options = {"preserve_rowcount": True}
+
+    def close(self) -> None:
+        self.sa.close()
+        self.store.close()
+
+    def run(self, sql: str, params: Sequence[Any]) -> int:
+        return int(self.sa.exec_driver_sql(sql, params, self.sa_options).rowcount)
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return list(self.sa.exec_driver_sql(sql, params).fetchall())
+
+    def run_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.sa.exec_driver_sql(sql, rows)
+
+    def transaction(self) -> Any:
+        return self.sa.begin()
 
 
 # ---- one round of each side ------------------------------------------------------------------
@@ -462,13 +516,15 @@ def raw_rate(raw: Raw, items: Sequence[Captured], *, by_ladder: bool) -> float:
 
 @dataclass
 class Sides:
-    """Per-round rates of the Tracker and of the raw loop."""
+    """Per-round rates of the Tracker, of the raw loop and of the raw loop's SQL run
+    through SQLAlchemy (``sa``: SQLAlchemy's own cost, without deciding anything)."""
 
     ours: list[float] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
+    sa: list[float] = field(default_factory=list)
 
-    def ratios(self) -> list[float]:
-        return [o / r for o, r in zip(self.ours, self.raw, strict=True)]
+    def ratios(self, side: str = "ours") -> list[float]:
+        return [o / r for o, r in zip(getattr(self, side), self.raw, strict=True)]
 
 
 def median_range(values: Sequence[float], fmt: str = "{:.0%}") -> str:
@@ -481,9 +537,10 @@ def median_range(values: Sequence[float], fmt: str = "{:.0%}") -> str:
 def command_rates(
     url: str, prospects: int, rounds: int, progress: Callable[[str], None]
 ) -> tuple[dict[str, Sides], str]:
-    """Both call paths, Tracker and raw loop interleaved in every round."""
+    """Both call paths; the Tracker, the raw loop and the raw loop through SQLAlchemy
+    take turns in every round (the order turning each round)."""
     store = new_store(url)
-    raw = Raw(url, store.prefix)
+    loops = {"raw": Raw(url, store.prefix), "sa": RawThroughSqlAlchemy(url, store.prefix)}
     paths = {"ladder=": True, "find()": False}
     results = {path: Sides() for path in paths}
     try:
@@ -493,25 +550,31 @@ def command_rates(
                 n = max(4, prospects // 8) if k < 0 else prospects
                 seed = 1000 + k * 10 + by_ladder
                 ours_cmds = stream(names("o", tag, n), seed)
-                raw_items = capture(stream(names("r", tag, n), seed))
-                for side in ("raw", "ours") if k % 2 else ("ours", "raw"):
+                items = {
+                    "raw": capture(stream(names("r", tag, n), seed)),
+                    "sa": capture(stream(names("s", tag, n), seed)),
+                }
+                order = ["ours", "raw", "sa"]
+                for side in order[k % 3 :] + order[: k % 3]:
                     if side == "ours":
                         rate = tracker_rate(store, ours_cmds, by_ladder=by_ladder)
                     else:
-                        rate = raw_rate(raw, raw_items, by_ladder=by_ladder)
+                        rate = raw_rate(loops[side], items[side], by_ladder=by_ladder)
                     if k >= 0:
                         getattr(results[path], side).append(rate)
             if k >= 0:
                 progress(
                     f"  round {k + 1}/{rounds}: "
                     + ", ".join(
-                        f"{path} {s.ours[-1]:,.0f} vs {s.raw[-1]:,.0f}/s"
+                        f"{path} {s.ours[-1]:,.0f} vs {s.raw[-1]:,.0f}/s "
+                        f"(through SQLAlchemy {s.sa[-1]:,.0f}/s)"
                         for path, s in results.items()
                     )
                 )
         return results, same_rows(store)
     finally:
-        raw.close()
+        for loop in loops.values():
+            loop.close()
         store.drop_schema()
         store.close()
 
@@ -542,11 +605,13 @@ def written(store: SqlStore, side: str) -> dict[str, tuple[int, int]]:
 
 def same_rows(store: SqlStore) -> str:
     """Check that the raw loop wrote what the Tracker wrote; say how much that was."""
-    ours, theirs = written(store, "o"), written(store, "r")
-    for name, (rows, size) in ours.items():
-        raw_rows, raw_size = theirs[name]
-        if rows != raw_rows or abs(size - raw_size) > 0.01 * max(size, 1):
-            raise AssertionError(f"the raw loop wrote other {name} rows: {theirs} vs {ours}")
+    ours = written(store, "o")
+    for side in ("r", "s"):
+        theirs = written(store, side)
+        for name, (rows, size) in ours.items():
+            raw_rows, raw_size = theirs[name]
+            if rows != raw_rows or abs(size - raw_size) > 0.01 * max(size, 1):
+                raise AssertionError(f"the raw loop wrote other {name} rows: {theirs} vs {ours}")
     return ", ".join(f"{name} {rows:,}" for name, (rows, _) in ours.items())
 
 
@@ -861,11 +926,15 @@ def workers_once(url: str, side: str, procs: int, seconds: float) -> WorkersRun:
         for proc in ps:
             proc.start()
         ready.wait(timeout=600)
-        results = [out.get(timeout=seconds * 10 + 600) for _ in ps]
+        results = []
+        while len(results) < procs:
+            try:
+                results.append(out.get(timeout=1))
+            except queue.Empty:
+                if any(proc.exitcode not in (None, 0) for proc in ps):
+                    raise RuntimeError("a worker failed: see its traceback above") from None
         for proc in ps:
             proc.join()
-            if proc.exitcode != 0:
-                raise RuntimeError(f"a worker failed (exit code {proc.exitcode})")
     finally:
         store.drop_schema()
         store.close()
@@ -931,6 +1000,7 @@ def main() -> int:
     prospects = 30 if quick else 150  # per rate, side and round: about 7 commands each
     big = 10_000 if quick else 100_000
     only = set(args.only or ["rates", "size", "history", "workers"])
+    rounds_w = 2 if quick else rounds
     tmp = Path(tempfile.mkdtemp(prefix="bench_store_"))
     started = time.perf_counter()
 
@@ -956,6 +1026,15 @@ def main() -> int:
                         f"{max(sides.ours):,.0f}",
                         f"{max(sides.raw):,.0f} raw SQL",
                         f"{median_range(sides.ratios())} (>= 50%)",
+                    )
+                )
+            for path, sides in results.items():
+                rows.append(
+                    (
+                        f"  the raw loop's SQL through SQLAlchemy, {label}, {path}",
+                        f"{max(sides.sa):,.0f}",
+                        f"{max(sides.raw):,.0f} raw SQL",
+                        f"{median_range(sides.ratios('sa'))} (information)",
                     )
                 )
             notes.append(f"{label}: both sides wrote the same rows, each: {same}")
@@ -990,11 +1069,10 @@ def main() -> int:
         )
     if args.postgres and "workers" in only:
         seconds = 2.0 if quick else 6.0
-        rounds_w = 2 if quick else rounds
         progress(
             f"PostgreSQL with 1, 2 and 4 worker processes, {rounds_w} rounds of {seconds:.0f} s ..."
         )
-        runs = workers(args.postgres, rounds_w, seconds, 150 if quick else 600, progress)
+        runs = workers(args.postgres, rounds_w, seconds, 400 if quick else 1500, progress)
         for k, sides in runs.items():
             ours = [x.rate for x in sides["o"]]
             raw = [x.rate for x in sides["r"]]
@@ -1009,13 +1087,14 @@ def main() -> int:
         for label, side in (("commitladder", "o"), ("raw SQL", "r")):
             one, four = [x.rate for x in runs[1][side]], [x.rate for x in runs[4][side]]
             two = [x.rate for x in runs[2][side]]
-            target = " (>= 1.6x)" if side == "o" else ""
+            target = ">= 1.6x at 4, where raw SQL scales" if side == "o" else "information"
             rows.append(
                 (
-                    f"scaling 1 -> 2 -> 4 workers, PostgreSQL, {label}",
-                    median_range([t / o for t, o in zip(two, one, strict=True)], "{:.2f}x"),
-                    median_range([f / o for f, o in zip(four, one, strict=True)], "{:.2f}x"),
-                    f"1 -> 4{target}",
+                    f"scaling from 1 worker, PostgreSQL, {label}",
+                    "2: " + median_range([t / o for t, o in zip(two, one, strict=True)], "{:.2f}x"),
+                    "4: "
+                    + median_range([f / o for f, o in zip(four, one, strict=True)], "{:.2f}x"),
+                    target,
                 )
             )
         notes.append("where a PostgreSQL command's time goes (per command, median run):")
@@ -1037,8 +1116,9 @@ def main() -> int:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
     print(
         f"\n{os.cpu_count()} CPUs; Python {sys.version.split()[0]}, SQLAlchemy {sa.__version__}; "
-        f"{rounds} rounds after a warm-up, the sides interleaved; rates: each side's best round; "
-        f"{prospects} prospects per side, path and round (the seed ladder's full mix); "
+        f"{rounds} rounds after a warm-up (workers: {rounds_w}), the sides interleaved; rates: "
+        f"each side's best round; {prospects} prospects per side, path and round (the seed "
+        "ladder's full mix, one command in five with an idempotency key); "
         f"run took {time.perf_counter() - started:.0f} s"
     )
     for note in notes:
