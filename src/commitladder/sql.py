@@ -17,7 +17,7 @@ import json
 import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -528,13 +528,16 @@ class SqlStore:
 
     # ---- transactions and errors (the one boundary for foreign errors) --------------------
 
-    @contextmanager
-    def _transaction(self, *, write: bool = True) -> Iterator[Connection]:
-        """One transaction (or, inside ``session()``, the session's; with a host's
-        connection, a savepoint of the host's transaction)."""
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Connection]:
+        """One transaction (or, inside ``session()``, the session's, which commits or
+        rolls back when the session ends; with a host's connection, a savepoint of the
+        host's transaction)."""
         if self._bound is not None:
-            yield self._bound  # the session's transaction commits or rolls back
-            return
+            return nullcontext(self._bound)
+        return self._new_transaction(write=write)
+
+    @contextmanager
+    def _new_transaction(self, *, write: bool) -> Iterator[Connection]:
         try:
             if self._conn is not None:
                 with self._conn.begin_nested():
