@@ -280,7 +280,9 @@ def read_only_engine(url: str | sa.URL) -> Engine:
             raise StoreError(f"no database file at {path}")
         uri = f"{path.resolve().as_uri()}?mode=ro"
         dbapi = sa.create_engine(parsed).dialect.loaded_dbapi
-        return sa.create_engine(parsed, creator=lambda: dbapi.connect(uri, uri=True))
+        return sa.create_engine(
+            parsed, creator=lambda: dbapi.connect(uri, uri=True, check_same_thread=False)
+        )
     engine = sa.create_engine(parsed)
     statement = (
         "SET SESSION TRANSACTION READ ONLY"
@@ -510,6 +512,9 @@ class SqlStore:
         joined.engine = connection.engine
         joined._reader = connection.engine
         joined._parked = {}
+        if connection.engine.dialect is not like.engine.dialect:
+            joined._q = _Statements.build(like.tables, connection.engine.dialect)
+            joined.dialect = connection.engine.dialect.name
         joined._pending = []
         joined._bound = None
         sa_event.listen(connection, "commit", joined._host_committed)
