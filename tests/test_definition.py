@@ -4,6 +4,7 @@ pydantic models give equal ladders that round-trip."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 import commitladder as cl
 from commitladder._yaml import read_yaml
-from support import EXAMPLE_FILES, GUARDS_YAML
+from support import EXAMPLE_FILES, GUARDS_YAML, T0
 
 BAD = """\
 ladder: bad
@@ -369,3 +370,265 @@ def test_every_example_compiles_with_its_rungs_and_ends(path: Any) -> None:
     for rung in ladder.rungs.values():
         for target in rung.targets:
             assert target in ladder.rungs or target in ladder.ends
+
+
+# ---- hostile values: every one is a located DefinitionError --------------------------------
+
+
+def tiny(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "ladder": "tiny",
+        "start": "hello",
+        "rungs": {"hello": {"kind": "call", "size": 1, "next": "won"}},
+        "ends": {"won": {"result": "won"}},
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    "duration", ["99999999999999999999d", "9999999999w", "999999999d", "P99999999999999W"]
+)
+@pytest.mark.parametrize("field", ["expires_after", "cooldown", "next_ask_within"])
+def test_a_huge_duration_names_its_field_through_yaml_and_dict(duration: str, field: str) -> None:
+    """Regression: these raised OverflowError from inside the loader, or (999999999d) loaded
+    and then made `ask` overflow."""
+    rung = f"{{kind: call, size: 1, next: won, {field}: {duration}}}"
+    text = f"ladder: x\nstart: a\nrungs:\n  a: {rung}\nends: {{won: {{result: won}}}}\n"
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_yaml(text, source="x.yaml")
+    (problem,) = exc.value.problems
+    assert (problem.path, problem.line) == (f"rungs.a.{field}", 4)
+    assert "at most 10 years (3650d)" in problem.message
+    data = tiny(defaults={field: duration})
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_dict(data)
+    assert [p.path for p in exc.value.problems] == [f"defaults.{field}"]
+
+
+def test_a_huge_duration_inside_follow_ups_names_its_field() -> None:
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_dict(tiny(defaults={"follow_ups": {"max": 1, "every": "9999999999w"}}))
+    assert [p.path for p in exc.value.problems] == ["defaults.follow_ups.every"]
+
+
+def test_ten_years_loads_and_asks() -> None:
+    ladder = cl.Ladder.from_dict(tiny(defaults={"expires_after": "3650d", "cooldown": "521w"}))
+    e = ladder.enroll("acme", now=T0)
+    ask = e.ask("hello", now=T0)
+    assert ask.expires_at == T0 + timedelta(days=3650)
+
+
+@pytest.mark.parametrize("version", [2**31, 2**63, 10**30], ids=["2**31", "2**63", "10**30"])
+def test_a_version_too_big_to_store_is_refused_at_load(version: int) -> None:
+    """Regression: version >= 2**63 loaded, then `enroll` raised struct.error."""
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_dict(tiny(version=version))
+    (problem,) = exc.value.problems
+    assert problem.path == "version"
+    assert "2147483647" in problem.message
+    with pytest.raises(cl.DefinitionError, match="2147483647"):
+        cl.Ladder.from_yaml(f"version: {version}\n" + cl.Ladder.from_dict(tiny()).to_yaml())
+
+
+def test_the_largest_version_loads_and_enrolls() -> None:
+    ladder = cl.Ladder.from_dict(tiny(version=2**31 - 1))
+    assert ladder.enroll("acme", now=T0).version == 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        {"defaults": {"max_asks": 2**31}},
+        {"defaults": {"follow_ups": {"max": 2**40, "every": "1d"}}},
+        {"rules": {"max_size_step": 2**63}},
+        {"rules": {"max_asks_without_commitment": 10**20}},
+    ],
+    ids=["max_asks", "follow_ups.max", "max_size_step", "max_asks_without_commitment"],
+)
+def test_every_count_is_bounded_like_the_version(count: dict[str, Any]) -> None:
+    with pytest.raises(cl.DefinitionError, match="2147483647"):
+        cl.Ladder.from_dict(tiny(**count))
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan")], ids=["inf", "nan"])
+def test_a_simulated_weight_must_be_a_finite_number(weight: float) -> None:
+    simulation = {"defaults": {"outcomes": {"yes": weight}}}
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_dict(tiny(simulation=simulation))
+    assert [p.path for p in exc.value.problems] == ["simulation.defaults.outcomes.yes"]
+
+
+@pytest.mark.parametrize("data", [["x"], None, "ladder: x", 42, ("ladder", "x")], ids=repr)
+def test_from_dict_with_something_else_than_a_mapping_is_a_definition_error(data: Any) -> None:
+    """Regression: from_dict(['x']) raised ValueError and from_dict(None) TypeError."""
+    with pytest.raises(cl.DefinitionError, match="a ladder is a mapping"):
+        cl.Ladder.from_dict(data)
+
+
+def test_from_dict_takes_any_mapping() -> None:
+    from types import MappingProxyType
+
+    assert cl.Ladder.from_dict(MappingProxyType(tiny())).name == "tiny"
+
+
+def test_ladder_given_plain_data_says_which_constructor_to_use() -> None:
+    with pytest.raises(TypeError, match=r"takes a LadderDefinition, not dict.*from_dict"):
+        cl.Ladder(tiny())  # type: ignore[arg-type]
+
+
+# ---- limits ---------------------------------------------------------------------------------
+
+
+def rungs(count: int, **extra: Any) -> dict[str, Any]:
+    chain = {
+        f"r{i}": {"kind": "call", "size": 1, "next": f"r{i + 1}", **extra} for i in range(count)
+    }
+    chain[f"r{count - 1}"]["next"] = "won"
+    return chain
+
+
+LIMITS = [
+    (
+        "rungs",
+        lambda: tiny(start="r0", rungs=rungs(1001)),
+        "rungs",
+        "more than 1,000 rungs; split the process",
+    ),
+    (
+        "ends",
+        lambda: tiny(ends={f"e{i}": {"result": "won"} for i in range(101)}),
+        "ends",
+        "more than 100 ends; merge",
+    ),
+    (
+        "start",
+        lambda: tiny(start=["hello"] * 101),
+        "start",
+        "more than 100 rungs to start from",
+    ),
+    (
+        "next targets",
+        lambda: tiny(rungs={"hello": {"kind": "call", "size": 1, "next": ["won"] * 101}}),
+        "rungs.hello.next",
+        "more than 100 targets",
+    ),
+    (
+        "outcomes",
+        lambda: tiny(
+            rungs={
+                "hello": {
+                    "kind": "call",
+                    "size": 1,
+                    "outcomes": {f"o{i}": "won" for i in range(101)},
+                }
+            }
+        ),
+        "rungs.hello.outcomes",
+        "more than 100 outcomes",
+    ),
+    (
+        "requires",
+        lambda: tiny(
+            rungs={
+                "hello": {
+                    "kind": "call",
+                    "size": 1,
+                    "next": "won",
+                    "requires": [f"f{i}" for i in range(101)],
+                }
+            }
+        ),
+        "rungs.hello.requires",
+        "more than 100 facts",
+    ),
+    (
+        "channels",
+        lambda: tiny(defaults={"channels": [f"c{i}" for i in range(33)]}),
+        "defaults.channels",
+        "more than 32 channels",
+    ),
+    (
+        "requires_before",
+        lambda: tiny(rules={"requires_before": {"hello": ["hello"] * 101}}),
+        "rules.requires_before.hello",
+        "more than 100 rungs; name fewer",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "make", "path", "message"), LIMITS, ids=[x[0] for x in LIMITS])
+def test_each_limit_is_one_clear_problem_through_dict_and_yaml(
+    what: str, make: Any, path: str, message: str
+) -> None:
+    data = make()
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_dict(data)
+    (problem,) = exc.value.problems
+    assert (problem.path, problem.line) == (path, None)
+    assert message in problem.message
+    text = json.dumps(data)  # JSON is YAML: the same data as a file
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_yaml(text, source="big.yaml")
+    (located,) = exc.value.problems
+    assert (located.path, located.message, located.source) == (path, problem.message, "big.yaml")
+    assert located.line == 1
+
+
+def test_a_ladder_at_every_limit_loads() -> None:
+    many = rungs(
+        1000, channels=[f"c{i}" for i in range(32)], requires=[f"f{i}" for i in range(100)]
+    )
+    many["r0"]["next"] = ["r1", *(f"r{i}" for i in range(2, 101))]
+    ladder = cl.Ladder.from_dict(
+        tiny(
+            start=[f"r{i}" for i in range(100)],
+            rungs=many,
+            ends={f"e{i}": {"result": "lost"} for i in range(99)} | {"won": {"result": "won"}},
+        )
+    )
+    assert (len(ladder.rungs), len(ladder.ends)) == (1000, 100)
+
+
+def test_a_hundred_thousand_rungs_are_refused_quickly() -> None:
+    """Regression: from_dict had no limit at all; 100,000 rungs took minutes."""
+    data = tiny(start="r0", rungs=rungs(100_000))
+    started = time.perf_counter()
+    with pytest.raises(cl.DefinitionError, match="more than 1,000 rungs"):
+        cl.Ladder.from_dict(data)
+    assert time.perf_counter() - started < 2
+
+
+def test_a_flood_of_problems_is_cut_to_a_hundred_and_says_how_many_more() -> None:
+    many = rungs(1000)
+    for rung in many.values():
+        rung["next"] = "nowhere"
+        rung["kind"] = "lunch"
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_dict(tiny(start="r0", rungs=many))
+    listed = exc.value.problems
+    assert len(listed) == 101
+    assert listed[-1].message.startswith("... and 1,900 more problems after this one")
+
+
+def test_validation_is_linear_and_fast_at_the_rung_limit() -> None:
+    """A thousand rungs, each with a typo, some close to a real name: well under a second."""
+    many = rungs(1000)
+    for i, rung in enumerate(many.values()):
+        rung["next"] = f"r{i + 1}x" if i % 2 == 0 else f"zz{i}"
+    data = tiny(start="r0", rungs=many)
+    started = time.perf_counter()
+    with pytest.raises(cl.DefinitionError) as exc:
+        cl.Ladder.from_dict(data)
+    elapsed = time.perf_counter() - started
+    assert exc.value.problems[0].message == "unknown target 'r1x'; did you mean 'r1'?"
+    assert elapsed < 1.5, f"{elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("field", ["title", "description", "ask"])
+def test_free_text_with_a_lone_surrogate_is_refused_as_from_yaml_refuses_it(field: str) -> None:
+    """Text no file can hold would load from a dict and then break to_yaml()."""
+    rung = {"kind": "call", "size": 1, "next": "won", field: "caf\udce9"}
+    with pytest.raises(cl.DefinitionError, match="lone surrogate") as exc:
+        cl.Ladder.from_dict(tiny(rungs={"hello": rung}))
+    assert [p.path for p in exc.value.problems] == [f"rungs.hello.{field}"]

@@ -1,14 +1,17 @@
-"""Durations: short forms and ISO 8601 parse; ambiguous input is refused; formats round-trip."""
+"""Durations: short forms and ISO 8601 parse; ambiguous input is refused; at most ten years;
+formats round-trip."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from commitladder import format_duration, parse_duration
+from commitladder._durations import DURATION_PATTERN, MAX_DURATION
 
 
 @pytest.mark.parametrize(
@@ -71,6 +74,13 @@ def test_a_timedelta_passes_through() -> None:
         False,
         None,
         ["3d"],
+        "\uff13d",  # a fullwidth 3: only ASCII digits are numbers here
+        "\u0663d",  # an Arabic-Indic 3
+        "pt1\u017f",  # a long s, which upper() would turn into S
+        "3d\u00a0",  # a no-break space is not the space around a duration
+        "P1DT",  # T announces a time part that never comes
+        "3D",  # short-form units are lowercase
+        timedelta(milliseconds=1500),  # a ladder counts whole seconds
     ],
     ids=repr,
 )
@@ -104,8 +114,12 @@ def test_format_refuses_what_a_ladder_cannot_say(delta: timedelta) -> None:
         format_duration(delta)
 
 
-@given(st.integers(min_value=1, max_value=10**9).map(lambda s: timedelta(seconds=s)))
-def test_format_round_trips_every_positive_whole_second_duration(delta: timedelta) -> None:
+@given(
+    st.integers(min_value=1, max_value=int(MAX_DURATION.total_seconds())).map(
+        lambda s: timedelta(seconds=s)
+    )
+)
+def test_format_round_trips_every_duration_a_ladder_may_hold(delta: timedelta) -> None:
     text = format_duration(delta)
     assert parse_duration(text) == delta
     assert text[-1] in "smhdw"
@@ -130,3 +144,114 @@ def test_iso_components_add_up(
     else:
         with pytest.raises(ValueError, match="not a positive duration"):
             parse_duration(text)
+
+
+# ---- the longest duration ------------------------------------------------------------------
+
+
+def test_ten_years_is_the_longest_duration_in_every_unit() -> None:
+    assert timedelta(days=3650) == MAX_DURATION
+    for text in ("3650d", "521w", "87600h", "5256000m", "315360000s", "P3650D", "P521W3D"):
+        assert parse_duration(text) <= MAX_DURATION
+    assert parse_duration("3650d") == MAX_DURATION
+    assert parse_duration(MAX_DURATION) == MAX_DURATION
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "3651d",
+        "522w",
+        "87601h",
+        "P3650DT1S",  # the parts add up to one second too many
+        "P521W4D",
+        "9999999999w",
+        "99999999999999999999d",
+        "P99999999999999999999D",
+        "PT" + "9" * 5000 + "S",  # more digits than int() reads by default
+        "0" * 5000 + "99999999999d",
+        MAX_DURATION + timedelta(seconds=1),
+        timedelta(days=999_999_999),  # the largest timedelta, in whole days
+    ],
+    ids=lambda v: repr(v)[:24],
+)
+def test_longer_than_ten_years_is_a_value_error_never_an_overflow(value: object) -> None:
+    """Regression: '9999999999w' raised OverflowError, which the docs never promised."""
+    with pytest.raises(ValueError, match=r"at most 10 years \(3650d\)"):
+        parse_duration(value)
+
+
+def test_leading_zeros_do_not_count_towards_the_limit() -> None:
+    assert parse_duration("0" * 5000 + "3d") == timedelta(days=3)
+
+
+@given(st.integers(min_value=1, max_value=int(MAX_DURATION.total_seconds())))
+def test_now_plus_any_duration_stays_far_from_the_end_of_time(seconds: int) -> None:
+    """Why ten years: from any date a CRM will see, adding a duration cannot overflow."""
+    delta = parse_duration(format_duration(timedelta(seconds=seconds)))
+    assert datetime(9000, 1, 1, tzinfo=UTC) + delta < datetime.max.replace(tzinfo=UTC)
+
+
+def test_years_and_months_are_refused_with_a_hint() -> None:
+    with pytest.raises(ValueError, match="years and months have no fixed length"):
+        parse_duration("P1M")
+
+
+# ---- the pattern the editor schema uses ------------------------------------------------------
+
+
+def accepted_by_pattern(text: str) -> bool:
+    """What jsonschema does with a ``pattern``: ``re.search`` in the whole string."""
+    return re.search(DURATION_PATTERN, text) is not None
+
+
+def accepted_by_loader(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parts_over_the_limit(text: str) -> bool:
+    """An ISO duration whose parts each fit in ten years but whose sum does not."""
+    units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"([0-9]+)([A-Za-z])", text)
+    if not text.strip().upper().startswith("P") or len(parts) < 2:
+        return False
+    total = sum(int(n) * units[u.lower()] for n, u in parts)
+    return total > MAX_DURATION.total_seconds()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3d",
+        " 3d ",
+        "3 d",
+        "P3D",
+        "p14d",
+        "PT12H",
+        "P1DT2H",
+        "3650d",
+        "3651d",
+        "522w",
+        "0d",
+        "PT0S",
+        "P1M",
+        "Pfoo",
+        "P",
+        "PT",
+        "P1DT",
+        "3dd",
+        "-3d",
+        "3",
+        "",
+        "3d\n",
+        "\n3d",
+    ],
+    ids=repr,
+)
+def test_pattern_and_loader_agree_on_known_cases(text: str) -> None:
+    """Regression: the schema's pattern accepted P1M, 0d and Pfoo, which the loader refuses."""
+    assert accepted_by_pattern(text) == accepted_by_loader(text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -1282,14 +1283,22 @@ def run(e: cl.Enrollment, commands: list[Command]) -> list[object]:
         try:
             results.append(command(e))
         except cl.Refused as refusal:
-            results.append((type(refusal).__name__, refusal.to_dict()))
+            results.append(Refusal(type(refusal).__name__, refusal.to_dict()))
     return results
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused command in a script's results: its class name and its ``to_dict()``."""
+
+    name: str
+    data: dict[str, Any]
 
 
 def test_the_script_reaches_the_end_through_every_kind_of_step(guards: cl.Ladder) -> None:
     e = guards.enroll("acme", now=T0)
     results = run(e, SCRIPT)
-    refused = [r[0] for r in results if isinstance(r, tuple) and isinstance(r[0], str)]
+    refused = [r.name for r in results if isinstance(r, Refusal)]
     assert refused == [
         "FollowUpTooSoon",
         "NotExpiredYet",

@@ -23,8 +23,7 @@ def test_every_path_replays_and_reaches_its_target(path: Path) -> None:
     assert set(ladder.ends) <= set(paths)
     for target, route in paths.items():
         e = ladder.enroll("p", now=NOW)
-        for step in route:
-            step.apply(e, now=max(NOW, e.history[-1].at))  # an expiry moves time on
+        route.run(e, now=NOW)  # an expiry runs at the ask's expires_at
         if route.kind == "rung":
             assert e.position == target, route
         else:
@@ -62,3 +61,15 @@ def test_cli_paths_on_an_invalid_ladder_exits_2(tmp_path: Path) -> None:
     bad.write_text("ladder: x\nstart: a\nrungs: {}\nends: {}\n")
     result = CliRunner().invoke(app, ["paths", str(bad)])
     assert result.exit_code == 2
+
+
+def test_a_rung_whose_commitment_ends_the_enrollment_is_reached() -> None:
+    ladder = cl.load(EXAMPLES[0].parent / "solopreneur.yaml")
+    paths = ladder.paths()
+    assert "purchase" in paths, "its own won path commits purchase"
+    assert paths["purchase"].rungs()[-1] == "purchase"
+    assert paths["won"].rungs() == paths["purchase"].rungs()
+    e = ladder.enroll("p", now=NOW)
+    paths["purchase"].run(e, now=NOW)
+    assert e.ended == "won"
+    assert set(paths) >= set(ladder.rungs), "every rung of the seed ladder is reachable"

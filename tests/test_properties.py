@@ -74,6 +74,8 @@ def open_asks(history: tuple[cl.Event, ...]) -> set[int]:
         elif isinstance(event, cl.Ended):
             assert opened == ({event.ask_seq} if event.ask_seq is not None else set())
             opened.clear()
+        elif isinstance(event, cl.LateCommitment):
+            assert event.ask_seq not in opened, "a late yes named the ask still open"
     return opened
 
 
@@ -129,9 +131,12 @@ def machine_for(ladder: cl.Ladder) -> type[RuleBasedStateMachine]:
                     if ask[1] is None:
                         assert ask[0] not in askable, "askable listed a rung the ask refused"
                 return
-            assert not was_ended, "an ended enrollment accepted a command"
             new = e.history[len(history) :]
             assert new, "a command that passes records at least one event"
+            if was_ended:  # only a yes to the ask that expired into the end is kept
+                assert [type(ev) for ev in new] == [cl.LateCommitment], (
+                    "an ended enrollment accepted a command"
+                )
             if ask is not None:
                 assert predicted is None, "why_not predicted a refusal for an ask that passed"
                 assert ask[0] in askable, "an ask opened for a rung askable() did not list"

@@ -29,12 +29,7 @@ def test_a_known_history_folds_to_exact_counts() -> None:
     b.resume(now=T0 + timedelta(days=4))
     b.ask("admit_problem", now=T0 + timedelta(days=4))
     b.commit(now=T0 + timedelta(days=4, hours=30))
-    rows = [
-        (e.enrollment_id, e.type, e.at, {**e.data(), "seq": e.seq})
-        for x in (a, b)
-        for e in x.history
-    ]
-    funnel = fold(ladder.name, rows)
+    funnel = fold(ladder.name, [event for x in (a, b) for event in x.history])
     admit, intro = funnel.rung("admit_problem"), funnel.rung("intro_call")
     assert (admit.asked, admit.committed, admit.declined, admit.expired) == (3, 2, 1, 0)
     assert admit.conversion == pytest.approx(2 / 3)

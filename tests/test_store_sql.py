@@ -189,7 +189,7 @@ def test_a_refusal_under_a_key_commits_or_rolls_back_with_the_host(sqlstore: Sql
             tracker.commit("p", idempotency_key="kept", now=T0)
     kept = sqlstore.recall("kept")
     assert kept is not None
-    assert kept.result == {"refused": caught.value.to_dict()}
+    assert kept.result["refused"] == caught.value.to_dict()
 
 
 def test_statement_listeners_hear_every_statement_of_a_command(sqlstore: SqlStore) -> None:

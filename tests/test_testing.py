@@ -102,7 +102,9 @@ def test_a_broken_rule_is_a_numbered_sales_story_with_the_seed() -> None:
     assert text.startswith("Ladder 'skips_qualification' broke rule requires_before")
     assert "How it happened:\n  1. Day 0: Asked for admit_problem." in text
     assert "Prospect declined qualify; the ladder moves on to proposal." in text
-    assert text.rstrip().endswith("Replay it with --seed 5.")
+    assert text.rstrip().endswith(
+        "Replay it with seed 5: commitladder test FILE --seed 5, or pytest --commitladder-seed 5."
+    )
     assert "Traceback" not in text
     assert "state." not in text
     again = prove(ladder, seed=5)

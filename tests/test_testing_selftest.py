@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import commitladder as cl
-from commitladder import _enrollment
+from commitladder import _decide, _enrollment, _fold
+from commitladder.commands import AskFor
 from commitladder.testing import DEFAULT_EXAMPLES, prove
 
 HERE = Path(__file__).parent
@@ -50,96 +51,104 @@ def test_a_correct_ladder_passes(path: Path) -> None:
     assert verdict.ok, str(verdict.broken)
 
 
-# ---- broken enrollments: a guard disabled or a fold bent by monkeypatching ---------------------
+# ---- broken enrollments: a rule disabled or the fold bent by monkeypatching -------------------
 
 Patch = Callable[[pytest.MonkeyPatch], None]
-check_ask = _enrollment.Enrollment._check_ask
+check_ask = _decide._check_ask
 
 
 def _ask_with(**changes: Any) -> Patch:
-    """`_check_ask` that looks at a doctored snapshot (a guard that forgets something)."""
+    """The ask guard looking at a doctored state (a guard that forgets something)."""
 
     def patch(mp: pytest.MonkeyPatch) -> None:
-        def doctored(self: Any, s: Any, rung: str, channel: str | None, now: datetime) -> Any:
+        def doctored(ladder: Any, s: Any, rung: str, channel: str | None, now: datetime) -> Any:
             t = s.copy()
             for name, value in changes.items():
                 setattr(t, name, value)
-            return check_ask(self, t, rung, channel, now)
+            return check_ask(ladder, t, rung, channel, now)
 
-        mp.setattr(_enrollment.Enrollment, "_check_ask", doctored)
+        mp.setattr(_decide, "_check_ask", doctored)
 
     return patch
 
 
 def _any_channel(mp: pytest.MonkeyPatch) -> None:
-    def lax(self: Any, s: Any, rung: str, channel: str | None, now: datetime) -> Any:
-        found, _ = check_ask(self, s, rung, None, now)
-        return found, channel or (found.channels[0] if found.channels else "unspecified")
+    def lax(ladder: Any, s: Any, rung: str, channel: str | None, now: datetime) -> Any:
+        found = check_ask(ladder, s, rung, None, now)
+        if isinstance(found, cl.Refused):
+            return found
+        return found[0], channel or found[1]
 
-    mp.setattr(_enrollment.Enrollment, "_check_ask", lax)
+    mp.setattr(_decide, "_check_ask", lax)
 
 
 def _any_candidate(mp: pytest.MonkeyPatch) -> None:
     """NotNextStep off: every rung the machine has a transition for is allowed."""
-    mp.setattr(
-        _enrollment.Enrollment, "_allowed", lambda self, s: self.ladder._candidates[s.position]
-    )
+
+    def lax(ladder: Any, s: Any, rung: str, channel: str | None, now: datetime) -> Any:
+        if rung in ladder.tables.candidates.get(s.position, ()):
+            t = s.copy()
+            t.redirect = rung  # as if a "no" had sent the prospect there
+            return check_ask(ladder, t, rung, channel, now)
+        return check_ask(ladder, s, rung, channel, now)
+
+    mp.setattr(_decide, "_check_ask", lax)
 
 
-def _decider(name: str, wrap: Callable[[Any], Any]) -> Patch:
+def _rule(name: str, wrap: Callable[[Any], Any]) -> Patch:
     def patch(mp: pytest.MonkeyPatch) -> None:
-        mp.setitem(_enrollment._DECIDERS, name, wrap(_enrollment._DECIDERS[name]))
+        mp.setattr(_decide, name, wrap(getattr(_decide, name)))
 
     return patch
 
 
 def _facts_off(orig: Any) -> Any:
-    def lax(e: Any, s: Any, kw: Any, now: Any, seq: int, common: Any) -> Any:
+    def lax(ladder: Any, s: Any, cmd: Any, now: Any) -> Any:
         t = s.copy()
         t.facts = dict.fromkeys(["pain", "timeline"], "assumed") | dict(s.facts)
-        return orig(e, t, kw, now, seq, common)
+        return orig(ladder, t, cmd, now)
 
     return lax
 
 
 def _follow_ups_off(orig: Any) -> Any:
-    def lax(e: Any, s: Any, kw: Any, now: Any, seq: int, common: Any) -> Any:
+    def lax(ladder: Any, s: Any, cmd: Any, now: Any) -> Any:
         t = s.copy()
         if t.pending is not None:
-            t.pending = _enrollment.Ask(
-                t.pending.enrollment_id,
-                t.pending.seq,
-                t.pending.rung,
-                t.pending.channel,
-                t.pending.asked_at,
-                t.pending.expires_at,
-                0,
-                t.pending.asked_at,
+            p = t.pending
+            t.pending = cl.Ask(
+                p.enrollment_id, p.seq, p.rung, p.channel, p.asked_at, p.expires_at, 0, p.asked_at
             )
-        return orig(e, t, kw, now, seq, common)
+        return orig(ladder, t, cmd, now)
 
     return lax
 
 
 def _early_expiry(orig: Any) -> Any:
-    def lax(e: Any, s: Any, kw: Any, now: Any, seq: int, common: Any) -> Any:
-        due = s.pending.expires_at if s.pending is not None else None
-        return orig(e, s, kw, max(now, due) if due else now, seq, common)
+    """The expiry guard off: an ask may expire as soon as someone says so."""
+
+    def lax(ladder: Any, s: Any, cmd: Any, now: Any, *, declined: bool) -> Any:
+        ask = s.pending
+        if not declined and ask is not None and ask.expires_at is not None:
+            t = s.copy()
+            t.pending = ask._replace(expires_at=min(now, ask.expires_at))
+            return orig(ladder, t, cmd, now, declined=declined)
+        return orig(ladder, s, cmd, now, declined=declined)
 
     return lax
 
 
 def _fold_keeps_count(mp: pytest.MonkeyPatch) -> None:
     """A fold bug: a commitment forgets to reset the unanswered-asks count."""
-    fold = _enrollment._fold
+    apply = _fold._apply
 
-    def bent(ladder: Any, snap: Any, event: Any, eid: str) -> Any:
-        s = fold(ladder, snap, event, eid)
+    def bent(ladder: Any, s: Any, event: Any) -> None:
+        count = s.unanswered
+        apply(ladder, s, event)
         if isinstance(event, cl.Committed):
-            s.unanswered = snap.unanswered
-        return s
+            s.unanswered = count
 
-    mp.setattr(_enrollment, "_fold", bent)
+    mp.setattr(_fold, "_apply", bent)
 
 
 def _replay_loses_facts(mp: pytest.MonkeyPatch) -> None:
@@ -156,19 +165,19 @@ def _replay_loses_facts(mp: pytest.MonkeyPatch) -> None:
 
 def _refusal_leaves_mark(mp: pytest.MonkeyPatch) -> None:
     """A refused ask still bumps the unanswered-asks count."""
-    run = _enrollment.Enrollment._run
+    run = _enrollment.Enrollment._execute
 
-    def marking(self: Any, trigger: str, kwargs: Any) -> Any:
+    def marking(self: Any, command: Any, now: Any) -> Any:
         try:
-            return run(self, trigger, kwargs)
+            return run(self, command, now)
         except cl.Refused:
-            if trigger.startswith("ask:"):
+            if isinstance(command, AskFor):
                 s = self._s.copy()
                 s.unanswered += 1
                 self._s = s
             raise
 
-    mp.setattr(_enrollment.Enrollment, "_run", marking)
+    mp.setattr(_enrollment.Enrollment, "_execute", marking)
 
 
 def _no_expiry_timer(mp: pytest.MonkeyPatch) -> None:
@@ -185,12 +194,12 @@ def _no_expiry_timer(mp: pytest.MonkeyPatch) -> None:
 # sequence, so a fixed seed that catches them keeps this suite deterministic.
 VARIANTS: dict[str, tuple[Any, ...]] = {
     "cooldown guard off": (_ask_with(cooldowns={}), {"cooldown"}),
-    "max_asks guard off": (_ask_with(asks={}), {"max_asks"}),
+    "max_asks guard off": (_ask_with(asked=()), {"max_asks"}),
     "channel guard off": (_any_channel, {"channel_allowed"}),
-    "next-step guard off": (_any_candidate, {"next_step_only", "only_refusals"}),
-    "required facts off": (_decider("commit", _facts_off), {"required_facts"}, 1),
-    "follow-up limit off": (_decider("follow_up", _follow_ups_off), {"follow_ups"}),
-    "expiry before expires_at": (_decider("expire", _early_expiry), {"expiry"}),
+    "next-step guard off": (_any_candidate, {"next_step_only", "askable_agrees"}, 2),
+    "required facts off": (_rule("_commit", _facts_off), {"required_facts"}),
+    "follow-up limit off": (_rule("_follow_up", _follow_ups_off), {"follow_ups"}),
+    "expiry before expires_at": (_rule("_answer", _early_expiry), {"expiry"}, 2),
     "commit keeps the ask count": (_fold_keeps_count, {"state_agrees"}),
     "replay loses facts": (_replay_loses_facts, {"replay"}),
     "refusal leaves a mark": (_refusal_leaves_mark, {"refusal_changes_nothing"}),

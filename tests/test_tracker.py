@@ -192,7 +192,7 @@ def test_a_refused_webhook_three_times_gives_the_first_refusal(
     assert [r.to_dict() for r in replays] == [first.value.to_dict()] * 2
     receipt = store.recall("hook-2")
     assert receipt.command == "commit"
-    assert receipt.result == {"refused": first.value.to_dict()}
+    assert receipt.result["refused"] == first.value.to_dict()
     assert tracker.get("p").status == "pending", "a replayed refusal changed something"
     assert [ev.type for ev in tracker.commit("p", idempotency_key="hook-3")] == ["Committed"]
 
@@ -389,3 +389,136 @@ def test_a_refusal_of_an_unknown_rule_comes_back_with_its_code() -> None:
     )
     assert again.retry_after == datetime(2026, 1, 6, 8, tzinfo=UTC)
     assert again.to_dict() == stored
+
+
+# ---- the reshape's fixes: what get returns, which enrollment, what a key binds -----------------
+
+
+def expiring(name: str) -> cl.Ladder:
+    """One rung whose ask expires after two days: one timer per ask."""
+    return cl.Ladder.from_dict(
+        {
+            "ladder": name,
+            "start": "call",
+            "rungs": {"call": {"kind": "call", "size": 1, "next": "won", "expires_after": "2d"}},
+            "ends": {"won": {"result": "won"}},
+        }
+    )
+
+
+def test_get_returns_a_read_only_enrollment_with_the_stored_history(tracker: cl.Tracker) -> None:
+    tracker.enroll("p", ladder="solopreneur")
+    tracker.ask("p", "admit_problem")
+    tracker.decline("p", needs="time")
+    e = tracker.get("p")
+    assert e.read_only
+    with pytest.raises(cl.ReadOnlyEnrollment, match=r"tracker\.resume\('p', \.\.\.\)"):
+        e.resume()
+    assert tracker.get("p").status == "parked", "the refused command changed nothing"
+    assert [ev.type for ev in e.history] == [
+        "Enrolled",
+        "AskIssued",
+        "Declined",
+        "Parked",
+    ]
+    assert e.history == tracker.history("p")
+    assert tracker.enroll("p", ladder="solopreneur").read_only
+
+
+def test_with_ladder_the_live_enrollment_wins_over_an_ended_one(tracker: cl.Tracker) -> None:
+    tracker.enroll("p", ladder="solopreneur")
+    tracker.end("p", "lost")
+    tracker.enroll("p", ladder="solopreneur", enrollment_id="solopreneur/p-again")
+    ask = tracker.ask("p", "admit_problem", ladder="solopreneur")
+    assert ask.enrollment_id == "solopreneur/p-again"
+    assert tracker.get("p", ladder="solopreneur").id == "solopreneur/p-again"
+
+
+def test_an_idempotency_key_reused_for_another_prospect_is_an_error(tracker: cl.Tracker) -> None:
+    tracker.enroll("a", ladder="solopreneur")
+    tracker.enroll("b", ladder="solopreneur")
+    tracker.ask("a", "admit_problem", idempotency_key="k")
+    with pytest.raises(cl.KeyReused, match="'a'") as reused:
+        tracker.ask("b", "admit_problem", idempotency_key="k")
+    assert reused.value.key == "k"
+    assert tracker.get("b").pending is None, "b was not asked"
+    assert tracker.get("a").pending is not None
+
+
+def test_an_idempotency_key_reused_for_another_command_or_argument_is_an_error(
+    tracker: cl.Tracker,
+) -> None:
+    tracker.enroll("a", ladder="solopreneur")
+    tracker.ask("a", "admit_problem", channel="email", idempotency_key="k")
+    with pytest.raises(cl.KeyReused):
+        tracker.commit("a", idempotency_key="k")
+    with pytest.raises(cl.KeyReused):
+        tracker.ask("a", "admit_problem", channel="phone", idempotency_key="k")
+    again = tracker.ask("a", "admit_problem", channel="email", idempotency_key="k", actor="retry")
+    assert again.channel == "email", "the same command again is a replay, whoever sends it"
+
+
+def test_run_due_skips_the_timers_of_a_ladder_it_lacks_and_fires_the_rest(
+    store: Any, clock: cl.SteppableClock
+) -> None:
+    full = cl.Tracker(store=store, clock=clock, ladders=[expiring("kept"), expiring("other")])
+    full.enroll("a", ladder="kept")
+    full.ask("a", "call")
+    full.enroll("b", ladder="other")
+    full.ask("b", "call")
+    clock.advance(days=3)  # both asks are past their expiry
+    partial = cl.Tracker(store=store, clock=clock, ladders=[expiring("kept")])
+    report = partial.run_due()
+    assert report == 1
+    assert [(eid, kind) for eid, kind, _ in report.skipped] == [("other/b", "expire")]
+    assert "not registered" in report.skipped[0][2]
+    assert partial.get("a").status != "pending"
+    clock.advance(minutes=6)  # past the lease: the worker that has the ladder takes it
+    assert full.run_due() == 1
+    assert full.get("b").pending is None
+
+
+def test_run_due_leaves_an_enrollment_dated_after_its_clock_and_fires_the_others(
+    store: Any, clock: cl.SteppableClock
+) -> None:
+    ladder = cl.Ladder.from_dict(
+        {
+            "ladder": "two_tries",
+            "start": "a",
+            "defaults": {"expires_after": "2d"},
+            "rungs": {
+                "a": {"kind": "call", "size": 1, "next": "won", "on_expire": "b"},
+                "b": {"kind": "call", "size": 1, "next": "won"},
+            },
+            "ends": {"won": {"result": "won"}},
+        }
+    )
+    tracker = cl.Tracker(store=store, clock=clock, ladders=[ladder])
+    for p in ("ahead", "other"):
+        tracker.enroll(p, ladder="two_tries")
+    first = tracker.ask("ahead", "a")
+    clock.advance(days=2)
+    tracker.run_due()
+    tracker.ask("ahead", "b")
+    tracker.ask("other", "a")
+    due = clock.now() + timedelta(days=2)  # both open asks expire then
+    # a webhook dated after that: a late yes to the first ask, which leaves b open
+    tracker.commit("ahead", ask_id=first.id, now=due + timedelta(minutes=10))
+    report = tracker.run_due(due + timedelta(minutes=5))  # a worker whose clock lags
+    assert report == 1, "the other enrollment's expiry fired"
+    assert tracker.get("other").pending is None
+    assert [(eid, kind) for eid, kind, _ in report.skipped] == [("two_tries/ahead", "expire")]
+    assert "after this worker's clock" in report.skipped[0][2]
+    assert tracker.get("ahead").pending is not None, "it waits, nothing was written"
+    assert tracker.run_due(due + timedelta(minutes=20)) == 1, "once the lease ends, it fires"
+
+
+def test_run_due_drains_every_due_timer_by_default(store: Any, clock: cl.SteppableClock) -> None:
+    tracker = cl.Tracker(store=store, clock=clock, ladders=[expiring("short")])
+    for n in range(130):  # more than one batch
+        tracker.enroll(f"p{n}", ladder="short")
+        tracker.ask(f"p{n}", "call")
+    clock.advance(days=3)
+    assert tracker.run_due(limit=100) == 100
+    assert tracker.run_due() == 30
+    assert tracker.run_due() == 0

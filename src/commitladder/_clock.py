@@ -10,24 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from ._errors import LadderError
+from ._errors import NaiveDatetimeError
 
-__all__ = [
-    "Clock",
-    "NaiveDatetimeError",
-    "SteppableClock",
-    "SystemClock",
-    "TimeOrderError",
-    "aware",
-]
+__all__ = ["Clock", "SteppableClock", "SystemClock", "aware", "later"]
 
-
-class NaiveDatetimeError(LadderError, ValueError):
-    """A datetime without a timezone was given where an instant is needed."""
-
-
-class TimeOrderError(LadderError, ValueError):
-    """A command's ``now`` is earlier than the enrollment's last event."""
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 @runtime_checkable
@@ -77,10 +64,19 @@ class SteppableClock:
         return f"SteppableClock({self._now.isoformat()})"
 
 
+def later(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, or the last instant ``datetime`` can hold when that is later:
+    time arithmetic near the end of the calendar clamps, it never crashes."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return _LATEST if delta > timedelta(0) else datetime.min.replace(tzinfo=UTC)
+
+
 def aware(value: datetime, name: str = "now") -> datetime:
     """Return ``value`` if it is an aware datetime, else raise a clear error."""
     if not isinstance(value, datetime):
-        raise NaiveDatetimeError(f"{name} must be a datetime, not {type(value).__name__}")
+        raise TypeError(f"{name} must be an aware datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError(
             f"{name}={value.isoformat()} has no timezone; pass an aware datetime, "

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,7 +26,18 @@ from pydantic import (
     model_validator,
 )
 
-from ._durations import format_duration, parse_duration
+from ._durations import DURATION_PATTERN, format_duration, parse_duration
+from ._format import (
+    MAX_CHANNELS,
+    MAX_ENDS,
+    MAX_ID,
+    MAX_NUMBER,
+    MAX_OUTCOMES,
+    MAX_REQUIRES,
+    MAX_RUNGS,
+    MAX_TARGETS,
+    PARK,
+)
 
 __all__ = [
     "PARK",
@@ -42,12 +54,9 @@ __all__ = [
     "Simulation",
 ]
 
-#: ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral".
-PARK = "park"
-
 _ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
-Id = Annotated[str, StringConstraints(pattern=_ID_PATTERN, max_length=64)]
-_ID_SCHEMA = {"type": "string", "pattern": _ID_PATTERN, "maxLength": 64}
+Id = Annotated[str, StringConstraints(pattern=_ID_PATTERN, max_length=MAX_ID)]
+_ID_SCHEMA = {"type": "string", "pattern": _ID_PATTERN, "maxLength": MAX_ID}
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
@@ -56,8 +65,9 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^\s*\d+\s*[smhdw]\s*$|^[Pp]\w+$",
-            "description": "30m, 12h, 3d, 2w, or ISO 8601 such as P3D or PT12H",
+            "pattern": DURATION_PATTERN,
+            "description": "30m, 12h, 3d, 2w, or ISO 8601 such as P3D or PT12H; "
+            "more than zero, at most 10 years (3650d)",
             "examples": ["3d", "P14D"],
         }
     ),
@@ -68,12 +78,41 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-IdList = Annotated[
+def _ids_schema(most: int) -> WithJsonSchema:
+    """One id, or a list of 1 to ``most`` ids."""
+    many = {"type": "array", "items": _ID_SCHEMA, "minItems": 1, "maxItems": most}
+    return WithJsonSchema({"anyOf": [_ID_SCHEMA, many]})
+
+
+Targets = Annotated[
     list[Id],
     BeforeValidator(_one_or_many),
-    Field(min_length=1),
-    WithJsonSchema({"anyOf": [_ID_SCHEMA, {"type": "array", "items": _ID_SCHEMA, "minItems": 1}]}),
+    Field(min_length=1, max_length=MAX_TARGETS),
+    _ids_schema(MAX_TARGETS),
 ]
+Channels = Annotated[
+    list[Id],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1, max_length=MAX_CHANNELS),
+    _ids_schema(MAX_CHANNELS),
+]
+
+
+def _valid_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"this is not valid Unicode text: character {exc.start} is a lone surrogate "
+            f"({text[exc.start]!r}), which no file can hold"
+        ) from exc
+    return text
+
+
+#: Free text (titles, descriptions, ask scripts): any valid Unicode, as a file can hold it.
+Text = Annotated[str, AfterValidator(_valid_text)]
+#: A count a ladder sets (``max_asks``, ``follow_ups.max``, ...): small, never negative.
+Count = Annotated[int, Field(ge=0, le=MAX_NUMBER)]
 
 
 class Kind(StrEnum):
@@ -102,7 +141,7 @@ class _Model(BaseModel):
 class FollowUps(_Model):
     """How often an open ask may be followed up: at most ``max`` touches, ``every`` apart."""
 
-    max: Annotated[int, Field(ge=0)]
+    max: Count
     every: Duration | None = None
 
     @model_validator(mode="after")
@@ -119,8 +158,8 @@ class Defaults(_Model):
     follow_ups: FollowUps | None = None
     cooldown: Duration | None = None
     next_ask_within: Duration | None = None
-    max_asks: Annotated[int, Field(ge=1)] | None = None
-    channels: IdList | None = None
+    max_asks: Annotated[Count, Field(ge=1)] | None = None
+    channels: Channels | None = None
 
 
 class RungDefinition(Defaults):
@@ -128,12 +167,12 @@ class RungDefinition(Defaults):
 
     kind: Kind
     size: Annotated[int, Field(ge=1, le=10)]
-    title: str | None = None
-    description: str | None = None
-    ask: str | None = None
-    next: IdList | None = None
-    outcomes: dict[Id, Id] | None = None
-    requires: list[Id] = Field(default_factory=list)
+    title: Text | None = None
+    description: Text | None = None
+    ask: Text | None = None
+    next: Targets | None = None
+    outcomes: Annotated[dict[Id, Id], Field(max_length=MAX_OUTCOMES)] | None = None
+    requires: list[Id] = Field(default_factory=list, max_length=MAX_REQUIRES)
     on_decline: Id = PARK
     on_expire: Id = PARK
 
@@ -155,19 +194,22 @@ class EndDefinition(_Model):
     """A terminal outcome of the ladder."""
 
     result: Result
-    title: str | None = None
-    description: str | None = None
+    title: Text | None = None
+    description: Text | None = None
 
 
 class Rules(_Model):
     """Claims about the process, proved by lint and the testing kit (not run-time guards)."""
 
-    max_size_step: Annotated[int, Field(ge=0)] | None = None
-    requires_before: dict[Id, list[Id]] = Field(default_factory=dict)
-    max_asks_without_commitment: Annotated[int, Field(ge=1)] | None = None
+    max_size_step: Count | None = None
+    requires_before: dict[Id, Annotated[list[Id], Field(max_length=MAX_TARGETS)]] = Field(
+        default_factory=dict, max_length=MAX_RUNGS
+    )
+    max_asks_without_commitment: Annotated[Count, Field(ge=1)] | None = None
 
 
-Probability = Annotated[float, Field(ge=0, le=1)]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class SimulatedAnswer(_Model):
@@ -177,7 +219,7 @@ class SimulatedAnswer(_Model):
     commit: Probability | None = None
     decline: Probability | None = None
     reply_after: Duration | None = None
-    outcomes: dict[Id, Annotated[float, Field(ge=0)]] | None = None
+    outcomes: Annotated[dict[Id, Weight], Field(max_length=MAX_OUTCOMES)] | None = None
 
     @model_validator(mode="after")
     def _at_most_certain(self) -> SimulatedAnswer:
@@ -195,21 +237,21 @@ class Simulation(_Model):
     """Made-up answers for ``commitladder simulate``; enrollments never read this section."""
 
     defaults: SimulatedAnswer = Field(default_factory=SimulatedAnswer)
-    rungs: dict[Id, SimulatedAnswer] = Field(default_factory=dict)
+    rungs: dict[Id, SimulatedAnswer] = Field(default_factory=dict, max_length=MAX_RUNGS)
 
 
 class LadderDefinition(_Model):
     """A whole ladder, as written in YAML or built in Python."""
 
     ladder: Id
-    version: Annotated[int, Field(ge=1)] = 1
-    title: str | None = None
-    description: str | None = None
-    start: IdList
+    version: Annotated[int, Field(ge=1, le=MAX_NUMBER)] = 1
+    title: Text | None = None
+    description: Text | None = None
+    start: Targets
     exclusive: bool = True
     defaults: Defaults = Field(default_factory=Defaults)
-    rungs: Annotated[dict[Id, RungDefinition], Field(min_length=1)]
-    ends: Annotated[dict[Id, EndDefinition], Field(min_length=1)]
+    rungs: Annotated[dict[Id, RungDefinition], Field(min_length=1, max_length=MAX_RUNGS)]
+    ends: Annotated[dict[Id, EndDefinition], Field(min_length=1, max_length=MAX_ENDS)]
     rules: Rules = Field(default_factory=Rules)
     simulation: Simulation | None = None
 

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ._clock import Clock
-from ._definition import LadderDefinition, Rules
-from ._errors import DefinitionError, Problem
-from ._log import symbols
-from ._validate import validate
-from ._yaml import MAX_BYTES, read_yaml
+from ._files import read_ladder_file
+from ._format import MAX_BYTES
+from ._tables import End, Rung, Tables, compile_tables
 
+# The definition layer (pydantic, PyYAML) loads with the first ladder built, not with
+# `import commitladder`: a CLI's --help or a worker that only imports must not pay for it.
 if TYPE_CHECKING:
     from transitions import Machine
 
+    from ._definition import LadderDefinition, Rules
     from ._enrollment import Enrollment
     from ._events import Event
     from ._lint import Finding
@@ -35,48 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["End", "Ladder", "Rung", "load"]
 
 Listener = Callable[["Event"], object]
-
-
-@dataclass(frozen=True, slots=True)
-class Rung:
-    """A rung with every setting resolved (its own, else the ladder's defaults)."""
-
-    id: str
-    kind: str
-    size: int
-    title: str | None
-    ask: str | None
-    channels: tuple[str, ...] | None
-    expires_after: timedelta | None
-    follow_ups_max: int
-    follow_ups_every: timedelta | None
-    cooldown: timedelta | None
-    next_ask_within: timedelta | None
-    max_asks: int | None
-    next: tuple[str, ...]
-    outcomes: Mapping[str, str] | None
-    requires: frozenset[str]
-    on_decline: str
-    on_expire: str
-
-    @property
-    def branches(self) -> bool:
-        """True when the answer (an outcome) picks where the ladder goes next."""
-        return self.outcomes is not None
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        """Every rung or end a commitment here can lead to."""
-        if self.outcomes is not None:
-            return tuple(dict.fromkeys(self.outcomes.values()))
-        return self.next
-
-
-@dataclass(frozen=True, slots=True)
-class End:
-    id: str
-    result: str
-    title: str | None
 
 
 class Ladder:
@@ -90,7 +46,7 @@ class Ladder:
         _checked: bool = False,
     ) -> None:
         if not _checked:
-            definition = validate(definition.model_dump(mode="json", exclude_unset=True))
+            definition = _checked_definition(definition)
         self.definition = definition
         self.name = definition.ladder
         self.version = definition.version
@@ -98,7 +54,7 @@ class Ladder:
         self.exclusive = definition.exclusive
         self.rules: Rules = definition.rules
         self.start: tuple[str, ...] = tuple(definition.start)
-        self._listeners: list[Listener] = list(listeners)
+        self._listeners: tuple[Listener, ...] = tuple(listeners)
         defaults = definition.defaults
         rungs: dict[str, Rung] = {}
         for rung_id, r in definition.rungs.items():
@@ -132,83 +88,30 @@ class Ladder:
         self.ends: Mapping[str, End] = MappingProxyType(
             {k: End(k, e.result, e.title) for k, e in definition.ends.items()}
         )
-        self._compile_tables()
-        from ._machine import build_machine, routes
+        #: the compiled lookup tables the rules read (see ``Tables``)
+        self.tables: Tables = compile_tables(self.start, self.rungs, self.ends)
 
-        self.machine: Machine = build_machine(self)
-        self._routes = routes(self.machine)
+    @cached_property
+    def machine(self) -> Machine:
+        """The ``transitions`` machine this ladder compiles to, built on first use.
 
-    # ---- tables the guards read -------------------------------------------------------
+        Its states are ``<position>:ready``, ``<position>:asking:<rung>``,
+        ``<position>:parked`` and the ends; every transition carries the ladder's rules
+        as its condition, so firing a trigger on it
+        (``ladder.machine.events["ask:intro_call"].trigger(enrollment, channel="phone")``)
+        cannot bypass one. Enrollments never need it: they run the same rules directly.
+        """
+        from ._machine import build_machine
 
-    def _compile_tables(self) -> None:
-        rungs, ends = self.rungs, self.ends
-        # after[(rung, outcome)] -> rungs askable next; finish[(rung, outcome)] -> end reached
-        self._after: dict[tuple[str | None, str | None], tuple[str, ...]] = {
-            (None, None): self.start
-        }
-        self._finish: dict[tuple[str, str | None], str | None] = {}
-        for rung in rungs.values():
-            routes: Iterable[tuple[str | None, tuple[str, ...]]]
-            if rung.outcomes is not None:
-                routes = [(o, (t,)) for o, t in rung.outcomes.items()]
-            else:
-                routes = [(None, rung.next)]
-            for outcome, targets in routes:
-                nxt = tuple(t for t in targets if t in rungs)
-                self._after[(rung.id, outcome)] = nxt
-                reached = [t for t in targets if t in ends]
-                self._finish[(rung.id, outcome)] = (
-                    reached[0] if not nxt and len(reached) == 1 else None
-                )
-        # candidates[position] -> every rung that could ever be asked from there
-        self._candidates: dict[str | None, tuple[str, ...]] = {}
-        forward: dict[str | None, list[str]] = {None: list(self.start)}
-        for (p, _), nxt in self._after.items():
-            if p is not None:
-                forward.setdefault(p, []).extend(nxt)
-        for position in (None, *rungs):
-            # a redirect (on_decline/on_expire naming a rung) happens at the position the
-            # declined rung was asked from, and may chain: close over it
-            found = dict.fromkeys(forward.get(position, ()))
-            todo = list(found)
-            while todo:
-                rung = rungs[todo.pop()]
-                for target in (rung.on_decline, rung.on_expire):
-                    if target in rungs and target not in found:
-                        found[target] = None
-                        todo.append(target)
-            self._candidates[position] = tuple(found)
-        # names events hold, so histories store them as small numbers (see _log)
-        self._symbols = symbols(
-            (
-                "park",
-                "declined",
-                "expired",
-                *rungs,
-                *ends,
-                *(end.result for end in ends.values()),
-                *(c for rung in rungs.values() for c in rung.channels or ()),
-                *(o for rung in rungs.values() for o in rung.outcomes or ()),
-            )
-        )
-        # machine state names, built once and shared by every enrollment
-        self._ready: dict[str | None, str] = {}
-        self._parked: dict[str | None, str] = {}
-        self._asking: dict[tuple[str | None, str], str] = {}
-        for position, candidates in self._candidates.items():
-            label = "(start)" if position is None else position
-            self._ready[position] = f"{label}:ready"
-            self._parked[position] = f"{label}:parked"
-            for rung_id in candidates:
-                self._asking[(position, rung_id)] = f"{label}:asking:{rung_id}"
+        return build_machine(self)
 
     def finishes(self, rung: str, outcome: str | None = None) -> str | None:
         """The end a commitment to ``rung`` (with ``outcome``) reaches at once, if any."""
-        return self._finish.get((rung, outcome))
+        return self.tables.finish.get((rung, outcome))
 
     def next_rungs(self, position: str | None, outcome: str | None = None) -> tuple[str, ...]:
         """The rungs the ladder offers after committing to ``position`` (with ``outcome``)."""
-        return self._after.get((position, outcome), ())
+        return self.tables.after.get((position, outcome), ())
 
     def paths(self) -> dict[str, LadderPath]:
         """The shortest command sequence reaching each rung (a commitment) and each end."""
@@ -234,13 +137,20 @@ class Ladder:
         listeners: Iterable[Listener] = (),
     ) -> Ladder:
         """Compile a ladder from YAML text; problems are located as ``source:line:column``."""
+        from ._validate import validate
+        from ._yaml import read_yaml
+
         located = read_yaml(text, source=source, max_bytes=max_bytes)
         return cls(validate(located.data, located), listeners=listeners, _checked=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, listeners: Iterable[Listener] = ()) -> Ladder:
         """Compile a ladder from plain data (the same shape as the YAML)."""
-        return cls(validate(dict(data)), listeners=listeners, _checked=True)
+        from ._validate import validate
+
+        # anything but a mapping goes to validation as it is, which says what a ladder is
+        plain = dict(data) if isinstance(data, Mapping) else data
+        return cls(validate(plain), listeners=listeners, _checked=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that ``from_dict`` turns back into an equal ladder."""
@@ -249,6 +159,8 @@ class Ladder:
 
     def to_yaml(self) -> str:
         """YAML text that ``from_yaml`` turns back into an equal ladder."""
+        import yaml
+
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
 
     # ---- using ----------------------------------------------------------------------------
@@ -280,14 +192,18 @@ class Ladder:
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` after each event of every enrollment on this ladder."""
-        self._listeners.append(listener)
+        self._listeners = (*self._listeners, listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+        """Stop calling ``listener`` (``ValueError`` if it was not added)."""
+        listeners = list(self._listeners)
+        listeners.remove(listener)
+        self._listeners = tuple(listeners)
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
-        return tuple(self._listeners)
+        """The ladder's listeners, in the order they are called."""
+        return self._listeners
 
     def _identity(self) -> tuple[Any, ...]:
         d = self.definition
@@ -317,22 +233,33 @@ class Ladder:
         return f"<Ladder {self.name!r} v{self.version}: {size}>"
 
 
+def _checked_definition(definition: LadderDefinition) -> LadderDefinition:
+    """``definition`` validated as a whole (the models check fields one by one only)."""
+    from ._definition import LadderDefinition
+    from ._validate import validate
+
+    if not isinstance(definition, LadderDefinition):
+        kind = type(definition).__name__
+        raise TypeError(
+            f"Ladder() takes a LadderDefinition, not {kind}: build one from plain data with "
+            "Ladder.from_dict(data), from YAML with Ladder.from_yaml(text) or cl.load(path)"
+        )
+    return validate(definition.model_dump(mode="json", exclude_unset=True))
+
+
 def load(
     path: str | os.PathLike[str],
     *,
     max_bytes: int = MAX_BYTES,
     listeners: Iterable[Listener] = (),
 ) -> Ladder:
-    """Read and compile the ladder file at ``path``."""
-    file = Path(path)
-    try:
-        size = file.stat().st_size
-        if size > max_bytes:
-            msg = f"the file is {size:,} bytes, over the limit of {max_bytes:,}"
-            raise DefinitionError([Problem("", msg, str(path))])
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise DefinitionError(
-            [Problem("", f"cannot read the file: {exc.strerror}", str(path))]
-        ) from exc
-    return Ladder.from_yaml(raw, source=str(path), max_bytes=max_bytes, listeners=listeners)
+    """Read and compile the ladder file at ``path``.
+
+    Reads a regular file only (a directory, a FIFO or a device is refused before it is
+    opened) and at most ``max_bytes``, whatever the file system says of its size. A
+    missing file raises ``LadderFileNotFoundError``, a ``DefinitionError`` that is also a
+    ``FileNotFoundError``.
+    """
+    name = os.fspath(path)
+    raw = read_ladder_file(name, max_bytes=max_bytes)
+    return Ladder.from_yaml(raw, source=name, max_bytes=max_bytes, listeners=listeners)

@@ -1,108 +1,94 @@
-"""The one module that imports ``transitions``: compiles a ladder into a static machine.
+"""The one module that imports ``transitions``: a ladder's rules as a static machine.
 
-States read ``<position>:ready``, ``<position>:asking:<rung>``, ``<position>:parked``
-(``(start)`` before the first commitment) and the ends. One machine serves every
-enrollment of the ladder; enrollments are never attached to it, only passed to
-``machine.events[name].trigger(model, ...)``.
+``ladder.machine`` is built here on first use, through ``transitions``' public
+constructor: the states of the ladder's tables (``<position>:ready``,
+``<position>:asking:<rung>``, ``<position>:parked`` and the ends) and one
+transition per ``(trigger, source, destination)`` of ``Tables.transitions``. One
+machine serves every enrollment; enrollments are never attached to it, only passed
+to ``machine.events[name].trigger(model, ...)``.
 
-Every transition carries the ladder's guard as its condition, so firing triggers on
-``ladder.machine`` directly cannot bypass a rule. A guard that refuses raises the
-``Refused`` it met (``queued=True`` would swallow it, so the machine is not queued).
-The state change is the last thing that happens: the guard computes the whole new
-snapshot first, and setting the model's state swaps it in with one assignment.
+Every transition's condition runs the ladder's rules through the enrollment it is
+fired on (``preview``, then ``execute``), so firing a trigger directly cannot
+bypass a rule: a refused command raises its ``Refused`` and changes nothing (the
+machine is not queued, which would swallow it). Trigger names are the only place
+commands are spelled as strings; ``command_for`` maps them to command values.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
+from .commands import AskFor, Command, Commit, Decline, End, Expire, FollowUp, Resume, Withdraw
+
 if TYPE_CHECKING:
     from ._ladder import Ladder
 
-__all__ = ["build_machine", "routes"]
+__all__ = ["build_machine", "command_for"]
 
-Guard = Callable[[EventData], bool]
+_PLAIN: dict[str, type[Command]] = {
+    "follow_up": FollowUp,
+    "commit": Commit,
+    "decline": Decline,
+    "expire": Expire,
+    "withdraw": Withdraw,
+    "resume": Resume,
+}
 
 
-def _guard(trigger: str) -> Guard:
-    """The condition of every transition of ``trigger``: stage the command, match the dest."""
+def command_for(trigger: str, kwargs: Mapping[str, Any]) -> Command:
+    """The command a machine trigger stands for (``"ask:intro_call"`` with ``channel=``
+    is ``AskFor("intro_call", channel=...)``); ``now=`` is not part of it."""
+    args = {k: v for k, v in kwargs.items() if k != "now"}
+    kind, _, arg = trigger.partition(":")
+    if kind == "ask":
+        return AskFor(arg, **args)
+    if kind == "end":
+        return End(arg, **args)
+    return _PLAIN[kind](**args)
+
+
+def _condition(trigger: str) -> Callable[[EventData], bool]:
+    """The condition of every transition of ``trigger``: the rules say where the command
+    leads; only the transition to that state runs it."""
 
     def condition(event: EventData) -> bool:
         model: Any = event.model
-        staged = model._stage(event, trigger, event.kwargs)
-        return bool(staged == event.transition.dest)  # type: ignore[union-attr]
+        command = command_for(trigger, event.kwargs)
+        now = event.kwargs.get("now")
+        preview = model.preview(command, now=now)  # raises the refusal it meets
+        if event.transition is None or preview.state != event.transition.dest:
+            return False
+        model.execute(command, now=now)  # the model's state is now the destination
+        return True
 
-    condition.__name__ = f"guard[{trigger}]"
+    condition.__name__ = f"rules[{trigger}]"
     return condition
 
 
 def build_machine(ladder: Ladder) -> Machine:
-    rungs, ends = ladder.rungs, ladder.ends
-    states = [*ladder._ready.values(), *ladder._parked.values(), *ladder._asking.values(), *ends]
-    machine = Machine(
+    """A static ``transitions`` machine for ``ladder`` (no model attached)."""
+    t = ladder.tables
+    states = [*t.ready.values(), *t.parked.values(), *t.asking.values(), *ladder.ends]
+    conditions: dict[str, Callable[[EventData], bool]] = {}
+    transitions = []
+    for (trigger, source), dests in t.transitions.items():
+        condition = conditions.get(trigger)
+        if condition is None:
+            condition = conditions[trigger] = _condition(trigger)
+        for dest in dests:
+            transitions.append(
+                {"trigger": trigger, "source": source, "dest": dest, "conditions": [condition]}
+            )
+    return Machine(
         model=None,
         states=states,
+        transitions=transitions,
         initial=None,
         auto_transitions=False,
         send_event=True,
         queued=False,
         name=f"ladder {ladder.name}",
     )
-    # trigger -> dest -> sources, so each (trigger, dest) is one add_transition call
-    table: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-
-    def commit_dests(rung: str) -> list[str]:
-        dests = [ladder._ready[rung]]
-        rung_def = rungs[rung]
-        routes = list(rung_def.outcomes) if rung_def.outcomes is not None else [None]
-        for outcome in routes:
-            end = ladder.finishes(rung, outcome)
-            if end is not None and end not in dests:
-                dests.append(end)
-        return dests
-
-    def answer_dest(position: str | None, target: str) -> str:
-        if target in ends:
-            return target
-        if target in rungs:
-            return ladder._ready[position]
-        return ladder._parked[position]
-
-    for (position, rung), asking in ladder._asking.items():
-        ready, parked = ladder._ready[position], ladder._parked[position]
-        table[f"ask:{rung}"][asking].append(ready)
-        table["follow_up"][asking].append(asking)
-        table["withdraw"][ready].append(asking)
-        table["decline"][answer_dest(position, rungs[rung].on_decline)].append(asking)
-        table["expire"][answer_dest(position, rungs[rung].on_expire)].append(asking)
-        for dest in commit_dests(rung):
-            # the open ask, or a late yes to an expired one (from ready or parked)
-            table["commit"][dest].extend((asking, ready, parked))
-    for position in ladder._candidates:
-        table["resume"][ladder._ready[position]].append(ladder._parked[position])
-    live = [s for s in states if s not in ends]
-    for end in ends:
-        table[f"end:{end}"][end].extend(live)
-
-    # Thousands of transitions on a big ladder: build them the way add_transition does,
-    # without its per-call argument normalisation (the states are known to exist).
-    for trigger, by_dest in table.items():
-        guard = _guard(trigger)
-        event = machine.events[trigger] = machine._create_event(trigger, machine)
-        for dest, sources in by_dest.items():
-            for source in dict.fromkeys(sources):
-                event.add_transition(machine._create_transition(source, dest, [guard]))
-    return machine
-
-
-def routes(machine: Machine) -> dict[tuple[str, str], frozenset[str]]:
-    """``(trigger, source) -> destinations``, read off the machine's own transitions."""
-    return {
-        (name, source): frozenset(t.dest for t in transitions if t.dest is not None)
-        for name, event in machine.events.items()
-        for source, transitions in event.transitions.items()
-    }

@@ -13,9 +13,22 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, assert_never, runtime_checkable
 
-from ._events import AskExpired, AskIssued, Committed, Event, FollowedUp
+from ._events import (
+    AskExpired,
+    AskIssued,
+    AskWithdrawn,
+    Committed,
+    Declined,
+    Ended,
+    Enrolled,
+    Event,
+    FollowedUp,
+    LateCommitment,
+    Parked,
+    Resumed,
+)
 
 if TYPE_CHECKING:
     from ._ladder import Ladder
@@ -29,6 +42,7 @@ MESSAGE_KINDS: Mapping[str, str] = MappingProxyType(
         "FollowedUp": "follow_up",
         "Committed": "committed",
         "AskExpired": "ask_expired",
+        "LateCommitment": "late_commitment",
     }
 )
 TIMER_MESSAGES: Mapping[str, str] = MappingProxyType(
@@ -146,26 +160,35 @@ def messages_for(
     """The messages ``events`` send; ``rung_of`` maps an ask's seq to its rung."""
     out: list[Message] = []
     for event in events:
-        kind = MESSAGE_KINDS.get(event.type)
-        if kind is None:
-            continue
         channel: str | None = None
         rung: str | None = None
+        text: str | None = None
         data: dict[str, Any] = {}
-        if isinstance(event, AskIssued):
-            channel, rung = event.channel, event.rung
-            if event.expires_at is not None:
-                data["expires_at"] = event.expires_at.isoformat()
-        elif isinstance(event, FollowedUp):
-            channel, rung = event.channel, rung_of.get(event.ask_seq)
-            data["number"] = event.number
-        elif isinstance(event, Committed):
-            rung = event.rung
-            data = {"outcome": event.outcome, "late": event.late}
-        elif isinstance(event, AskExpired):
-            rung = event.rung
-            data["then"] = event.then
-        text = ladder.rungs[rung].ask if rung is not None and kind != "committed" else None
+        match event:
+            case AskIssued():
+                kind, channel, rung = "ask", event.channel, event.rung
+                text = ladder.rungs[rung].ask
+                if event.expires_at is not None:
+                    data["expires_at"] = event.expires_at.isoformat()
+            case FollowedUp():
+                kind, channel, rung = "follow_up", event.channel, rung_of.get(event.ask_seq)
+                text = ladder.rungs[rung].ask if rung is not None else None
+                data["number"] = event.number
+            case Committed():
+                kind, rung = "committed", event.rung
+                data = {"outcome": event.outcome, "late": event.late}
+            case AskExpired():
+                kind, rung = "ask_expired", event.rung
+                text = ladder.rungs[rung].ask
+                data["then"] = event.then
+            case LateCommitment():
+                # the seller hears of a yes that came too late to move the climb
+                kind, rung = "late_commitment", event.rung
+                data = {"ask_seq": event.ask_seq, "outcome": event.outcome}
+            case Enrolled() | Declined() | AskWithdrawn() | Parked() | Resumed() | Ended():
+                continue
+            case _:
+                assert_never(event)
         out.append(
             Message(
                 key=f"{event.enrollment_id}#{event.seq}:{kind}",

@@ -3,10 +3,11 @@
 In the spirit of XState's ``getShortestPaths``: a breadth-first search over the
 ladder's graph (where a prospect stands, how they answered, where a "no" sent
 them). A rung is reached when the prospect commits to it; an end, when the
-enrollment ends there. The search reads the ladder's tables only: it never runs
-an enrollment and ignores limits that only bite on repetition (``max_asks``,
-cooldowns), which a shortest path never meets. The same graph serves the lint's
-static proofs.
+enrollment ends there. The steps are commands (``commitladder.commands``), so a
+path runs on an enrollment as it is. The search reads the ladder's tables only:
+it never runs an enrollment and ignores limits that only bite on repetition
+(``max_asks``, cooldowns), which a shortest path never meets. The same graph
+serves the lint's static proofs.
 """
 
 from __future__ import annotations
@@ -17,60 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from ._definition import PARK
+from ._values import PARK
+from .commands import AskFor, Command, Commit, Decline, End, Expire
 
 if TYPE_CHECKING:
     from ._enrollment import Enrollment
+    from ._events import Event
     from ._ladder import Ladder
 
-__all__ = ["Path", "Step", "ask_graph", "shortest_paths"]
-
-Action = Literal["ask", "commit", "decline", "expire", "end"]
+__all__ = ["EXAMPLE_FACT", "Path", "ask_graph", "shortest_paths"]
 
 #: A value given for each required fact when a path commits (the facts' content is not modelled).
 EXAMPLE_FACT = "example"
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One command of a path, concrete enough to run on an enrollment."""
-
-    action: Action
-    rung: str | None = None
-    channel: str | None = None
-    outcome: str | None = None
-    facts: tuple[str, ...] = ()
-    end: str | None = None
-
-    def apply(self, enrollment: Enrollment, *, now: datetime | None = None) -> None:
-        """Run this step on ``enrollment`` (an expiry runs at the ask's ``expires_at``)."""
-        if self.action == "ask":
-            assert self.rung is not None
-            enrollment.ask(self.rung, channel=self.channel, now=now)
-        elif self.action == "commit":
-            facts = dict.fromkeys(self.facts, EXAMPLE_FACT) or None
-            enrollment.commit(outcome=self.outcome, facts=facts, now=now)
-        elif self.action == "decline":
-            enrollment.decline(now=now)
-        elif self.action == "expire":
-            pending = enrollment.pending
-            due = pending.expires_at if pending is not None else None
-            enrollment.expire(now=due if due is not None and (now is None or due > now) else now)
-        else:
-            assert self.end is not None
-            enrollment.end(self.end, now=now)
-
-    def __str__(self) -> str:
-        if self.action == "ask":
-            return f"ask {self.rung}" + (f" by {self.channel}" if self.channel else "")
-        if self.action == "commit":
-            parts = [f"outcome={self.outcome}"] if self.outcome else []
-            if self.facts:
-                parts.append("facts: " + ", ".join(self.facts))
-            return "commit" + (f" ({'; '.join(parts)})" if parts else "")
-        if self.action == "end":
-            return f"end {self.end}"
-        return self.action
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +38,38 @@ class Path:
 
     target: str
     kind: Literal["rung", "end"]
-    steps: tuple[Step, ...] = field(default=())
+    steps: tuple[Command, ...] = field(default=())
 
     def __len__(self) -> int:
         return len(self.steps)
 
-    def __iter__(self) -> Iterator[Step]:
+    def __iter__(self) -> Iterator[Command]:
         return iter(self.steps)
 
     def rungs(self) -> tuple[str, ...]:
         """The rungs committed to along the path, in order."""
-        return tuple(s.rung for s in self.steps if s.action == "commit" and s.rung)
+        found: list[str] = []
+        asked: str | None = None
+        for step in self.steps:
+            if isinstance(step, AskFor):
+                asked = step.rung
+            elif isinstance(step, Commit) and asked is not None:
+                found.append(asked)
+        return tuple(found)
+
+    def run(self, enrollment: Enrollment, *, now: datetime | None = None) -> list[Event]:
+        """Run the steps on ``enrollment`` at ``now`` (an expiry at the ask's ``expires_at``,
+        when that is later); returns the events they recorded."""
+        events: list[Event] = []
+        for step in self.steps:
+            at = now
+            pending = enrollment.pending
+            if isinstance(step, Expire) and pending is not None and pending.expires_at:
+                at = pending.expires_at if now is None or pending.expires_at > now else now
+            events.extend(enrollment.execute(step, now=at))
+            if at is not None and now is not None:
+                now = max(now, at)
+        return events
 
     def __str__(self) -> str:
         return f"{self.target}: " + " -> ".join(str(s) for s in self.steps)
@@ -98,52 +78,56 @@ class Path:
 # A node of the search: where the prospect stands (position, its outcome) and the rung a
 # "no" redirected them to, if any. Parking is never on a shortest path (resume undoes it).
 _Node = tuple[str | None, str | None, str | None]
+# A move: two commands, the node (or end) they lead to, and the rung a commit reached
+_Move = tuple[tuple[Command, ...], "_Node | str", str | None]
 
 
-def _moves(ladder: Ladder, node: _Node) -> Iterator[tuple[tuple[Step, ...], _Node | str]]:
-    """Each two-command move from ``node``: the steps and the next node (or an end id)."""
+def _moves(ladder: Ladder, node: _Node) -> Iterator[_Move]:
+    """Each two-command move from ``node``: the steps, the next node (or an end id), and
+    the rung committed to on the way (if any)."""
     position, outcome, redirect = node
     allowed = (redirect,) if redirect is not None else ladder.next_rungs(position, outcome)
     for rung_id in allowed:
         rung = ladder.rungs[rung_id]
         channel = rung.channels[0] if rung.channels else None
-        ask = Step("ask", rung_id, channel)
-        facts = tuple(sorted(rung.requires))
+        ask = AskFor(rung_id, channel)
+        facts = dict.fromkeys(sorted(rung.requires), EXAMPLE_FACT) or None
         routes = list(rung.outcomes) if rung.outcomes is not None else [None]
         for choice in routes:
-            commit = Step("commit", rung_id, outcome=choice, facts=facts)
+            commit = Commit(outcome=choice, facts=facts)
             end = ladder.finishes(rung_id, choice)
-            yield (ask, commit), end if end is not None else (rung_id, choice, None)
-        for action, then in (("decline", rung.on_decline), ("expire", rung.on_expire)):
-            if then == PARK or (action == "expire" and rung.expires_after is None):
+            yield (ask, commit), end if end is not None else (rung_id, choice, None), rung_id
+        for answer, then in ((Decline(), rung.on_decline), (Expire(), rung.on_expire)):
+            if then == PARK or (isinstance(answer, Expire) and rung.expires_after is None):
                 continue
-            answer = Step(action, rung_id)  # type: ignore[arg-type]
-            yield (ask, answer), then if then in ladder.ends else (position, outcome, then)
+            nxt = then if then in ladder.ends else (position, outcome, then)
+            yield (ask, answer), nxt, None
 
 
 def shortest_paths(ladder: Ladder) -> dict[str, Path]:
     """The shortest path to every reachable rung and end, rungs first, in declaration order.
 
-    An end reachable only by hand (``end()``) gets the one-step path ``end <id>``.
+    A rung whose commitment ends the enrollment at once is reached too (its path ends
+    there). An end reachable only by hand (``end()``) gets the one-step path ``end <id>``.
     """
     start: _Node = (None, None, None)
-    came: dict[_Node, tuple[_Node, tuple[Step, ...]] | None] = {start: None}
-    found: dict[str, tuple[_Node, tuple[Step, ...]]] = {}
+    came: dict[_Node, tuple[_Node, tuple[Command, ...]] | None] = {start: None}
+    found: dict[str, tuple[_Node, tuple[Command, ...]]] = {}
     queue: deque[_Node] = deque([start])
     while queue:
         node = queue.popleft()
-        for steps, nxt in _moves(ladder, node):
+        for steps, nxt, committed in _moves(ladder, node):
+            if committed is not None:
+                found.setdefault(committed, (node, steps))
             if isinstance(nxt, str):
                 found.setdefault(nxt, (node, steps))
                 continue
             if nxt not in came:
                 came[nxt] = (node, steps)
-                if nxt[0] is not None and nxt[2] is None:
-                    found.setdefault(nxt[0], (node, steps))
                 queue.append(nxt)
 
-    def route(node: _Node) -> tuple[Step, ...]:
-        steps: list[Step] = []
+    def route(node: _Node) -> tuple[Command, ...]:
+        steps: list[Command] = []
         link = came[node]
         while link is not None:
             node, move = link
@@ -161,7 +145,7 @@ def shortest_paths(ladder: Ladder) -> dict[str, Path]:
             node, steps = found[end_id]
             paths[end_id] = Path(end_id, "end", route(node) + steps)
         else:
-            paths[end_id] = Path(end_id, "end", (Step("end", end=end_id),))
+            paths[end_id] = Path(end_id, "end", (End(end_id),))
     return paths
 
 

@@ -16,22 +16,25 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, assert_never
 
 from ._clock import SteppableClock
 from ._errors import AskLimitReached, InCooldown, Refused
 from ._events import (
     AskExpired,
     AskIssued,
+    AskWithdrawn,
     Committed,
     Declined,
     Ended,
     Enrolled,
     Event,
     FollowedUp,
+    LateCommitment,
     Parked,
     Resumed,
 )
+from .commands import AskFor, Command, Commit, Decline, End, FollowUp, Resume
 
 if TYPE_CHECKING:
     from ._definition import SimulatedAnswer
@@ -163,30 +166,31 @@ class _Run:
         if who is None:
             return
         who.seq = event.seq
-        if isinstance(event, AskIssued):
-            who.status, who.rung, who.touches = "pending", event.rung, 0
-            if event.expires_at is not None:
-                slots = -(-(event.expires_at - self.start) // TIMER_TICK)  # round up
-                self.ticks.add(self.start + slots * TIMER_TICK)
-        elif isinstance(event, Committed):
-            who.status, who.position, who.outcome, who.redirect = (
-                "ready",
-                event.rung,
-                event.outcome,
-                None,
-            )
-        elif isinstance(event, (Declined, AskExpired)):
-            who.status = "ready"
-            who.redirect = event.then if event.then in self.ladder.rungs else None
-        elif isinstance(event, Parked):
-            who.status = "parked"
-        elif isinstance(event, (Resumed, Enrolled)):
-            who.status = "ready"
-        elif isinstance(event, Ended):
-            who.status = "ended"
-            self.report.results[event.end] = self.report.results.get(event.end, 0) + 1
-        elif isinstance(event, FollowedUp):
-            who.touches = event.number
+        match event:
+            case AskIssued():
+                who.status, who.rung, who.touches = "pending", event.rung, 0
+                if event.expires_at is not None:
+                    slots = -(-(event.expires_at - self.start) // TIMER_TICK)  # round up
+                    self.ticks.add(self.start + slots * TIMER_TICK)
+            case Committed():
+                who.status, who.position, who.outcome = "ready", event.rung, event.outcome
+                who.redirect = None
+            case Declined() | AskExpired():
+                who.status = "ready"
+                who.redirect = event.then if event.then in self.ladder.rungs else None
+            case Parked():
+                who.status = "parked"
+            case Resumed() | Enrolled():
+                who.status = "ready"
+            case Ended():
+                who.status = "ended"
+                self.report.results[event.end] = self.report.results.get(event.end, 0) + 1
+            case FollowedUp():
+                who.touches = event.number
+            case AskWithdrawn() | LateCommitment():
+                pass  # the simulation never withdraws, nor answers late
+            case _:
+                assert_never(event)
         if who not in self.touched:
             self.touched.append(who)
 
@@ -207,20 +211,22 @@ class _Run:
     # -- the moves ------------------------------------------------------------------------
 
     def run(self, action: Action, who: _Prospect) -> None:
-        name, now = self.ladder.name, self.clock.now()
-        tracker = self.tracker
+        now = self.clock.now()
         self.report.commands += 1
         if action == "enroll":
-            tracker.enroll(who.id, ladder=name, now=now)
+            self.tracker.enroll(who.id, ladder=self.ladder.name, now=now)
         elif action == "ask":
             self.ask(who, now)
         elif action == "resume":
-            tracker.resume(who.id, ladder=name, now=now)
+            self.do(who, Resume(), now)
         elif action == "follow_up":
-            tracker.follow_up(who.id, ladder=name, now=now)
+            self.do(who, FollowUp(), now)
             self.respond(who, now, keen=0.5)
         else:
             self.reply(who, now)
+
+    def do(self, who: _Prospect, command: Command, now: datetime) -> None:
+        self.tracker.execute(command, prospect=who.id, ladder=self.ladder.name, now=now)
 
     def ask(self, who: _Prospect, now: datetime) -> None:
         ladder = self.ladder
@@ -234,7 +240,7 @@ class _Run:
             rung = ladder.rungs[rung_id]
             channel = self.rng.choice(rung.channels) if rung.channels else None
             try:
-                self.tracker.ask(who.id, rung_id, ladder=ladder.name, channel=channel, now=now)
+                self.do(who, AskFor(rung_id, channel), now)
             except (InCooldown, AskLimitReached) as refusal:
                 self.report.refused += 1
                 if refusal.retry_after is not None:
@@ -247,7 +253,7 @@ class _Run:
             return
         end = self.give_up if choices else self._end_reached(who)
         if end is not None:
-            self.tracker.end(who.id, end, ladder=ladder.name, now=now, reason="nothing to ask")
+            self.do(who, End(end, reason="nothing to ask"), now)
 
     def _end_reached(self, who: _Prospect) -> str | None:
         """The end a seller picks when a commitment leads only to ends (``next: [won, lost]``)."""
@@ -274,7 +280,6 @@ class _Run:
     def reply(self, who: _Prospect, now: datetime) -> None:
         assert who.rung is not None
         rung, answer = self.ladder.rungs[who.rung], self.answers[who.rung]
-        name = self.ladder.name
         total = answer.commit + answer.decline
         if total > 0 and self.rng.random() < answer.commit / total:
             outcome = None
@@ -283,9 +288,9 @@ class _Run:
                 weights = [answer.outcomes[o] for o in names]
                 outcome = self.rng.choices(names, weights)[0]
             facts = dict.fromkeys(sorted(rung.requires), "simulated") or None
-            self.tracker.commit(who.id, ladder=name, outcome=outcome, facts=facts, now=now)
+            self.do(who, Commit(outcome, facts), now)
         else:
-            self.tracker.decline(who.id, ladder=name, now=now, needs="more information")
+            self.do(who, Decline(needs="more information"), now)
 
 
 def simulate(
@@ -347,11 +352,6 @@ def simulate(
     return report
 
 
-def _run_timers(tracker: Tracker, batch: int = 500) -> int:
-    """Run every due timer (in batches); returns how many fired."""
-    total = 0
-    while True:
-        fired = tracker.run_due(limit=batch)
-        total += fired
-        if fired < batch:
-            return total
+def _run_timers(tracker: Tracker) -> int:
+    """Run every due timer (``run_due`` drains); returns how many fired."""
+    return int(tracker.run_due())

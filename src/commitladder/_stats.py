@@ -13,14 +13,29 @@ import csv
 import io
 import json
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from ._durations import format_duration
 from ._errors import LadderError
+from ._events import (
+    AskExpired,
+    AskIssued,
+    AskWithdrawn,
+    Committed,
+    Declined,
+    Ended,
+    Enrolled,
+    Event,
+    FollowedUp,
+    LateCommitment,
+    Parked,
+    Resumed,
+    event_from_dict,
+)
 
 __all__ = ["EdgeCounts", "Funnel", "RungCounts", "fold", "read_funnel"]
 
@@ -155,9 +170,9 @@ class _Climb:
     commitments: int = 0
 
 
-def fold(ladder: str, rows: Iterable[tuple[str, str, datetime, Mapping[str, Any]]]) -> Funnel:
-    """The funnel from events as ``(enrollment_id, type, at, data)``, each enrollment's in
-    order of their sequence numbers (enrollments may interleave)."""
+def fold(ladder: str, events: Iterable[Event]) -> Funnel:
+    """The funnel from events, each enrollment's in the order of their sequence numbers
+    (enrollments may interleave)."""
     rungs: dict[str, RungCounts] = {}
     edges: dict[tuple[str | None, str], EdgeCounts] = {}
     ends: dict[str, int] = {}
@@ -170,52 +185,59 @@ def fold(ladder: str, rows: Iterable[tuple[str, str, datetime, Mapping[str, Any]
             row = rungs[rung] = RungCounts(rung)
         return row
 
-    for eid, kind, at, data in rows:
-        climb = climbs.setdefault(eid, _Climb())
-        if kind == "AskIssued":
-            rung, seq = data["rung"], data["seq"]
-            climb.asks[seq] = (rung, climb.position, at, climb.commitments)
-            climb.last, climb.status = rung, "pending"
-            counts(rung).asked += 1
-            depth[rung] = depth.get(rung, 0) + climb.commitments
-            edge = edges.get((climb.position, rung))
-            if edge is None:
-                edge = edges[(climb.position, rung)] = EdgeCounts(climb.position, rung)
-            edge.asked += 1
-            continue
-        ask = climb.asks.get(data.get("ask_seq", -1))
-        edge = edges[(ask[1], ask[0])] if ask is not None else None
-        if kind == "Committed":
-            row = counts(data["rung"])
-            row.committed += 1
-            if ask is not None:
-                row.waits.append(at - ask[2])
-            if data.get("outcome") is not None:
-                row.outcomes[data["outcome"]] = row.outcomes.get(data["outcome"], 0) + 1
-            if edge is not None:
-                edge.committed += 1
-            climb.position, climb.status = data["rung"], "ready"
-            climb.commitments += 1
-        elif kind == "Declined":
-            counts(data["rung"]).declined += 1
-            if edge is not None:
-                edge.declined += 1
-            climb.status = "ready"
-        elif kind == "AskExpired":
-            counts(data["rung"]).expired += 1
-            if edge is not None:
-                edge.expired += 1
-            climb.status = "ready"
-        elif kind == "AskWithdrawn":
-            counts(data["rung"]).withdrawn += 1
-            climb.status = "ready"
-        elif kind == "Parked":
-            climb.status = "parked"
-        elif kind == "Resumed":
-            climb.status = "ready"
-        elif kind == "Ended":
-            climb.status = "ended"
-            ends[data["end"]] = ends.get(data["end"], 0) + 1
+    def edge_of(ask_seq: int | None) -> EdgeCounts | None:
+        ask = climb.asks.get(ask_seq) if ask_seq is not None else None
+        return edges[(ask[1], ask[0])] if ask is not None else None
+
+    for event in events:
+        climb = climbs.setdefault(event.enrollment_id, _Climb())
+        match event:
+            case AskIssued():
+                rung = event.rung
+                climb.asks[event.seq] = (rung, climb.position, event.at, climb.commitments)
+                climb.last, climb.status = rung, "pending"
+                counts(rung).asked += 1
+                depth[rung] = depth.get(rung, 0) + climb.commitments
+                edge = edges.get((climb.position, rung))
+                if edge is None:
+                    edge = edges[(climb.position, rung)] = EdgeCounts(climb.position, rung)
+                edge.asked += 1
+            case Committed():
+                row = counts(event.rung)
+                row.committed += 1
+                asked = climb.asks.get(event.ask_seq)
+                if asked is not None:
+                    row.waits.append(event.at - asked[2])
+                if event.outcome is not None:
+                    row.outcomes[event.outcome] = row.outcomes.get(event.outcome, 0) + 1
+                if (edge := edge_of(event.ask_seq)) is not None:
+                    edge.committed += 1
+                climb.position, climb.status = event.rung, "ready"
+                climb.commitments += 1
+            case Declined():
+                counts(event.rung).declined += 1
+                if (edge := edge_of(event.ask_seq)) is not None:
+                    edge.declined += 1
+                climb.status = "ready"
+            case AskExpired():
+                counts(event.rung).expired += 1
+                if (edge := edge_of(event.ask_seq)) is not None:
+                    edge.expired += 1
+                climb.status = "ready"
+            case AskWithdrawn():
+                counts(event.rung).withdrawn += 1
+                climb.status = "ready"
+            case Parked():
+                climb.status = "parked"
+            case Resumed():
+                climb.status = "ready"
+            case Ended():
+                climb.status = "ended"
+                ends[event.end] = ends.get(event.end, 0) + 1
+            case Enrolled() | FollowedUp() | LateCommitment():
+                pass  # no ask opened or answered in time: the funnel does not move
+            case _:
+                assert_never(event)
     for climb in climbs.values():
         if climb.last is not None and climb.status in ("pending", "parked"):
             row = counts(climb.last)
@@ -274,26 +296,16 @@ def read_funnel(url: str, *, ladder: str | None = None, prefix: str = "commitlad
                     f"{', '.join(sorted(names))}"
                 )
             query = (
-                sa.select(events.c.enrollment_id, events.c.type, events.c.at, events.c.body)
+                sa.select(events.c.body)
                 .join(enrollments, enrollments.c.id == events.c.enrollment_id)
                 .where(enrollments.c.ladder == ladder)
                 .order_by(events.c.enrollment_id, events.c.seq)
             )
-            return fold(ladder, _with_seq(conn.execute(query).tuples()))
+            return fold(ladder, (event_from_dict(body) for (body,) in conn.execute(query)))
     except sa.exc.DBAPIError as exc:
         raise LadderError(f"cannot read the database {_safe(url)}: {exc.orig}") from exc
     finally:
         engine.dispose()
-
-
-def _with_seq(
-    rows: Iterable[tuple[str, str, datetime, dict[str, Any]]],
-) -> Iterable[tuple[str, str, datetime, Mapping[str, Any]]]:
-    """Stored event bodies are ``Event.to_dict()``: lift ``data`` and keep the ``seq``."""
-    for eid, kind, at, body in rows:
-        data = dict(body.get("data") or {})
-        data["seq"] = body.get("seq")
-        yield eid, kind, at, data
 
 
 def _safe(url: str) -> str:

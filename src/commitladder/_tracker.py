@@ -1,55 +1,62 @@
 """``Tracker``: the durable service object that ties ladders, a store, a messenger and a clock.
 
-Every command runs in one store session (one transaction): it loads the
-enrollment's snapshot, lets the in-memory ``Enrollment`` decide (its guards raise
-the refusal, or return the events), and hands the store one ``Change``: events, new
-snapshot, open ask, timers, outgoing messages and the idempotency receipt, written
-together or not at all. A lost optimistic race is
-retried on the fresh snapshot, so it either succeeds or raises the refusal it now
-meets. Listeners run only after the store committed; they must never run inside
-the transaction, and a failing listener never undoes a stored command.
+Every command takes one path, ``execute``: in one store session (one
+transaction) it checks the idempotency key, finds the prospect's enrollment,
+restores its state from the snapshot, lets the rules decide (the events, or the
+refusal), folds the events, and hands the store one ``Change``: events, new
+snapshot, open ask, timers, outgoing messages and the receipt, written together or
+not at all. A lost optimistic race is decided again on the fresh snapshot. A key
+used before returns the first answer as a value (``Replay``), never by unwinding a
+transaction. Listeners run only after the store committed; a failing one never
+undoes a stored command.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, assert_never
 
 from ._clock import Clock, SystemClock, aware
-from ._enrollment import Ask, Enrollment
-from ._errors import ConflictError, LadderError, Refused
-from ._events import AskIssued, Event, event_from_dict
+from ._decide import decide, due
+from ._enrollment import Enrollment, Listener
+from ._errors import (
+    ConflictError,
+    KeyReused,
+    LadderError,
+    NotEnrolled,
+    Refused,
+    check_text,
+)
+from ._events import AskIssued, Enrolled, Event, event_from_dict
+from ._fold import fold_all, start
 from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
 from ._text import safe_error_text
-from .store import (
-    Change,
-    DueTimer,
-    NotEnrolled,
-    OpenAsk,
-    Receipt,
-    Store,
-    StoredEnrollment,
+from ._state import State, restore
+from ._values import Ask
+from .commands import (
+    AskFor,
+    Command,
+    Commit,
+    Decline,
+    End,
+    Expire,
+    FollowUp,
+    Resume,
+    Withdraw,
 )
+from .store import Change, DueTimer, OpenAsk, Receipt, Store, StoredEnrollment
 
-__all__ = ["RelayReport", "Tracker"]
+__all__ = ["DueReport", "RelayReport", "Tracker"]
 
 _log = logging.getLogger("commitladder")
 
-T = TypeVar("T")
-Listener = Callable[[Event], object]
-
-
-class _Quiet(Enrollment):
-    """An enrollment whose listeners wait: the tracker calls them after the commit."""
-
-    __slots__ = ()
-
-    def _notify(self, events: Sequence[Event]) -> None:
-        pass
+#: timers claimed per batch when ``run_due`` drains
+BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,41 @@ class RelayReport:
     sent: int = 0
     retrying: int = 0
     dead: int = 0
+
+
+class DueReport(int):
+    """What one ``Tracker.run_due`` call did: it is the number of timers fired, and says
+    what it left for later.
+
+    ``skipped`` lists ``(enrollment_id, kind, why)`` for timers this worker could not
+    fire (a ladder it does not have, an enrollment dated ahead of its clock, an error);
+    they stay in the store and another run (or another worker) takes them later.
+    """
+
+    skipped: tuple[tuple[str, str, str], ...]
+
+    def __new__(cls, fired: int = 0, skipped: Iterable[tuple[str, str, str]] = ()) -> DueReport:
+        report = super().__new__(cls, fired)
+        report.skipped = tuple(skipped)
+        return report
+
+    @property
+    def fired(self) -> int:
+        """How many timers fired."""
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"DueReport(fired={int(self)}, skipped={len(self.skipped)})"
+
+    def __str__(self) -> str:
+        return str(int(self))  # an int: "fired 5 timers" reads as before
+
+
+@dataclass(frozen=True, slots=True)
+class _Replay:
+    """The first answer stored under an idempotency key."""
+
+    receipt: Receipt
 
 
 def _timer_key(kind: str, due_at: datetime) -> str:
@@ -71,7 +113,7 @@ class Tracker:
     ``store`` keeps everything; ``messenger`` delivers what ``relay`` takes from the
     outbox; ``clock`` tells the time when a call gives no ``now=``. Commands address a
     prospect; pass ``ladder=`` when the prospect is on several ladders and the
-    command alone does not say which.
+    command alone does not say which (and to save the store a search).
     """
 
     def __init__(
@@ -118,6 +160,7 @@ class Tracker:
 
     @property
     def ladders(self) -> Mapping[str, Ladder]:
+        """The registered ladders by name."""
         return dict(self._ladders)
 
     def add_listener(self, listener: Listener) -> None:
@@ -137,39 +180,126 @@ class Tracker:
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> Enrollment:
-        """Start ``prospect`` on ``ladder``; enrolling again returns the existing enrollment."""
+        """Start ``prospect`` on ``ladder``; enrolling again returns the existing enrollment.
+
+        The enrollment returned is read from the store: reading works, commands go
+        through the tracker (``ReadOnlyEnrollment`` otherwise)."""
         lad = self._ladder(ladder.name if isinstance(ladder, Ladder) else ladder)
-        eid = enrollment_id or f"{lad.name}/{prospect}"
+        check_text(prospect, "prospect")
+        eid = check_text(enrollment_id, "enrollment_id") if enrollment_id else None
+        eid = eid or f"{lad.name}/{prospect}"
+        key = self._key(idempotency_key)
+        target = {"prospect": prospect, "ladder": lad.name}
+        args = {"command": "enroll", "enrollment_id": eid}
         for _ in range(self._retries):
             try:
                 with self.store.session() as store:
-                    if idempotency_key is not None:
-                        receipt = store.recall(idempotency_key)
-                        if receipt is not None:
-                            return self._get_id(store, receipt.enrollment_id)
+                    replay = self._recall(store, key, "enroll", target, args)
+                    if replay is not None:
+                        return self._get_id(store, replay.receipt.enrollment_id)
                     stored = store.load(eid)
                     if stored is not None:
-                        return self._restore(stored, quiet=False)
+                        return self._view(store, stored)
                     at = self._now(now)
-                    e = _Quiet.start(
-                        lad,
-                        prospect,
+                    enrolled = Enrolled(
                         enrollment_id=eid,
-                        now=at,
-                        clock=self.clock,
+                        seq=1,
+                        at=at,
                         actor=actor,
                         reason=reason,
+                        prospect=prospect,
+                        ladder=lad.name,
+                        version=lad.version,
                     )
-                    events = e.history
-                    receipt = self._receipt(idempotency_key, "enroll", eid, events)
-                    first = self._store(store, lad, e, None, (), 0, (), events, receipt, at)
-                    if first is not None:  # the key was used meanwhile: its enrollment
+                    state = start(lad, enrolled)
+                    events = (enrolled,)
+                    receipt = self._receipt(key, "enroll", eid, target, args, events)
+                    change = self._change(lad, None, None, state, events, receipt, at)
+                    first = store.apply(change)
+                    if first is not None:
+                        self._check_binding(first, "enroll", target, args)
                         return self._get_id(store, first.enrollment_id)
             except ConflictError:
                 continue  # enrolled by someone else meanwhile: return theirs
             self._committed(lad, events)
-            return Enrollment.from_snapshot(lad, e.snapshot(), clock=self.clock)
+            return Enrollment.from_snapshot(
+                lad, state.to_dict(), clock=self.clock, read_only=True, history=_given(events)
+            )
         raise ConflictError(f"could not enroll {prospect!r}: too many concurrent writers")
+
+    def execute(
+        self,
+        command: Command,
+        *,
+        prospect: str,
+        ladder: str | Ladder | None = None,
+        now: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Event, ...]:
+        """Run ``command`` (a value of ``commitladder.commands``) on ``prospect``'s
+        enrollment, durably: the events it recorded, or the ``Refused`` it met is raised.
+
+        With ``idempotency_key`` the command applies once: the same key again returns the
+        first answer (events, or the same refusal) without running anything; the key is
+        bound to this command and this prospect, and ``KeyReused`` says so when it comes
+        back with another.
+        """
+        _check_command(command)
+        check_text(prospect, "prospect")
+        name = ladder.name if isinstance(ladder, Ladder) else ladder
+        if name is not None:
+            self._ladder(name)
+        key = self._key(idempotency_key)
+        target = {"prospect": prospect, "ladder": name}
+        args = _args(command)
+        for _ in range(self._retries):
+            refused: Refused | None = None
+            try:
+                with self.store.session() as store:
+                    replay = self._recall(store, key, command.name, target, args)
+                    if replay is not None:
+                        return self._replayed(replay.receipt)
+                    stored = self._resolve(store, prospect, name, command)
+                    lad = self._ladder(stored.ladder)
+                    state = restore(lad, stored.snapshot)
+                    # the clock is read after the snapshot: a writer we waited for is older
+                    at = self._now(now)
+                    decision = decide(lad, state, command, at)
+                    if isinstance(decision, Refused):
+                        if key is None:
+                            raise decision
+                        said_no = self._refusal(
+                            key, command.name, stored.id, target, args, decision
+                        )
+                        first = store.remember(said_no, at)
+                        if first is not None:
+                            self._check_binding(first, command.name, target, args)
+                            return self._replayed(first)
+                        refused = decision  # raised once the receipt is committed
+                    else:
+                        events = decision
+                        after = fold_all(lad, state, events)
+                        receipt = self._receipt(key, command.name, stored.id, target, args, events)
+                        change = self._change(lad, stored, state, after, events, receipt, at)
+                        first = store.apply(change)
+                        if first is not None:
+                            self._check_binding(first, command.name, target, args)
+                            return self._replayed(first)
+            except ConflictError:
+                continue  # another writer moved first: decide again on the fresh snapshot
+            except Refused as refusal:
+                # the store's own rule (another enrollment of the prospect holds the ask)
+                if key is None or refusal is refused:
+                    raise
+                return self._refused_once(key, command.name, target, args, refusal)
+            if refused is not None:
+                raise refused
+            self._committed(lad, events)
+            return events
+        raise ConflictError(
+            f"{command.name} for {prospect!r} lost the race {self._retries} times in a row; "
+            "try again"
+        )
 
     def ask(
         self,
@@ -184,22 +314,15 @@ class Tracker:
         idempotency_key: str | None = None,
     ) -> Ask:
         """Ask ``prospect`` for ``rung``; refused while any exclusive ask of theirs is open."""
-
-        def run(e: Enrollment, at: datetime) -> tuple[Event, ...]:
-            e.ask(rung, channel=channel, now=at, actor=actor, reason=reason)
-            return e.history  # restored from its snapshot: only this command's events
-
-        events = self._command(
-            "ask",
-            prospect,
-            ladder,
-            lambda s: s.status != "ended" and rung in self._ladder(s.ladder).rungs,
-            run,
-            now,
-            idempotency_key,
+        events = self.execute(
+            AskFor(rung, channel, actor=actor, reason=reason),
+            prospect=prospect,
+            ladder=ladder,
+            now=now,
+            idempotency_key=idempotency_key,
         )
         first = events[0]
-        assert isinstance(first, AskIssued)
+        assert isinstance(first, AskIssued)  # an accepted ask records AskIssued first
         return Ask(
             first.enrollment_id, first.seq, first.rung, first.channel, first.at, first.expires_at
         )
@@ -216,13 +339,9 @@ class Tracker:
         idempotency_key: str | None = None,
     ) -> tuple[Event, ...]:
         """Touch the prospect's open ask again."""
-        return self._answer(
-            "follow_up",
-            prospect,
-            ladder,
-            now,
-            idempotency_key,
-            lambda e, at: e.follow_up(channel=channel, now=at, actor=actor, reason=reason),
+        command = FollowUp(channel, actor=actor, reason=reason)
+        return self.execute(
+            command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
     def commit(
@@ -232,21 +351,17 @@ class Tracker:
         ladder: str | None = None,
         outcome: str | None = None,
         facts: Mapping[str, Any] | None = None,
+        ask_id: str | None = None,
         now: datetime | None = None,
         actor: str | None = None,
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[Event, ...]:
-        """The prospect said yes to their open ask (or, late, to the one that just expired)."""
-        return self._answer(
-            "commit",
-            prospect,
-            ladder,
-            now,
-            idempotency_key,
-            lambda e, at: e.commit(
-                outcome=outcome, facts=facts, now=at, actor=actor, reason=reason
-            ),
+        """The prospect said yes: to their open ask, or to the ask ``ask_id`` names (a yes
+        to an older ask is recorded late, as a ``LateCommitment``, and moves nothing)."""
+        command = Commit(outcome, facts, ask_id, actor=actor, reason=reason)
+        return self.execute(
+            command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
     def decline(
@@ -256,21 +371,16 @@ class Tracker:
         ladder: str | None = None,
         needs: str | None = None,
         resume_at: datetime | None = None,
+        ask_id: str | None = None,
         now: datetime | None = None,
         actor: str | None = None,
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[Event, ...]:
         """The prospect said no: park with what they need, or follow ``on_decline``."""
-        return self._answer(
-            "decline",
-            prospect,
-            ladder,
-            now,
-            idempotency_key,
-            lambda e, at: e.decline(
-                needs=needs, resume_at=resume_at, now=at, actor=actor, reason=reason
-            ),
+        command = Decline(needs, resume_at, ask_id, actor=actor, reason=reason)
+        return self.execute(
+            command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
     def withdraw(
@@ -278,19 +388,16 @@ class Tracker:
         prospect: str,
         *,
         ladder: str | None = None,
+        ask_id: str | None = None,
         now: datetime | None = None,
         actor: str | None = None,
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[Event, ...]:
         """The seller takes the open ask back."""
-        return self._answer(
-            "withdraw",
-            prospect,
-            ladder,
-            now,
-            idempotency_key,
-            lambda e, at: e.withdraw(now=at, actor=actor, reason=reason),
+        command = Withdraw(ask_id, actor=actor, reason=reason)
+        return self.execute(
+            command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
     def expire(
@@ -298,19 +405,16 @@ class Tracker:
         prospect: str,
         *,
         ladder: str | None = None,
+        ask_id: str | None = None,
         now: datetime | None = None,
         actor: str | None = None,
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[Event, ...]:
         """Expire the open ask once past its ``expires_at`` (``run_due`` does this itself)."""
-        return self._answer(
-            "expire",
-            prospect,
-            ladder,
-            now,
-            idempotency_key,
-            lambda e, at: e.expire(now=at, actor=actor, reason=reason),
+        command = Expire(ask_id, actor=actor, reason=reason)
+        return self.execute(
+            command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
     def resume(
@@ -324,14 +428,9 @@ class Tracker:
         idempotency_key: str | None = None,
     ) -> tuple[Event, ...]:
         """Take a parked deal out of neutral."""
-        return self._command(
-            "resume",
-            prospect,
-            ladder,
-            lambda s: s.status == "parked",
-            lambda e, at: e.resume(now=at, actor=actor, reason=reason),
-            now,
-            idempotency_key,
+        command = Resume(actor=actor, reason=reason)
+        return self.execute(
+            command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
     def end(
@@ -346,39 +445,64 @@ class Tracker:
         idempotency_key: str | None = None,
     ) -> tuple[Event, ...]:
         """Exit to a declared end, closing an open ask."""
-        return self._command(
-            "end",
-            prospect,
-            ladder,
-            lambda s: s.status != "ended" and end in self._ladder(s.ladder).ends,
-            lambda e, at: e.end(end, now=at, actor=actor, reason=reason),
-            now,
-            idempotency_key,
+        command = End(end, actor=actor, reason=reason)
+        return self.execute(
+            command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
     # ---- reading --------------------------------------------------------------------------
 
     def get(self, prospect: str, *, ladder: str | None = None) -> Enrollment:
-        """The prospect's enrollment (on ``ladder``), restored from its snapshot."""
-        return self._restore(
-            self._resolve(self.store, prospect, ladder, lambda s: True), quiet=False
-        )
+        """The prospect's enrollment (on ``ladder``), as stored.
+
+        It is read-only: its commands raise ``ReadOnlyEnrollment`` (run them through the
+        tracker, which stores them), and its ``history`` is the stored one, loaded when
+        first read."""
+        check_text(prospect, "prospect")
+        return self._view(self.store, self._resolve(self.store, prospect, ladder, None))
 
     def history(self, prospect: str, *, ladder: str | None = None) -> tuple[Event, ...]:
         """Every stored event of the prospect's enrollment (on ``ladder``), oldest first."""
-        stored = self._resolve(self.store, prospect, ladder, lambda s: True)
+        check_text(prospect, "prospect")
+        stored = self._resolve(self.store, prospect, ladder, None)
         return tuple(event_from_dict(d) for d in self.store.events(stored.id))
 
     # ---- timers and outbox ----------------------------------------------------------------
 
-    def run_due(self, now: datetime | None = None, *, limit: int = 100) -> int:
-        """Run the timers due at ``now`` (expire asks, send follow-up-due, overdue and resume
-        alerts); returns how many fired. Several workers may run this at once."""
+    def run_due(self, now: datetime | None = None, *, limit: int | None = None) -> DueReport:
+        """Run the timers due at ``now``: expire asks, send follow-up-due, overdue and resume
+        alerts. Returns how many fired (a ``DueReport``, an int that also lists what it
+        skipped). Several workers may run this at once.
+
+        Without ``limit`` it drains: it claims batches of ``BATCH`` until none is due.
+        With ``limit`` it claims at most that many. One bad timer never stops the others:
+        a timer of a ladder this tracker does not have, of an enrollment dated after
+        ``now`` (a worker whose clock lags) or that fails is skipped, stays stored and is
+        claimed again once its lease (``lease``) ends.
+        """
         at = self._now(now)
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1, or None to drain")
         fired = 0
-        for timer in self.store.claim_timers(at, limit, at + self.lease):
-            fired += self._fire(timer, at)
-        return fired
+        skipped: list[tuple[str, str, str]] = []
+        batch = limit or BATCH
+        while True:
+            claimed = self.store.claim_timers(at, batch, at + self.lease)
+            for timer in claimed:
+                why = self._fire(timer, at)
+                if why is None:
+                    fired += 1
+                elif why:
+                    skipped.append((timer.enrollment_id, timer.kind, why))
+            if limit is not None or len(claimed) < batch:
+                break
+        if skipped:
+            _log.warning(
+                "run_due left %d timer(s) for later: %s",
+                len(skipped),
+                "; ".join(f"{eid} {kind}: {why}" for eid, kind, why in skipped[:5]),
+            )
+        return DueReport(fired, skipped)
 
     def relay(self, *, limit: int = 100, now: datetime | None = None) -> RelayReport:
         """Hand due outbox messages to the messenger; failures retry with backoff, then
@@ -412,7 +536,7 @@ class Tracker:
         """Give dead-lettered messages (all, or ``keys``) a fresh retry budget."""
         return self.store.redrive(keys, self._now(now))
 
-    # ---- machinery ------------------------------------------------------------------------
+    # ---- finding the enrollment -------------------------------------------------------------
 
     def _now(self, now: datetime | None) -> datetime:
         return aware(now) if now is not None else self.clock.now()
@@ -427,227 +551,248 @@ class Tracker:
                 "call tracker.register(ladder)"
             ) from None
 
+    def _view(self, store: Store, stored: StoredEnrollment) -> Enrollment:
+        """A read-only enrollment of ``stored``, its history loaded from the store on use."""
+        events = self.store.events
+        return Enrollment.from_snapshot(
+            self._ladder(stored.ladder),
+            stored.snapshot,
+            clock=self.clock,
+            read_only=True,
+            history=lambda: [event_from_dict(d) for d in events(stored.id)],
+        )
+
     def _get_id(self, store: Store, eid: str) -> Enrollment:
         stored = store.load(eid)
         if stored is None:
             raise NotEnrolled(f"no enrollment {eid!r} in the store")
-        return self._restore(stored, quiet=False)
-
-    def _restore(self, stored: StoredEnrollment, *, quiet: bool) -> Enrollment:
-        cls = _Quiet if quiet else Enrollment
-        return cls.from_snapshot(self._ladder(stored.ladder), stored.snapshot, clock=self.clock)
+        return self._view(store, stored)
 
     def _resolve(
-        self,
-        store: Store,
-        prospect: str,
-        ladder: str | None,
-        fits: Callable[[StoredEnrollment], bool],
+        self, store: Store, prospect: str, ladder: str | None, command: Command | None
     ) -> StoredEnrollment:
+        """The enrollment of ``prospect`` a command addresses: on ``ladder`` when given (a live
+        one before an ended one), else the only one, or the only one the command fits."""
         if ladder is not None:
             stored = store.load(f"{ladder}/{prospect}")
-            if stored is not None:
-                return stored
+            if stored is not None and stored.status != "ended" and stored.prospect == prospect:
+                return stored  # the common case, in one read
         found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
         if not found:
             on = f" on ladder {ladder!r}" if ladder else ""
             raise NotEnrolled(f"{prospect!r} is not enrolled{on}; enroll them first")
         if len(found) == 1:
             return found[0]
-        fitting = [s for s in found if fits(s)] or [s for s in found if s.status != "ended"]
-        if len(fitting) == 1:
-            return fitting[0]
-        names = ", ".join(sorted(s.ladder for s in (fitting or found)))
+        live = [s for s in found if s.status != "ended"]
+        fitting = [s for s in live if self._fits(s, command)] if command is not None else []
+        for choice in (fitting, live):
+            if len(choice) == 1:
+                return choice[0]
+        several = fitting or live or found
+        names = ", ".join(sorted(f"{s.id} ({s.status})" for s in several))
         raise LadderError(
-            f"{prospect!r} is on several ladders ({names}); say which with ladder=..."
+            f"{prospect!r} has several enrollments that could take this command ({names}); "
+            "say which with ladder=..."
         )
 
-    def _answer(
-        self,
-        command: str,
-        prospect: str,
-        ladder: str | None,
-        now: datetime | None,
-        key: str | None,
-        run: Callable[[Enrollment, datetime], tuple[Event, ...]],
-    ) -> tuple[Event, ...]:
-        def fits(s: StoredEnrollment) -> bool:
-            snap = s.snapshot
-            return snap["pending"] is not None or (command == "commit" and bool(snap["expired"]))
+    def _fits(self, stored: StoredEnrollment, command: Command) -> bool:
+        """Whether ``command`` makes sense on ``stored`` (to pick among several ladders)."""
+        snap = stored.snapshot
+        lad = self._ladders.get(stored.ladder)
+        match command:
+            case AskFor():
+                return lad is not None and command.rung in lad.rungs
+            case Commit():
+                if command.ask_id is not None:
+                    return command.ask_id.startswith(f"{stored.id}#")
+                return bool(snap.get("pending") or snap.get("expired"))
+            case FollowUp() | Decline() | Expire() | Withdraw():
+                return snap.get("pending") is not None
+            case Resume():
+                return stored.status == "parked"
+            case End():
+                return lad is not None and command.end in lad.ends
+            case _:
+                assert_never(command)
 
-        return self._command(command, prospect, ladder, fits, run, now, key)
+    # ---- idempotency ------------------------------------------------------------------------
 
-    def _command(
+    @staticmethod
+    def _key(key: str | None) -> str | None:
+        return check_text(key, "idempotency_key") if key is not None else None
+
+    def _recall(
         self,
-        command: str,
-        prospect: str,
-        ladder: str | None,
-        fits: Callable[[StoredEnrollment], bool],
-        run: Callable[[Enrollment, datetime], tuple[Event, ...]],
-        now: datetime | None,
+        store: Store,
         key: str | None,
-    ) -> tuple[Event, ...]:
-        for _ in range(self._retries):
-            refused: Refused | None = None
-            first: Receipt | None = None
-            try:
-                # one transaction: the receipt check, the snapshot read and the write
-                with self.store.session() as store:
-                    if key is not None:  # checked on every try: the winner may be a twin
-                        first = store.recall(key)
-                        if first is not None:
-                            return self._replayed(first, command)
-                    stored = self._resolve(store, prospect, ladder, fits)
-                    # the clock is read after the snapshot: a writer we waited for is older
-                    at = self._now(now)
-                    lad = self._ladder(stored.ladder)
-                    e = self._restore(stored, quiet=True)
-                    before, was = e.pending, self._unfired(e, stored.fired)
-                    try:
-                        events = run(e, at)  # a refusal writes nothing but its receipt
-                    except Refused as refusal:
-                        if key is None:
-                            raise
-                        refused = refusal
-                        kept = self._refusal_receipt(key, command, e.id, refusal)
-                        first = store.remember(kept, at)
-                        if first is not None:  # a twin stored its answer meanwhile
-                            return self._replayed(first, command)
-                    else:
-                        receipt = self._receipt(key, command, e.id, events)
-                        first = self._store(
-                            store,
-                            lad,
-                            e,
-                            before,
-                            was,
-                            stored.version,
-                            stored.fired,
-                            events,
-                            receipt,
-                            at,
-                        )
-                        if first is not None:  # a twin stored its answer meanwhile
-                            return self._replayed(first, command)
-            except ConflictError:
-                continue  # another writer moved first: decide again on the fresh snapshot
-            except Refused as refusal:
-                # the store's own rule (another enrollment of the prospect holds the ask)
-                if key is None or first is not None:
-                    raise
-                return self._refused_once(key, command, refusal)
-            if refused is not None:
-                raise refused
-            self._committed(lad, events)
-            return events
-        raise ConflictError(
-            f"{command} for {prospect!r} lost the race {self._retries} times in a row; try again"
+        name: str,
+        target: Mapping[str, Any],
+        args: Mapping[str, Any],
+    ) -> _Replay | None:
+        if key is None:  # checked on every try: the winner may be a twin
+            return None
+        first = store.recall(key)
+        if first is None:
+            return None
+        self._check_binding(first, name, target, args)
+        return _Replay(first)
+
+    @staticmethod
+    def _check_binding(
+        first: Receipt, name: str, target: Mapping[str, Any], args: Mapping[str, Any]
+    ) -> None:
+        """A key is bound to the command it first ran and to its prospect (and ladder)."""
+        was = first.result.get("target") or {}
+        same = (
+            first.command == name and was.get("prospect", target["prospect"]) == target["prospect"]
         )
+        if same and target.get("ladder") is not None and was.get("ladder") is not None:
+            same = was["ladder"] == target["ladder"]
+        if same and "args" in first.result:
+            same = _canonical(first.result["args"]) == _canonical(args)
+        if not same:
+            raise KeyReused(
+                f"idempotency key {first.key!r} was used for {_describe(first.command, was)}; "
+                f"this call is {_describe(name, target)}. A key names one intended command: "
+                "use a new key for another command or another prospect",
+                key=first.key,
+                first=_describe(first.command, was),
+                now=_describe(name, target),
+            )
 
-    def _refused_once(self, key: str, command: str, refusal: Refused) -> tuple[Event, ...]:
+    @staticmethod
+    def _receipt(
+        key: str | None,
+        name: str,
+        eid: str,
+        target: Mapping[str, Any],
+        args: Mapping[str, Any],
+        events: Sequence[Event],
+    ) -> Receipt | None:
+        if key is None:
+            return None
+        result = {
+            "target": dict(target),
+            "args": dict(args),
+            "events": [e.to_dict() for e in events],
+        }
+        return Receipt(key, name, eid, result)
+
+    @staticmethod
+    def _refusal(
+        key: str,
+        name: str,
+        eid: str,
+        target: Mapping[str, Any],
+        args: Mapping[str, Any],
+        refusal: Refused,
+    ) -> Receipt:
+        result = {"target": dict(target), "args": dict(args), "refused": refusal.to_dict()}
+        return Receipt(key, name, eid, result)
+
+    @staticmethod
+    def _replayed(receipt: Receipt) -> tuple[Event, ...]:
+        refused = receipt.result.get("refused")
+        if refused is not None:
+            raise Refused.from_dict(refused)  # the first answer was no: it stays no
+        return tuple(event_from_dict(d) for d in receipt.result["events"])
+
+    def _refused_once(
+        self,
+        key: str,
+        name: str,
+        target: Mapping[str, Any],
+        args: Mapping[str, Any],
+        refusal: Refused,
+    ) -> tuple[Event, ...]:
         """Keep a refusal the store raised under ``key`` (its own transaction), then raise it;
         if a twin stored a result under the key first, that result is the answer."""
-        receipt = self._refusal_receipt(key, command, refusal.enrollment_id, refusal)
+        receipt = self._refusal(key, name, refusal.enrollment_id, target, args, refusal)
         for _ in range(self._retries):
             try:
                 with self.store.session() as store:
                     first = store.remember(receipt, self._now(None))
-                    if first is not None:
-                        return self._replayed(first, command)
             except ConflictError:
                 continue
+            if first is not None:
+                self._check_binding(first, name, target, args)
+                return self._replayed(first)
             raise refusal
         raise ConflictError(f"could not store the refusal under key {key!r}; try again")
 
-    @staticmethod
-    def _refusal_receipt(key: str, command: str, eid: str, refusal: Refused) -> Receipt:
-        return Receipt(key, command, eid, {"refused": refusal.to_dict()})
+    # ---- writing ----------------------------------------------------------------------------
 
-    def _receipt(
-        self, key: str | None, command: str, eid: str, events: Sequence[Event]
-    ) -> Receipt | None:
-        if key is None:
-            return None
-        return Receipt(key, command, eid, {"events": [e.to_dict() for e in events]})
-
-    def _replayed(self, receipt: Receipt, command: str) -> tuple[Event, ...]:
-        if receipt.command != command:
-            raise LadderError(
-                f"idempotency key {receipt.key!r} was used for {receipt.command}, "
-                f"not {command}; use one key per intended command"
-            )
-        refused = receipt.result.get("refused")
-        if refused is not None:
-            raise Refused.from_dict(refused)  # the first answer was no: it stays no
-        return tuple(event_from_dict(dict(d)) for d in receipt.result["events"])
-
-    @staticmethod
-    def _unfired(e: Enrollment, fired: tuple[str, ...]) -> tuple[DueTimer, ...]:
-        """The timers the store holds for ``e`` as loaded: its timers not fired yet."""
-        current = {_timer_key(t.kind, t.due_at): t for t in e.timers}
-        return tuple(
-            DueTimer(e.id, t.kind, t.due_at, t.rung) for k, t in current.items() if k not in fired
-        )
-
-    def _store(
+    def _change(
         self,
-        store: Store,
         ladder: Ladder,
-        e: Enrollment,
-        before: Ask | None,
-        was: tuple[DueTimer, ...],
-        version: int,
-        fired: tuple[str, ...],
+        stored: StoredEnrollment | None,
+        before: State | None,
+        after: State,
         events: Sequence[Event],
         receipt: Receipt | None,
         now: datetime,
         *,
+        fired: tuple[str, ...] | None = None,
         alerts: Sequence[Message] = (),
-    ) -> Receipt | None:
-        """Hand the store one command's change (the caller's session commits it); the
-        first receipt when the change's idempotency key was used already."""
-        after = e.pending
-        rung_of = {a.seq: a.rung for a in (before, after) if a is not None}
-        messages = [*messages_for(ladder, e.prospect, events, rung_of=rung_of), *alerts]
-        current = {_timer_key(t.kind, t.due_at): t for t in e.timers}
+    ) -> Change:
+        """The one ``Change`` a command (or a timer) writes."""
+        was_fired = stored.fired if stored is not None else ()
+        fired = was_fired if fired is None else fired
+        ask_before = before.pending if before is not None else None
+        ask_after = after.pending
+        ident = after.ident
+        rung_of = {a.seq: a.rung for a in (ask_before, ask_after) if a is not None}
+        messages = [*messages_for(ladder, ident.prospect, events, rung_of=rung_of), *alerts]
+        current = {_timer_key(t.kind, t.due_at): t for t in due(ladder, after)}
         kept = tuple(k for k in fired if k in current)
         timers = [
-            DueTimer(e.id, t.kind, t.due_at, t.rung) for k, t in current.items() if k not in kept
+            DueTimer(ident.id, t.kind, t.due_at, t.rung)
+            for k, t in current.items()
+            if k not in kept
         ]
-        changed = (before.seq if before else None) != (after.seq if after else None)
+        was = self._unfired(ladder, before, was_fired) if before is not None else ()
+        changed = (ask_before.seq if ask_before else None) != (ask_after.seq if ask_after else None)
         open_ask = None
-        if changed and after is not None:
-            slot = f"prospect:{e.prospect}" if ladder.exclusive else f"enrollment:{e.id}"
+        if changed and ask_after is not None:
+            slot = f"prospect:{ident.prospect}" if ladder.exclusive else f"enrollment:{ident.id}"
             open_ask = OpenAsk(
                 slot,
-                e.id,
-                e.prospect,
-                after.rung,
-                after.channel,
-                after.seq,
-                after.asked_at,
-                after.expires_at,
+                ident.id,
+                ident.prospect,
+                ask_after.rung,
+                ask_after.channel,
+                ask_after.seq,
+                ask_after.asked_at,
+                ask_after.expires_at,
             )
-        return store.apply(
-            Change(
-                enrollment_id=e.id,
-                prospect=e.prospect,
-                ladder=ladder.name,
-                status=e.status,
-                expected_version=version,
-                snapshot=e.snapshot(),
-                fired=kept,
-                events=[ev.to_dict() for ev in events],
-                ask_changed=changed,
-                had_ask=before is not None,
-                open_ask=open_ask,
-                timers_changed=set(timers) != set(was),
-                had_timers=bool(was),
-                timers=timers,
-                messages=messages,
-                receipt=receipt,
-                now=now,
-            )
+        return Change(
+            enrollment_id=ident.id,
+            prospect=ident.prospect,
+            ladder=ladder.name,
+            status=after.status,
+            expected_version=stored.version if stored is not None else 0,
+            snapshot=after.to_dict(),
+            fired=kept,
+            events=[ev.to_dict() for ev in events],
+            ask_changed=changed,
+            had_ask=ask_before is not None,
+            open_ask=open_ask,
+            timers_changed=set(timers) != set(was),
+            had_timers=bool(was),
+            timers=timers,
+            messages=messages,
+            receipt=receipt,
+            now=now,
+        )
+
+    @staticmethod
+    def _unfired(ladder: Ladder, state: State, fired: tuple[str, ...]) -> tuple[DueTimer, ...]:
+        """The timers the store holds for ``state`` as loaded: its timers not fired yet."""
+        eid = state.ident.id
+        return tuple(
+            DueTimer(eid, t.kind, t.due_at, t.rung)
+            for t in due(ladder, state)
+            if _timer_key(t.kind, t.due_at) not in fired
         )
 
     def _committed(self, ladder: Ladder, events: Sequence[Event]) -> None:
@@ -669,61 +814,109 @@ class Tracker:
                         event.enrollment_id,
                     )
 
-    def _fire(self, timer: DueTimer, now: datetime) -> int:
+    # ---- timers -----------------------------------------------------------------------------
+
+    def _fire(self, timer: DueTimer, now: datetime) -> str | None:
+        """Fire ``timer``: ``None`` when it fired, ``""`` when it was stale (answered or
+        moved on since), else why it was left for later."""
         key = _timer_key(timer.kind, timer.due_at)
         for _ in range(self._retries):
             try:
                 with self.store.session() as store:
                     fired = self._fire_in(store, timer, key, now)
-                    if fired is None:
-                        return 0
+                    if isinstance(fired, str):
+                        return fired
             except ConflictError:
                 continue
+            except Exception as exc:  # one bad timer never stops the others
+                _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
+                return f"failed: {type(exc).__name__}: {exc}"
             self._committed(*fired)
-            return 1
-        return 0
+            return None
+        return "lost the race to other writers; it runs again later"
 
     def _fire_in(
         self, store: Store, timer: DueTimer, key: str, now: datetime
-    ) -> tuple[Ladder, tuple[Event, ...]] | None:
-        """Fire ``timer`` inside ``store``'s session; ``None`` when it is stale."""
+    ) -> tuple[Ladder, tuple[Event, ...]] | str:
+        """Fire ``timer`` inside ``store``'s session (see ``_fire`` for what a string says)."""
         stored = store.load(timer.enrollment_id)
         if stored is None:
-            return None
-        lad = self._ladder(stored.ladder)
-        e = self._restore(stored, quiet=True)
-        timers = e.timers
+            return ""
+        lad = self._ladders.get(stored.ladder)
+        if lad is None:
+            return f"ladder {stored.ladder!r} is not registered with this worker"
+        state = restore(lad, stored.snapshot)
+        if state.at > now:
+            return f"its last event ({state.at.isoformat()}) is after this worker's clock"
+        timers = due(lad, state)
         current = {_timer_key(t.kind, t.due_at) for t in timers}
         if key not in current or key in stored.fired or timer.due_at > now:
-            return None  # answered or moved on since: the timer is stale
+            return ""  # answered or moved on since: the timer is stale
         if timer.kind != "expire" and any(t.kind == "expire" and t.due_at <= now for t in timers):
-            return None  # the ask expires now: a reminder about it would come too late
-        before, was = e.pending, self._unfired(e, stored.fired)
+            return ""  # the ask expires now: a reminder about it would come too late
         events: tuple[Event, ...] = ()
         alerts: list[Message] = []
         fired = stored.fired
+        after = state
         if timer.kind == "expire":
-            events = e.expire(now=now, actor="timer")
+            assert state.pending is not None  # an expire timer exists only with an open ask
+            decision = decide(lad, state, Expire(state.pending.id, actor="timer"), now)
+            if isinstance(decision, Refused):
+                return ""
+            events = decision
+            after = fold_all(lad, state, events)
         else:
             fired = (*fired, key)
-            kind = TIMER_MESSAGES[timer.kind]
-            ask = e.pending
-            rung = timer.rung
-            alerts.append(
-                Message(
-                    key=f"{e.id}@{key}",
-                    kind=kind,
-                    prospect=e.prospect,
-                    enrollment_id=e.id,
-                    ladder=lad.name,
-                    at=now,
-                    channel=ask.channel if ask is not None else None,
-                    rung=rung,
-                    text=lad.rungs[rung].ask if rung is not None and ask else None,
-                    data={"due_at": timer.due_at.isoformat(), "needs": e.needs},
-                )
-            )
-        self._store(
-            store, lad, e, before, was, stored.version, fired, events, None, now, alerts=alerts
+            alerts.append(self._alert(lad, state, timer, key, now))
+        store.apply(
+            self._change(lad, stored, state, after, events, None, now, fired=fired, alerts=alerts)
         )
         return lad, events
+
+    @staticmethod
+    def _alert(ladder: Ladder, state: State, timer: DueTimer, key: str, now: datetime) -> Message:
+        ask = state.pending
+        rung = timer.rung
+        return Message(
+            key=f"{state.ident.id}@{key}",
+            kind=TIMER_MESSAGES[timer.kind],
+            prospect=state.ident.prospect,
+            enrollment_id=state.ident.id,
+            ladder=ladder.name,
+            at=now,
+            channel=ask.channel if ask is not None else None,
+            rung=rung,
+            text=ladder.rungs[rung].ask if rung is not None and ask else None,
+            data={"due_at": timer.due_at.isoformat(), "needs": state.needs},
+        )
+
+
+def _given(events: Sequence[Event]) -> Callable[[], Sequence[Event]]:
+    """A history loader that already holds every event (a fresh enrollment's one)."""
+    return lambda: events
+
+
+def _check_command(command: object) -> None:
+    if not isinstance(command, (AskFor, FollowUp, Commit, Decline, Expire, Withdraw, Resume, End)):
+        raise TypeError(
+            f"command must be one of commitladder.commands (AskFor, Commit, ...), "
+            f"not {type(command).__name__}"
+        )
+
+
+def _args(command: Command) -> dict[str, Any]:
+    """What binds an idempotency key to its command: the command without actor and reason."""
+    data = command.to_dict()
+    data.pop("actor", None)
+    data.pop("reason", None)
+    return data
+
+
+def _canonical(args: Mapping[str, Any]) -> str:
+    # as stored (JSON): tuples and lists alike, keys in order
+    return json.dumps(args, sort_keys=True, default=str)
+
+
+def _describe(name: str, target: Mapping[str, Any]) -> str:
+    on = f" on {target['ladder']}" if target.get("ladder") else ""
+    return f"{name} for {target.get('prospect', '?')!r}{on}"

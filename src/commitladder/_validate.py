@@ -8,13 +8,12 @@ report when shapes are wrong elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ._definition import (
-    PARK,
     Defaults,
     EndDefinition,
     FollowUps,
@@ -26,6 +25,7 @@ from ._definition import (
     Simulation,
 )
 from ._errors import DefinitionError, Problem, did_you_mean
+from ._format import PARK, limits_broken, listed
 from ._yaml import Located, Path
 
 __all__ = ["validate"]
@@ -38,18 +38,28 @@ def validate(data: Any, located: Located | None = None) -> LadderDefinition:
         raise DefinitionError(
             [where.problem((), "a ladder is a mapping with `ladder:`, `start:`, `rungs:`, `ends:`")]
         )
-    problems: list[Problem] = []
-    definition: LadderDefinition | None = None
-    try:
-        definition = LadderDefinition.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_shape_problems(exc, where))
-    problems.extend(_reference_problems(data, where))
-    if problems:
-        problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
-        raise DefinitionError(_unique(problems))
-    assert definition is not None
-    return definition
+    # a definition over a limit is refused before anything else is checked, so the work
+    # below is bounded by the limits, not by what the input holds
+    problems = list(_limit_problems(data, where))
+    if not problems:
+        suggest = _Suggestions()
+        definition: LadderDefinition | None = None
+        try:
+            definition = LadderDefinition.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(_shape_problems(exc, where, suggest))
+        problems.extend(_reference_problems(data, where, suggest))
+        if not problems:
+            assert definition is not None
+            return definition
+    problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
+    raise DefinitionError(listed(_unique(problems)))
+
+
+def _limit_problems(data: dict[Any, Any], where: Located) -> Iterator[Problem]:
+    """Every collection over its limit (see ``_format.LIMITS``), at its key."""
+    for path, limit in limits_broken(data):
+        yield where.problem(path, limit.message(), key=True)
 
 
 def _unique(problems: Iterable[Problem]) -> list[Problem]:
@@ -88,7 +98,9 @@ def _model_at(loc: Path) -> type[BaseModel] | None:
     return model if not rest else None
 
 
-def _shape_problems(exc: ValidationError, where: Located) -> Iterable[Problem]:
+def _shape_problems(
+    exc: ValidationError, where: Located, suggest: _Suggestions
+) -> Iterable[Problem]:
     for error in exc.errors(include_url=False):
         loc: Path = tuple(part for part in error["loc"] if part != "[key]")
         message = str(error["msg"]).removeprefix("Value error, ")
@@ -98,7 +110,7 @@ def _shape_problems(exc: ValidationError, where: Located) -> Iterable[Problem]:
             name = str(loc[-1])
             model = _model_at(loc[:-1])
             fields = list(model.model_fields) if model else []
-            message = f"unknown field {name!r}{did_you_mean(name, fields)}"
+            message = f"unknown field {name!r}{suggest(name, fields, f'field of {model}')}"
             key = True
         elif kind == "missing":
             message = f"`{loc[-1]}` is required"
@@ -110,7 +122,7 @@ def _shape_problems(exc: ValidationError, where: Located) -> Iterable[Problem]:
             )
         elif kind == "enum" and isinstance(error["input"], str):
             choices = [k.value for k in Kind]
-            message += did_you_mean(error["input"], choices)
+            message += suggest(error["input"], choices, "kind")
         elif kind == "string_type" and (error["input"] is None or isinstance(error["input"], bool)):
             message += (
                 "; YAML reads yes/no/on/off/true/false/null as booleans or nothing: "
@@ -127,17 +139,43 @@ def _names(section: Any) -> list[str]:
     return [k for k in section if isinstance(k, str)] if isinstance(section, dict) else []
 
 
-def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Problem]:
+class _Suggestions:
+    """``did_you_mean`` within a budget of name comparisons, remembering each answer.
+
+    A suggestion compares a name with every known one; a generated ladder with thousands
+    of unknown names against a thousand rungs would otherwise take minutes.
+    """
+
+    def __init__(self, budget: int = 20_000) -> None:
+        self.left = budget
+        self.found: dict[tuple[str, str], str] = {}
+
+    def __call__(self, name: str, known: Sequence[str], what: str) -> str:
+        key = (what, name)
+        if key not in self.found:
+            if self.left < len(known):
+                return ""
+            self.left -= len(known)
+            self.found[key] = did_you_mean(name, known)
+        return self.found[key]
+
+
+def _reference_problems(
+    data: dict[str, Any], where: Located, suggest: _Suggestions
+) -> Iterable[Problem]:
     rungs = data.get("rungs") if isinstance(data.get("rungs"), dict) else {}
     assert isinstance(rungs, dict)
     rung_ids = _names(rungs)
     end_ids = _names(data.get("ends"))
     targets = rung_ids + end_ids
+    known = {"rung": (rung_ids, set(rung_ids)), "target": (targets, set(targets))}
+    known["on_target"] = ([PARK, *targets], {PARK, *targets})
 
-    def unknown(path: Path, name: Any, allowed: list[str], what: str) -> Problem | None:
-        if not isinstance(name, str) or name in allowed:
+    def unknown(path: Path, name: Any, among: str, what: str) -> Problem | None:
+        names, lookup = known[among]
+        if not isinstance(name, str) or name in lookup:
             return None
-        return where.problem(path, f"unknown {what} {name!r}{did_you_mean(name, allowed)}")
+        return where.problem(path, f"unknown {what} {name!r}{suggest(name, names, among)}")
 
     for name in set(rung_ids) & set(end_ids):
         yield where.problem(
@@ -154,7 +192,7 @@ def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Proble
         path: Path = ("start",) if isinstance(start, str) else ("start", i)
         if name in end_ids:
             yield where.problem(path, f"start must be a rung; {name!r} is an end")
-        elif problem := unknown(path, name, rung_ids, "rung"):
+        elif problem := unknown(path, name, "rung", "rung"):
             yield problem
 
     for rung_id, rung in rungs.items():
@@ -178,22 +216,22 @@ def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Proble
             )
         nxt = rung.get("next")
         if isinstance(nxt, str):
-            if problem := unknown((*base, "next"), nxt, targets, "target"):
+            if problem := unknown((*base, "next"), nxt, "target", "target"):
                 yield problem
         elif isinstance(nxt, list):
             for i, name in enumerate(nxt):
-                if problem := unknown((*base, "next", i), name, targets, "target"):
+                if problem := unknown((*base, "next", i), name, "target", "target"):
                     yield problem
         outcomes = rung.get("outcomes")
         if isinstance(outcomes, dict):
             for outcome, name in outcomes.items():
-                if problem := unknown((*base, "outcomes", outcome), name, targets, "target"):
+                if problem := unknown((*base, "outcomes", outcome), name, "target", "target"):
                     yield problem
         for field in ("on_decline", "on_expire"):
             value = rung.get(field)
             problem = None
             if value is not None and value != PARK:
-                problem = unknown((*base, field), value, [PARK, *targets], "target")
+                problem = unknown((*base, field), value, "on_target", "target")
             if problem:
                 yield Problem(
                     problem.path,
@@ -203,24 +241,24 @@ def _reference_problems(data: dict[str, Any], where: Located) -> Iterable[Proble
                     problem.column,
                 )
 
-    yield from _simulation_problems(data, rungs, where)
+    yield from _simulation_problems(data, rungs, where, suggest)
 
     rules = data.get("rules")
     before = rules.get("requires_before") if isinstance(rules, dict) else None
     if isinstance(before, dict):
         for rung_id, needed in before.items():
             path = ("rules", "requires_before", rung_id)
-            if problem := unknown(path, rung_id, rung_ids, "rung"):
+            if problem := unknown(path, rung_id, "rung", "rung"):
                 yield Problem(
                     problem.path, problem.message, problem.source, *where.where(path, key=True)
                 )
             for i, name in enumerate(needed if isinstance(needed, list) else []):
-                if problem := unknown((*path, i), name, rung_ids, "rung"):
+                if problem := unknown((*path, i), name, "rung", "rung"):
                     yield problem
 
 
 def _simulation_problems(
-    data: dict[str, Any], rungs: dict[Any, Any], where: Located
+    data: dict[str, Any], rungs: dict[Any, Any], where: Located, suggest: _Suggestions
 ) -> Iterable[Problem]:
     """``simulation.rungs`` names rungs, and their outcomes; yes and no fit in a chance of 1."""
     simulation = data.get("simulation")
@@ -233,7 +271,7 @@ def _simulation_problems(
         path: Path = ("simulation", "rungs", rung_id)
         rung = rungs.get(rung_id)
         if not isinstance(rung, dict):
-            message = f"unknown rung {rung_id!r}{did_you_mean(str(rung_id), _names(rungs))}"
+            message = f"unknown rung {rung_id!r}{suggest(str(rung_id), _names(rungs), 'rung')}"
             yield where.problem(path, message, key=True)
             continue
         if not isinstance(answer, dict):
@@ -248,7 +286,7 @@ def _simulation_problems(
                 )
                 yield where.problem(
                     (*path, "outcomes", outcome),
-                    f"unknown outcome {outcome!r}{did_you_mean(outcome, known)}; {what}",
+                    f"unknown outcome {outcome!r}{suggest(outcome, known, rung_id)}; {what}",
                     key=True,
                 )
         yes = answer.get("commit", defaults.get("commit"))

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from ._enrollment import Ask
-from ._errors import AskPending, StoreError
+from ._errors import AskPending, NotEnrolled
 from ._messaging import Message
+from ._values import Ask
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -36,10 +36,6 @@ __all__ = [
 SCHEMA_VERSION = 2  # 2: an enrollment's timers live in its own row (SqlStore)
 
 OutboxStatus = Literal["pending", "sent", "dead"]
-
-
-class NotEnrolled(StoreError, LookupError):
-    """The store holds no enrollment for that prospect (on that ladder)."""
 
 
 @dataclass(frozen=True, slots=True)

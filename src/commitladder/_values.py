@@ -1,0 +1,109 @@
+"""Small immutable values every layer shares: an open ask, a timer, a status word.
+
+They sit at the bottom of the package: errors carry them, events are folded into
+them, stores keep them. They must never import another module of commitladder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final, Literal, NamedTuple
+
+__all__ = ["PARK", "Ask", "Status", "Timer"]
+
+#: ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral".
+PARK: Final = "park"
+
+Status = Literal["ready", "pending", "parked", "ended"]
+
+
+class _AskFields(NamedTuple):
+    enrollment_id: str
+    seq: int
+    rung: str
+    channel: str
+    asked_at: datetime
+    expires_at: datetime | None
+    follow_ups: int
+    last_touch_at: datetime
+
+
+class Ask(_AskFields):
+    """An open request for one rung's commitment over one channel (immutable).
+
+    ``id`` is ``"<enrollment id>#<seq>"``: the number of the event that opened it, so a
+    webhook can name the ask it answers (``commit(ask_id=...)``). ``follow_ups`` counts
+    the follow-ups so far and ``last_touch_at`` is the latest touch (the ask itself at
+    first).
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        enrollment_id: str,
+        seq: int,
+        rung: str,
+        channel: str,
+        asked_at: datetime,
+        expires_at: datetime | None,
+        follow_ups: int = 0,
+        last_touch_at: datetime | None = None,
+    ) -> Ask:
+        touched = last_touch_at or asked_at
+        return _new(
+            cls, (enrollment_id, seq, rung, channel, asked_at, expires_at, follow_ups, touched)
+        )
+
+    @property
+    def id(self) -> str:
+        """Stable id: the enrollment id and the number of the event that opened the ask."""
+        return f"{self.enrollment_id}#{self.seq}"
+
+    def touched(self, at: datetime) -> Ask:
+        """The same ask after one more follow-up at ``at``."""
+        return _new(Ask, (*self[:6], self.follow_ups + 1, at))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; ``Ask.from_dict`` reads it back to an equal ask."""
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "rung": self.rung,
+            "channel": self.channel,
+            "asked_at": self.asked_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "follow_ups": self.follow_ups,
+            "last_touch_at": self.last_touch_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, enrollment_id: str, data: Mapping[str, Any]) -> Ask:
+        """The ask ``to_dict`` described, on enrollment ``enrollment_id``."""
+        expires = data.get("expires_at")
+        touched = data.get("last_touch_at")
+        return cls(
+            enrollment_id,
+            int(data["seq"]),
+            data["rung"],
+            data["channel"],
+            datetime.fromisoformat(data["asked_at"]),
+            datetime.fromisoformat(expires) if expires else None,
+            int(data.get("follow_ups", 0)),
+            datetime.fromisoformat(touched) if touched else None,
+        )
+
+    def __repr__(self) -> str:
+        return f"Ask(id={self.id!r}, rung={self.rung!r}, channel={self.channel!r})"
+
+
+_new = tuple.__new__
+
+
+class Timer(NamedTuple):
+    """Something due at a time: ``expire``, ``follow_up``, ``next_step_overdue``, ``resume``."""
+
+    kind: str
+    due_at: datetime
+    rung: str | None
