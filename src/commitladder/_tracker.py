@@ -35,8 +35,8 @@ from ._events import AskIssued, Enrolled, Event, event_from_dict
 from ._fold import fold_all, start
 from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
-from ._text import safe_error_text
 from ._state import State, restore
+from ._text import safe_error_text
 from ._values import Ask
 from .commands import (
     AskFor,
