@@ -1,16 +1,22 @@
-"""`commitladder validate` and `commitladder demo`: output and exit codes 0/1/2."""
+"""The command line as a whole (its help, --version, --debug, exit codes, how its modules
+hang together), `commitladder validate` and `commitladder demo`."""
 
 # the demo is the README's first command: it runs here as a real process, as a user runs it
 
 from __future__ import annotations
 
+import ast
+import json
+import shlex
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import commitladder
 from commitladder._stats import read_funnel
 from commitladder.cli import app
 from support import image_size, needs_dot
@@ -112,9 +118,192 @@ def test_demo_without_graphviz_writes_mermaid_and_dot_and_says_so(
     assert not (out / "solopreneur.svg").exists()
 
 
+def _next_commands(output: str) -> list[list[str]]:
+    """The commands the demo suggests under "Next", as argument lists."""
+    block = output.split("\nNext\n")[1].split("\n\n")[0]
+    return [shlex.split(line)[1:] for line in block.splitlines()]
+
+
+def _run_the_demos_suggestions(folder: Path) -> list[list[str]]:
+    demo = runner.invoke(app, ["demo", "--out", str(folder), "-n", "20"])
+    assert demo.exit_code == 0, demo.output
+    suggested = _next_commands(demo.stdout)
+    assert [args[0] for args in suggested] == ["funnel", "graph", "check"]
+    for args in suggested:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, f"commitladder {shlex.join(args)}:\n{result.output}"
+    return suggested
+
+
+def test_the_demos_next_commands_run_where_graphviz_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: "Next" suggested `graph -o ladder.png`, which exits 2 without Graphviz."""
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    monkeypatch.chdir(tmp_path)
+    suggested = _run_the_demos_suggestions(tmp_path / "demo")
+    assert suggested[1][-2:] == ["-o", "ladder.mmd"]
+    assert (tmp_path / "ladder.mmd").read_text().splitlines()[3] == "flowchart BT"
+
+
+@needs_dot
+def test_the_demos_next_commands_run_where_graphviz_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    suggested = _run_the_demos_suggestions(tmp_path / "demo")
+    assert suggested[1][-2:] == ["-o", "ladder.png"]
+    assert image_size((tmp_path / "ladder.png").read_bytes())[0] > 400
+
+
 def test_demo_walk_shows_each_guard_on_one_prospect() -> None:
     result = runner.invoke(app, ["demo", "--walk"])
     assert result.exit_code == 0, result.output
     assert "refused ask intro_call while that ask is open" in result.stdout
     assert "ended at won (won)" in result.stdout
     assert "replayed state equal: yes" in result.stdout
+
+
+# ---- the command line as a whole -------------------------------------------------------------
+
+COMMANDS = ["validate", "check", "graph", "paths", "test", "simulate", "funnel", "schema", "demo"]
+CLI_SOURCE = Path(commitladder.__file__).parent / "cli"
+
+
+def test_version_prints_the_package_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"commitladder {commitladder.__version__}\n"
+
+
+def _modules_loaded_by(*args: str) -> list[str]:
+    """The modules a real `commitladder ARGS` process had imported when it exited."""
+    code = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: sys.stderr.write(json.dumps(sorted(sys.modules))))\n"
+        f"sys.argv = ['commitladder', *{list(args)!r}]\n"
+        "from commitladder._entry import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    loaded: list[str] = json.loads(result.stderr)
+    return loaded
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]], ids=" ".join)
+def test_version_and_help_start_without_pydantic_sqlalchemy_or_hypothesis(args: list[str]) -> None:
+    loaded = _modules_loaded_by(*args)
+    heavy = ("pydantic", "sqlalchemy", "hypothesis", "transitions", "yaml")
+    assert [m for m in loaded if m.split(".")[0] in heavy] == []
+    assert "commitladder._api" not in loaded  # the library itself was never loaded
+
+
+@pytest.mark.parametrize("command", ["check", "test", "simulate"])
+def test_a_command_help_loads_none_of_the_library_it_describes(command: str) -> None:
+    """(Typer itself may load pydantic to parse options; commitladder's own stack stays out.)"""
+    loaded = _modules_loaded_by(command, "--help")
+    assert [m for m in loaded if m.split(".")[0] in ("sqlalchemy", "hypothesis")] == []
+    assert [m for m in loaded if m in ("commitladder._api", "commitladder._ladder")] == []
+
+
+def _help(*args: str, width: int = 80) -> str:
+    result = runner.invoke(app, [*args, "--help"], terminal_width=width)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _prose(text: str) -> list[list[str]]:
+    """The help's description paragraphs (indented by two, between Usage and the tables)."""
+    body = text.split("\n\n", 1)[1].split("\nArguments:")[0].split("\nOptions:")[0]
+    paragraphs = [p.splitlines() for p in body.split("\n\n")]
+    # a paragraph with deeper-indented lines is kept as written (an example, a YAML line)
+    return [p for p in paragraphs if p and not any(line.startswith("   ") for line in p)]
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS], ids=lambda c: c or "commitladder")
+def test_help_wraps_paragraphs_to_the_width_and_shows_no_type_for_flags(command: str) -> None:
+    text = _help(*filter(None, [command]))
+    assert "<bool>" not in text
+    assert "--help  " in text.replace("--help\n", "--help  ")  # the flag, then its help
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 80, text
+    for paragraph in _prose(text):
+        for line, after in pairwise(paragraph):
+            # a line is broken only where the next word would not have fitted
+            assert len(line) + 1 + len(after.split()[0]) > 80, f"ragged:\n{line}\n{after}"
+
+
+def test_the_command_list_shows_each_summary_whole() -> None:
+    text = _help()
+    listed = text.split("Commands:\n")[1].splitlines()
+    assert [line.split()[0] for line in listed] == COMMANDS
+    assert not any(line.endswith("...") for line in listed)
+
+
+def test_every_command_help_ends_with_an_example() -> None:
+    for command in COMMANDS:
+        description = _help(command).split("\nArguments:")[0].split("\nOptions:")[0]
+        example = description.rstrip().splitlines()[-1].strip()
+        assert example.startswith(f"commitladder {command}"), command
+
+
+def test_an_error_is_one_sentence_and_debug_shows_the_traceback(tmp_path: Path) -> None:
+    args = ["graph", str(EXAMPLES[0]), "--db", str(tmp_path / "missing.db")]
+    quiet = runner.invoke(app, args)
+    assert quiet.exit_code == 1
+    assert quiet.stderr == f"error: no database file at {tmp_path / 'missing.db'}\n"
+    loud = runner.invoke(app, ["--debug", *args])
+    assert loud.exit_code == 1
+    assert isinstance(loud.exception, commitladder.LadderError)
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """``(module, names)`` for every import in ``path``, resolved to absolute module names."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None:
+            found.extend((f"commitladder.cli.{alias.name}", []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level == 1:
+                base = f"commitladder.cli.{base}"
+            found.append((base, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found.extend((alias.name, []) for alias in node.names)
+    return found
+
+
+def test_only_the_app_module_registers_commands_and_no_command_module_imports_it() -> None:
+    for path in sorted(CLI_SOURCE.glob("*.py")):
+        source = path.read_text()
+        imported = {module for module, _ in _imports(path)}
+        importers_of_app = {"__init__.py"}
+        if path.name not in importers_of_app:
+            assert "commitladder.cli._app" not in imported, path.name
+            assert "commitladder.cli" not in imported, path.name  # nor the package, which does
+        if path.name != "_app.py":
+            assert "app.command" not in source, path.name
+
+
+def test_no_cli_module_reads_another_modules_private_names() -> None:
+    for path in sorted(CLI_SOURCE.glob("*.py")):
+        for module, names in _imports(path):
+            if module.startswith("commitladder"):
+                private = [n for n in names if n.startswith("_") and n != "__version__"]
+                assert private == [], f"{path.name} imports {private} from {module}"
+
+
+@pytest.mark.parametrize("command", ["validate", "check", "graph", "paths", "test", "simulate"])
+def test_every_command_exits_1_on_an_invalid_ladder_and_2_on_a_missing_file(
+    command: str, tmp_path: Path
+) -> None:
+    """1: the input has problems; 2: a usage error. `test` and `paths` used to exit 2 on both."""
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(BROKEN)
+    extra = ["--db", str(tmp_path / "sim.db")] if command == "simulate" else []
+    invalid = runner.invoke(app, [command, str(bad), *extra])
+    assert invalid.exit_code == 1, invalid.output
+    assert "did you mean 'admit_problem'?" in invalid.stdout
+    missing = runner.invoke(app, [command, str(tmp_path / "missing.yaml"), *extra])
+    assert missing.exit_code == 2, missing.output

@@ -10,6 +10,17 @@ Rules of the docs, pinned here:
   for code that cannot run here, and say why in the page's source.
 - Every ```yaml block with a ``title="<path>"`` is the file at that path in the
   repository, word for word: the tutorial shows the files its snippets load.
+- Blocks run under Hypothesis's default settings, whatever profile the run loaded: a
+  failure story a page shows is the shrunk one a user gets.
+- A ```console block right after ``<!-- run-test -->`` runs: each ``$ commitladder ...``
+  line is a command, and the lines after it, up to the next ``$``, are what it prints
+  (standard output and error together). A ``...`` in a printed line stands for any text
+  (a timing, a byte count). The commands of a block run in order in one fresh directory
+  that links to the repository's files, so what they write stays there.
+  ``<!-- run-test: needs dot -->`` also needs Graphviz's ``dot``, and skips without it.
+
+Under pytest-xdist the blocks of one page stay on one worker (``--dist loadgroup``), so
+each page runs once, in order.
 """
 
 from __future__ import annotations
@@ -18,15 +29,22 @@ import contextlib
 import io
 import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 SKIP = "<!-- skip-test -->"
+RUN = "<!-- run-test -->"
+RUN_WITH_DOT = "<!-- run-test: needs dot -->"
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _TITLE = re.compile(r'title="(?P<title>[^"]*)"')
 
@@ -40,6 +58,7 @@ class Block:
     title: str | None
     code: str
     skipped: bool
+    marker: str = ""  # the HTML comment right before the block, if any
     output: str | None = None  # the ```text title="Output" block that follows, if any
 
     @property
@@ -80,6 +99,7 @@ def _fenced(page: Path) -> Iterator[Block]:
             title=title["title"] if title else None,
             code="\n".join(body) + "\n",
             skipped=previous == SKIP,
+            marker=previous if previous.startswith("<!--") else "",
         )
         previous = lines[start].strip()
         i += 1
@@ -161,7 +181,21 @@ def test_blocks_are_found_with_their_output_and_skip_marker(tmp_path: Path) -> N
     ]
 
 
-@pytest.mark.parametrize("block", CASES, ids=[block.id for block in CASES])
+def _on_one_worker(block: Block) -> object:
+    group = str(block.page.relative_to(ROOT))
+    return pytest.param(block, id=block.id, marks=pytest.mark.xdist_group(group))
+
+
+@pytest.fixture
+def user_settings(hypothesis_profile: str) -> Iterator[None]:
+    """Hypothesis's own defaults while a block runs, then the run's profile again."""
+    settings.load_profile("default")
+    yield
+    settings.load_profile(hypothesis_profile)
+
+
+@pytest.mark.usefixtures("user_settings")
+@pytest.mark.parametrize("block", [_on_one_worker(block) for block in CASES])
 def test_python_block_runs(block: Block) -> None:
     if block.skipped:
         pytest.skip(f"marked {SKIP} in the page")
@@ -197,3 +231,107 @@ def test_titled_yaml_block_is_the_file_it_names(block: Block) -> None:
     path = ROOT / block.title
     assert path.is_file(), f"{block.id} shows {block.title}, which does not exist"
     assert path.read_text(encoding="utf-8") == block.code
+
+
+HOW_TO = sorted((ROOT / "docs" / "how-to").glob("*.md"))
+
+
+@pytest.mark.parametrize("page", HOW_TO, ids=lambda page: page.name)
+def test_how_to_snippets_keep_the_system_clock_outside_tests(page: Path) -> None:
+    """Readers copy how-to code into production: a steppable clock there would freeze time
+    (every ask stamped with the same date). It may appear only in a test function."""
+    for block in BLOCKS[page]:
+        if "SteppableClock(" in block.code:
+            assert re.search(r"^def test_\w*\(", block.code, re.MULTILINE), (
+                f"{block.id} makes a SteppableClock outside a test function: leave the clock "
+                f"out (the system clock) or show it inside a `def test_...()`"
+            )
+
+
+# ---- console blocks that run ----------------------------------------------------------------
+
+CONSOLE = [
+    block
+    for page in PAGES
+    for block in _fenced(page)
+    if block.lang == "console" and block.marker in (RUN, RUN_WITH_DOT)
+]
+
+
+def _commands(block: Block) -> list[tuple[str, list[str]]]:
+    """Each ``$`` line of the block with the lines printed after it."""
+    runs: list[tuple[str, list[str]]] = []
+    for line in block.code.splitlines():
+        if line.startswith("$ "):
+            runs.append((line[2:], []))
+        elif runs:
+            runs[-1][1].append(line)
+        elif line.strip():
+            raise AssertionError(f"{block.id}: output before the first $ command: {line!r}")
+    return runs
+
+
+def _matches(expected: str, printed: str) -> bool:
+    pattern = ".*".join(re.escape(part) for part in expected.split("..."))
+    return re.fullmatch(pattern, printed) is not None
+
+
+def test_console_blocks_are_read_as_commands_and_outputs(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- run-test -->\n\n```console\n$ commitladder a\none\n\n$ commitladder b\n```\n\n"
+        "```console\n$ pip install x\n```\n",
+        encoding="utf-8",
+    )
+    blocks = [b for b in _fenced(page) if b.lang == "console"]
+    assert [b.marker for b in blocks] == [RUN, ""]
+    assert _commands(blocks[0]) == [("commitladder a", ["one", ""]), ("commitladder b", [])]
+    assert _matches("wrote x.svg (svg, ... bytes)", "wrote x.svg (svg, 11,185 bytes)")
+    assert not _matches("wrote x.svg", "wrote y.svg")
+
+
+def test_the_tutorial_runs_every_command_it_shows() -> None:
+    """Every ``$ commitladder`` line of the tutorial is in a block that runs."""
+    page = ROOT / "docs" / "tutorial" / "first-ladder.md"
+    shown = [b for b in _fenced(page) if b.lang == "console" and "$ commitladder" in b.code]
+    assert shown, "the tutorial shows no command"
+    assert [b.id for b in shown if b.marker not in (RUN, RUN_WITH_DOT)] == []
+
+
+def _workdir(tmp_path: Path) -> Path:
+    """A fresh directory that sees the repository's files (by links) but not its output."""
+    for entry in ROOT.iterdir():
+        if not entry.name.startswith("."):
+            (tmp_path / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    return tmp_path
+
+
+@pytest.mark.parametrize("block", [_on_one_worker(block) for block in CONSOLE])
+def test_console_block_prints_what_the_page_shows(block: Block, tmp_path: Path) -> None:
+    if (
+        block.marker == RUN_WITH_DOT
+        and shutil.which("dot") is None
+        and not os.environ.get("COMMITLADDER_TEST_REQUIRE_DOT")
+    ):
+        pytest.skip(
+            "Graphviz's `dot` is not installed, so the drawing commands are not run "
+            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
+        )
+    work = _workdir(tmp_path)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "80", "NO_COLOR": "1"}
+    for command, expected in _commands(block):
+        argv = shlex.split(command)
+        assert argv[0] == "commitladder", f"{block.id}: only commitladder commands run: {command}"
+        run = subprocess.run(
+            [sys.executable, "-m", "commitladder", *argv[1:]],
+            cwd=work,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=120,
+        )
+        printed = _normalise(run.stdout)
+        assert _matches(_normalise("\n".join(expected)), printed), (
+            f"{block.id}: `{command}` printed something else than the page shows:\n{printed}"
+        )

@@ -10,6 +10,9 @@ import pytest
 
 from support import image_size
 
+# the outputs are made once, on one xdist worker (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("docs_generated")
+
 ROOT = Path(__file__).parent.parent
 GENERATED = ROOT / "docs" / "generated"
 
@@ -23,9 +26,18 @@ def _generator() -> object:
     return module
 
 
+@pytest.fixture(scope="module")
+def current_outputs() -> dict[str, str]:
+    """What the commands print now: run once (three subprocesses), compared three times."""
+    outputs: dict[str, str] = _generator().text_outputs()  # type: ignore[attr-defined]
+    return outputs
+
+
 @pytest.mark.parametrize("name", ["check.txt", "check.json", "solopreneur.mmd"])
-def test_a_shown_output_is_what_the_command_prints_now(name: str) -> None:
-    current = _generator().text_outputs()[name]  # type: ignore[attr-defined]
+def test_a_shown_output_is_what_the_command_prints_now(
+    name: str, current_outputs: dict[str, str]
+) -> None:
+    current = current_outputs[name]
     assert (GENERATED / name).read_text(encoding="utf-8") == current, (
         f"docs/generated/{name} is stale: run python docs/gen_images.py"
     )

@@ -1,5 +1,6 @@
 """Lint proves `max_size_step` and `requires_before` over every path, naming the offending one;
-`commitladder test` reports findings and property-test verdicts with exit codes 0/1/2."""
+findings that say the same thing about several places are grouped for people; `commitladder
+check` and `commitladder test` report them, and their verdicts, with exit codes 0/1/2."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import commitladder as cl
-from commitladder._lint import CHECKS, Finding, check, lint, locate
+from commitladder._lint import CHECKS, Finding, check, grouped, lint, locate
 from commitladder._yaml import read_yaml
 from commitladder.cli import app
 from commitladder.testing import prove
@@ -142,19 +145,50 @@ def test_cli_test_fails_a_broken_ladder_with_the_story() -> None:
     assert "Traceback" not in result.output
 
 
-def test_cli_test_exits_2_on_an_invalid_ladder(tmp_path: Path) -> None:
+def test_cli_test_exits_1_on_an_invalid_ladder_like_every_command(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("ladder: x\nstart: a\nrungs: {a: {kind: call, size: 1, next: nowhere}}\n")
     result = runner.invoke(app, ["test", str(bad), str(EXAMPLES[0]), "--examples", "5"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "unknown target 'nowhere'" in result.output
+    assert f"{bad}: FAILED: not a valid ladder" in result.output
+    assert f"{EXAMPLES[0]}: ok" in result.output
+
+
+def test_check_and_test_fail_a_ladder_whose_loop_has_no_way_out() -> None:
+    """Regression: `test` filtered lint to three codes and said "ok, every rule held" on a
+    ladder with cycle_without_exit and dead_end errors, which `check` and the plugin fail."""
+    path = str(BROKEN / "trapped.yaml")
+    checked = runner.invoke(app, ["check", path])
+    tested = runner.invoke(app, ["test", path, "--examples", "10", "--seed", "1"])
+    assert (checked.exit_code, tested.exit_code) == (1, 1)
+    for result in (checked, tested):
+        assert "error [cycle_without_exit]" in result.stdout
+        assert "error [dead_end]" in result.stdout
+    assert "ok, every rule held" not in tested.stdout
+    assert "FAILED: lint found cycle_without_exit, dead_end" in tested.stdout
+
+
+def test_cli_test_fails_on_lint_warnings_only_when_strict() -> None:
+    path = str(BROKEN / "smells.yaml")
+    relaxed = runner.invoke(app, ["test", path, "--examples", "5", "--seed", "1"])
+    assert relaxed.exit_code == 0, relaxed.output
+    assert "warning [no_expiry]" in relaxed.stdout
+    strict = runner.invoke(app, ["test", path, "--examples", "5", "--seed", "1", "--strict"])
+    assert strict.exit_code == 1
+    assert "FAILED: lint found no_expiry, no_decline_path, same_outcomes, unused_channel" in (
+        strict.stdout
+    )
 
 
 # ---- the shape of the graph and what a "no" or silence does ------------------------------------
 
 
 def _located(name: str) -> list[Finding]:
-    path = BROKEN / name
+    return _located_file(BROKEN / name)
+
+
+def _located_file(path: Path) -> list[Finding]:
     return locate(cl.load(path).lint(), read_yaml(path.read_bytes(), source=str(path)))
 
 
@@ -254,3 +288,156 @@ def test_cli_check_usage_errors_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(app, ["check"]).exit_code == 2
     assert runner.invoke(app, ["check", str(tmp_path / "missing.yaml")]).exit_code == 2
     assert runner.invoke(app, ["check", "--format", "xml", str(EXAMPLES[0])]).exit_code == 2
+
+
+# ---- findings that say the same thing about several places ------------------------------------
+
+TUTORIAL = HERE.parent / "docs" / "tutorial" / "first_ladder.yaml"
+
+
+def test_lint_keeps_one_finding_per_place() -> None:
+    """`Ladder.lint()` is for programs: each finding is one place to filter or annotate."""
+    found = cl.load(TUTORIAL).lint()
+    assert [f.location for f in found] == [
+        "rungs.admit_problem",
+        "rungs.short_call",
+        "rungs.qualify",
+        "rungs.newsletter",
+    ]
+    assert all(f.code == "no_decline_path" and not f.places for f in found)
+
+
+def test_findings_of_one_code_that_say_the_same_are_grouped_with_their_places() -> None:
+    (group,) = grouped(_located_file(TUTORIAL))
+    assert (group.code, group.severity, group.location, group.line) == (
+        "no_decline_path",
+        "warning",
+        "rungs.admit_problem",
+        15,
+    )
+    assert [(p.location, p.line, p.column) for p in group.places] == [
+        ("rungs.admit_problem", 15, 3),
+        ("rungs.short_call", 21, 3),
+        ("rungs.qualify", 28, 3),
+        ("rungs.newsletter", 37, 3),
+    ]
+    assert group.places[0].detail == "at the start, admit_problem is the only thing to ask"
+    assert group.places[3].detail == "after qualify, newsletter is the only thing to ask"
+    assert group.places[3].path == ("admit_problem", "short_call", "qualify", "newsletter")
+    # the shared sentence is said once, not once per rung
+    assert str(group).count("nothing caps the asks") == 1
+
+
+def test_findings_that_differ_in_what_they_say_stay_apart() -> None:
+    found = grouped(_located("smells.yaml") + _located("trapped.yaml"))
+    assert [f.code for f in found] == [
+        "no_expiry",
+        "no_decline_path",
+        "same_outcomes",
+        "unused_channel",
+        "cycle_without_exit",
+        "dead_end",
+        "unreachable_rung",
+    ]
+    assert not any(f.places for f in found)
+
+
+def test_findings_in_different_files_are_not_grouped(tmp_path: Path) -> None:
+    copy = tmp_path / "smells.yaml"
+    copy.write_text((BROKEN / "smells.yaml").read_text())
+    found = grouped(_located("smells.yaml") + _located_file(copy))
+    assert len(found) == 8
+
+
+def test_three_rungs_inheriting_no_expiry_from_defaults_are_one_finding() -> None:
+    data = cl.load(BROKEN / "smells.yaml").to_dict()
+    del data["rungs"]["intro_call"]["expires_after"]
+    data["defaults"]["expires_after"] = None
+    (group,) = [f for f in grouped(cl.Ladder.from_dict(data).lint()) if f.code == "no_expiry"]
+    assert [p.location for p in group.places] == ["defaults.expires_after"] * 3
+    assert [p.detail for p in group.places] == [
+        f"an ask for {rung} never expires" for rung in ("admit_problem", "intro_call", "qualify")
+    ]
+
+
+def test_cli_check_prints_a_group_once_with_each_place_located() -> None:
+    result = runner.invoke(app, ["check", str(TUTORIAL)])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{TUTORIAL}: warning [no_decline_path] at 4 places: ")
+    assert lines[1:] == [
+        f"  {TUTORIAL}:15:3: rungs.admit_problem: at the start, admit_problem is the only "
+        "thing to ask",
+        f"  {TUTORIAL}:21:3: rungs.short_call: after admit_problem, short_call is the only "
+        "thing to ask",
+        f"  {TUTORIAL}:28:3: rungs.qualify: after short_call, qualify is the only thing to ask",
+        f"  {TUTORIAL}:37:3: rungs.newsletter: after qualify, newsletter is the only thing to ask",
+    ]
+    assert len(result.stdout) < 1000  # it was four warnings of about 400 characters each
+    assert "4 warnings in 1 file; none fails (use --strict)" in result.stderr
+
+
+def test_cli_check_json_lists_a_groups_places() -> None:
+    result = runner.invoke(app, ["check", "--format", "json", str(TUTORIAL)])
+    (group,) = json.loads(result.stdout)
+    assert (group["location"], group["line"], group["column"]) == ("rungs.admit_problem", 15, 3)
+    assert [(p["location"], p["line"]) for p in group["places"]] == [
+        ("rungs.admit_problem", 15),
+        ("rungs.short_call", 21),
+        ("rungs.qualify", 28),
+        ("rungs.newsletter", 37),
+    ]
+    assert group["places"][1]["path"] == ["admit_problem", "short_call"]
+
+
+def test_an_invalid_file_gets_a_hint_that_says_what_to_do() -> None:
+    """Regression: the hint was circular ("commitladder validate shows the same problems")."""
+    result = runner.invoke(
+        app, ["check", "--format", "json", str(TUTORIAL.parent / "broken_ladder.yaml")]
+    )
+    found = json.loads(result.stdout)
+    assert {f["code"] for f in found} == {"invalid_definition"}
+    for finding in found:
+        assert "validate" not in finding["hint"]
+        assert "linted only once it loads" in finding["hint"]
+
+
+_findings = st.builds(
+    Finding,
+    code=st.sampled_from(["a", "b"]),
+    severity=st.just("warning"),
+    location=st.sampled_from(["rungs.x", "rungs.y", "defaults.channels[0]"]),
+    message=st.just("m"),
+    hint=st.sampled_from(["h1", "h2"]),
+    source=st.sampled_from([None, "one.yaml", "two.yaml"]),
+    line=st.integers(1, 10_000),  # unique per list: it names the finding below
+    summary=st.sampled_from([None, "s1", "s2"]),
+    detail=st.sampled_from([None, "here", "there"]),
+)
+
+
+def _key(f: Finding) -> tuple[object, ...] | None:
+    return None if f.summary is None or f.detail is None else (f.source, f.code, f.summary, f.hint)
+
+
+@given(st.lists(_findings, max_size=12, unique_by=lambda f: f.line))
+def test_grouping_loses_no_place_invents_none_and_merges_all_that_say_the_same(
+    found: list[Finding],
+) -> None:
+    by_line = {f.line: f for f in found}
+    merged = grouped(found)
+    members = [[p.line for p in f.places] if f.places else [f.line] for f in merged]
+    assert sorted(line for group in members for line in group) == sorted(by_line)
+    order = [line for line in (f.line for f in found) if any(line == g[0] for g in members)]
+    assert [g[0] for g in members] == order  # each stands where its first member stood
+    for finding, lines in zip(merged, members, strict=True):
+        keys = {_key(by_line[line]) for line in lines}
+        if finding.places:
+            assert len(lines) >= 2
+            assert keys == {_key(finding)} != {None}
+            assert finding.message == finding.summary
+            assert [p.detail for p in finding.places] == [by_line[n].detail for n in lines]
+        else:
+            assert finding is by_line[lines[0]]
+    keyed = [_key(f) for f in merged if _key(f) is not None]
+    assert len(keyed) == len(set(keyed))  # nothing left that should have joined a group

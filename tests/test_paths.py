@@ -56,11 +56,11 @@ def test_cli_paths_prints_numbered_steps() -> None:
     assert "intro_call (rung, 4 steps):\n  1. ask admit_problem by email\n" in result.output
 
 
-def test_cli_paths_on_an_invalid_ladder_exits_2(tmp_path: Path) -> None:
+def test_cli_paths_on_an_invalid_ladder_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("ladder: x\nstart: a\nrungs: {}\nends: {}\n")
     result = CliRunner().invoke(app, ["paths", str(bad)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
 
 
 def test_a_rung_whose_commitment_ends_the_enrollment_is_reached() -> None:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import commitladder as cl
-from commitladder._simulate import DEFAULT_ANSWER, answers
+from commitladder._simulate import DEFAULT_ANSWER, answers, prospect_name
 from commitladder.cli import app, seed_ladder
 from commitladder.sql import SqlStore
 from support import EXAMPLE_FILES, simulate_into
@@ -160,7 +160,7 @@ def test_cli_simulates_every_example_and_prints_its_funnel(path: Path, tmp_path:
     assert f"stored in {db}" in result.stdout
     again = runner.invoke(app, args)
     assert again.exit_code == 1
-    assert "already holds a simulation of" in again.stderr
+    assert f"already holds a simulation of {ladder.name} with seed 4" in again.stderr
     assert "Traceback" not in again.output
 
 
@@ -171,3 +171,65 @@ def test_cli_simulate_reports_an_invalid_ladder_and_bad_options(tmp_path: Path) 
     assert result.exit_code == 1
     assert "unknown target 'nowhere'" in result.stdout
     assert runner.invoke(app, ["simulate", str(EXAMPLE_FILES[0]), "-n", "0"]).exit_code == 2
+
+
+def _enrollments(db: Path) -> list[str]:
+    rows = _log(f"sqlite:///{db}")
+    return sorted({row[0] for row in rows})
+
+
+def test_a_second_run_with_the_same_seed_is_refused_whatever_its_size(tmp_path: Path) -> None:
+    """Regression: `-n 5 --seed 7` into a store holding the `-n 12 --seed 7` run was mixed
+    into it (the names were padded to the run's size, so the check for the first missed)."""
+    db = tmp_path / "sim.db"
+    path = str(EXAMPLE_FILES[0])
+    first = runner.invoke(app, ["simulate", path, "-n", "12", "--seed", "7", "--db", str(db)])
+    assert first.exit_code == 0, first.output
+    before = _enrollments(db)
+    assert len(before) == 12
+    for size in ("5", "12", "300"):
+        again = runner.invoke(app, ["simulate", path, "-n", size, "--seed", "7", "--db", str(db)])
+        assert again.exit_code == 1, again.output
+        assert f"already holds a simulation of {cl.load(path).name} with seed 7" in again.stderr
+        assert "choose another seed, or another database" in again.stderr
+    assert _enrollments(db) == before  # nothing of the refused runs was written
+
+
+def test_a_run_with_another_seed_is_kept_apart_and_the_funnel_says_it_counts_both(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "sim.db"
+    path = str(EXAMPLE_FILES[0])
+    runner.invoke(app, ["simulate", path, "-n", "12", "--seed", "7", "--db", str(db)])
+    other = runner.invoke(app, ["simulate", path, "-n", "5", "--seed", "8", "--db", str(db)])
+    assert other.exit_code == 0, other.output
+    name = cl.load(path).name
+    names = [eid.split("/")[1] for eid in _enrollments(db)]
+    assert sorted(names) == sorted(
+        [prospect_name(name, 7, n) for n in range(1, 13)]
+        + [prospect_name(name, 8, n) for n in range(1, 6)]
+    )
+    assert "Funnel of " in other.stdout
+    assert ": 17 enrollments" in other.stdout
+    assert "also holds 12 enrollments" in other.stderr
+
+
+def test_runs_of_two_ladders_with_one_seed_share_no_prospect_and_keep_their_histories(
+    tmp_path: Path,
+) -> None:
+    """A made-up prospect on two ladders would hold one open ask for both: the second run
+    would not be the run its seed names. Each ladder's prospects are its own."""
+    shared, alone = f"sqlite:///{tmp_path / 'shared.db'}", f"sqlite:///{tmp_path / 'alone.db'}"
+    other = cl.load(EXAMPLE_FILES[0])
+    assert other.name != seed_ladder().name
+    simulate_into(shared, seed_ladder(), prospects=6, seed=2, days=20)
+    simulate_into(shared, other, prospects=6, seed=2, days=20)
+    simulate_into(alone, other, prospects=6, seed=2, days=20)
+    in_shared = [row for row in _log(shared) if row[0].startswith(f"{other.name}/")]
+    assert in_shared == _log(alone)
+    assert {row[0].split("/")[1].split("-sim")[0] for row in _log(shared)} == {
+        seed_ladder().name,
+        other.name,
+    }
+    with pytest.raises(cl.LadderError, match=rf"simulation of {other.name} with seed 2 "):
+        simulate_into(shared, other, prospects=3, seed=2, days=20)

@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     from ._messaging import Message, Messenger, RecordingMessenger
     from ._tracker import DueReport, RelayReport, Tracker
     from ._values import Ask, Status, Timer
+    from ._verify import Verification, verify
     from .store import Store
 
 __version__ = "0.1.0.dev0"
@@ -161,6 +162,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "._messaging": ("Message", "Messenger", "RecordingMessenger"),
     "._tracker": ("DueReport", "RelayReport", "Tracker"),
     "._values": ("Ask", "Status", "Timer"),
+    "._verify": ("Verification", "verify"),
     ".store": ("Store",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -237,11 +239,13 @@ __all__ = [
     "Tracker",
     "UnknownEnd",
     "UnknownRung",
+    "Verification",
     "commands",
     "event_from_dict",
     "format_duration",
     "load",
     "parse_duration",
+    "verify",
 ]
 
 

@@ -6,7 +6,10 @@ checks here prove or refute such claims statically, over every path of the
 ladder's graph (see ``_paths.ask_graph``), and name the shortest offending path.
 A check is a function registered with ``@check`` under a stable code. Lint never
 raises on a valid ladder and never runs an enrollment; ``locate`` adds
-``file:line:column`` to findings from the YAML the ladder was read from.
+``file:line:column`` to findings from the YAML the ladder was read from, and
+``grouped`` merges the findings of one code that say the same thing about several
+places into one, for people (``lint`` itself keeps one finding per place, which a
+program filters, suppresses or annotates by location).
 """
 
 from __future__ import annotations
@@ -25,10 +28,30 @@ if TYPE_CHECKING:
     from ._ladder import Ladder
     from ._yaml import Located
 
-__all__ = ["CHECKS", "Finding", "Severity", "check", "lint", "locate"]
+__all__ = ["CHECKS", "Finding", "Place", "Severity", "check", "grouped", "lint", "locate"]
 
 Severity = Literal["error", "warning", "info"]
 _Key = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One of the places a grouped finding is about: where, and what is particular there."""
+
+    location: str
+    detail: str
+    path: tuple[str, ...] = ()
+    line: int | None = None
+    column: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "location": self.location,
+            "detail": self.detail,
+            "path": list(self.path),
+            "line": self.line,
+            "column": self.column,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +62,12 @@ class Finding:
     ``path`` is the offending route, as the rungs committed to in order, then the rung(s)
     asked. ``source``, ``line`` and ``column`` say where ``location`` stands in a YAML
     file, once ``locate`` has found it.
+
+    A check that can find the same thing at many places also splits its message into a
+    ``summary`` (what it means, the same at every place) and a ``detail`` (what is
+    particular to this place). ``grouped`` merges such findings: the merged one says the
+    summary once and lists its ``places``; its own ``location``, ``path``, ``line`` and
+    ``column`` are those of the first place.
     """
 
     code: str
@@ -50,15 +79,28 @@ class Finding:
     source: str | None = None
     line: int | None = None
     column: int | None = None
+    summary: str | None = None
+    detail: str | None = None
+    places: tuple[Place, ...] = field(default=())
 
     def __str__(self) -> str:
         where = ""
         if self.source is not None:
             where = ":".join(str(p) for p in (self.source, self.line, self.column) if p) + ": "
-        return (
-            f"{where}{self.location}: {self.severity} [{self.code}] {self.message} "
+        if not self.places:
+            return (
+                f"{where}{self.location}: {self.severity} [{self.code}] {self.message} "
+                f"(fix: {self.hint})"
+            )
+        head = f"{self.source}: " if self.source is not None else ""
+        lines = [
+            f"{head}{self.severity} [{self.code}] at {len(self.places)} places: {self.message} "
             f"(fix: {self.hint})"
-        )
+        ]
+        for place in self.places:
+            spot = ":".join(str(p) for p in (self.source, place.line, place.column) if p)
+            lines.append(f"  {spot + ': ' if spot else ''}{place.location}: {place.detail}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +113,7 @@ class Finding:
             "source": self.source,
             "line": self.line,
             "column": self.column,
+            "places": [place.to_dict() for place in self.places],
         }
 
 
@@ -117,6 +160,40 @@ def locate(findings: Iterable[Finding], located: Located) -> list[Finding]:
         line, column = located.where(path, key=True)
         placed.append(dataclasses.replace(finding, source=located.source, line=line, column=column))
     return placed
+
+
+def grouped(findings: Iterable[Finding]) -> list[Finding]:
+    """``findings`` with those that say the same thing about several places merged into one.
+
+    Findings of one code, in one file, with the same ``summary`` and ``hint`` make one
+    finding whose message is the summary and whose ``places`` list each of them with its
+    ``detail``; it stands where the first of them stood. Everything else is kept as is.
+    """
+    found = list(findings)
+    members: dict[tuple[str | None, ...], list[Finding]] = {}
+    for finding in found:
+        if (k := _group_key(finding)) is not None:
+            members.setdefault(k, []).append(finding)
+    merged = []
+    for finding in found:
+        k = _group_key(finding)
+        if k is None or len(members[k]) == 1:
+            merged.append(finding)
+        elif members[k][0] is finding:
+            group = members[k]
+            places = tuple(
+                Place(f.location, f.detail or "", f.path, f.line, f.column) for f in group
+            )
+            merged.append(
+                dataclasses.replace(finding, message=finding.summary or "", places=places)
+            )
+    return merged
+
+
+def _group_key(finding: Finding) -> tuple[str | None, ...] | None:
+    if finding.summary is None or finding.detail is None:
+        return None  # a finding about one place only
+    return (finding.source, finding.code, finding.summary, finding.hint)
 
 
 def route_text(path: tuple[str, ...]) -> str:
@@ -181,20 +258,24 @@ def _max_size_step(ladder: Ladder) -> Iterator[Finding]:
                 continue
             reported.add((position, asked))
             path = (*route, asked)
+            climb = (
+                f"the ask for {asked} (size {there}) right after {position} (size {here}) "
+                f"climbs {there - here}"
+            )
             yield Finding(
                 code="max_size_step",
                 severity="error",
                 location=_edge_location(ladder, key, asked),
                 message=(
-                    f"the ask for {asked} (size {there}) right after {position} (size {here}) "
-                    f"climbs {there - here}, but rules.max_size_step allows {step}; "
-                    f"path: {route_text(path)}"
+                    f"{climb}, but rules.max_size_step allows {step}; path: {route_text(path)}"
                 ),
                 hint=(
-                    f"put a smaller rung between {position} and {asked}, lower {asked}'s size, "
+                    "put a smaller rung between the two, lower the size of the one asked, "
                     "or relax rules.max_size_step"
                 ),
                 path=path,
+                summary=f"an ask climbs more size than rules.max_size_step allows ({step})",
+                detail=f"{climb}; path: {route_text(path)}",
             )
 
 
@@ -261,15 +342,18 @@ def _unreachable(ladder: Ladder) -> Iterator[Finding]:
     for rung_id in ladder.rungs:
         if rung_id in reached:
             continue
+        why = (
+            "neither `start`, nor any `next:`, `outcomes:`, `on_decline` or `on_expire` that "
+            "can be reached leads to it"
+        )
         yield Finding(
             code="unreachable_rung",
             severity="warning",
             location=f"rungs.{rung_id}",
-            message=(
-                f"no prospect can ever be asked for {rung_id}: neither `start`, nor any "
-                "`next:`, `outcomes:`, `on_decline` or `on_expire` that can be reached leads to it"
-            ),
-            hint=f"lead to {rung_id} from the rung before it (its `next:`), or delete it",
+            message=f"no prospect can ever be asked for {rung_id}: {why}",
+            hint="lead to the rung from the one before it (its `next:`), or delete it",
+            summary=f"a rung no prospect can ever be asked for: {why}",
+            detail=f"{rung_id} is never asked",
         )
 
 
@@ -370,7 +454,10 @@ def _dead_end(ladder: Ladder) -> Iterator[Finding]:
                 f"no end can be reached from {rung_id}: every way on leads into the loop "
                 f"{', '.join(trap)}, which has no way out"
             ),
-            hint=f"lead {rung_id} (or the loop after it) to an end, e.g. `next: won`",
+            hint="lead the rung (or the loop after it) to an end, e.g. `next: won`",
+            summary="no end can be reached from a rung: every way on leads into a loop with "
+            "no way out",
+            detail=f"{rung_id} leads only into the loop {', '.join(trap)}",
         )
 
 
@@ -394,15 +481,18 @@ def _no_expiry(ladder: Ladder) -> Iterator[Finding]:
     for rung in ladder.rungs.values():
         if rung.expires_after is not None:
             continue
+        why = (
+            "if the prospect goes silent it stays open forever, and while it is open nothing "
+            "else can be asked of them"
+        )
         yield Finding(
             code="no_expiry",
             severity="warning",
             location=_rung_key(ladder, rung.id, "expires_after"),
-            message=(
-                f"an ask for {rung.id} never expires: if the prospect goes silent it stays "
-                "open forever, and while it is open nothing else can be asked of them"
-            ),
-            hint=f"give {rung.id} `expires_after:` (say 7d), or set it under `defaults:`",
+            message=f"an ask for {rung.id} never expires: {why}",
+            hint="give the rung `expires_after:` (say 7d), or set it under `defaults:`",
+            summary=f"an ask never expires: {why}",
+            detail=f"an ask for {rung.id} never expires",
         )
 
 
@@ -419,15 +509,19 @@ def _no_decline_path(ladder: Ladder) -> Iterator[Finding]:
             continue
         reported.add(rung.id)
         after = f"after {key[0]}" if key[0] else "at the start"
+        why = (
+            "a no parks the deal, and nothing caps the asks, so the seller can only ask the "
+            "same thing again, without end"
+        )
         yield Finding(
             code="no_decline_path",
             severity="warning",
             location=f"rungs.{rung.id}",
             message=(
-                f"a no to {rung.id} leads nowhere: {after} it is the only thing to ask, a no "
-                "parks the deal, and nothing caps the asks, so the seller can only ask the "
-                "same thing again, without end"
+                f"a no to {rung.id} leads nowhere: {after} it is the only thing to ask, {why}"
             ),
+            summary=f"where a rung is the only thing to ask, {why}",
+            detail=f"{after}, {rung.id} is the only thing to ask",
             hint=(
                 "send a no somewhere with `on_decline:` (a smaller rung, a nurture rung, or "
                 "an end such as lost), or cap the asks with `max_asks:`"
@@ -451,10 +545,10 @@ def _same_outcomes(ladder: Ladder) -> Iterator[Finding]:
                 f"every outcome of {rung.id} ({', '.join(outcomes)}) leads to {target}: "
                 "the answer classifies the prospect but changes nothing"
             ),
-            hint=(
-                f"lead the outcomes to different rungs, or replace `outcomes:` with "
-                f"`next: {target}`"
-            ),
+            hint="lead the outcomes to different rungs, or replace `outcomes:` with `next:`",
+            summary="every outcome of a rung leads to the same place: the answer classifies "
+            "the prospect but changes nothing",
+            detail=f"every outcome of {rung.id} ({', '.join(outcomes)}) leads to {target}",
         )
 
 
@@ -473,7 +567,10 @@ def _unused_channel(ladder: Ladder) -> Iterator[Finding]:
                 f"channel {channel} is declared in defaults but every rung sets its own "
                 "channels without it, so nobody can be asked over it"
             ),
-            hint=f"remove {channel} from `defaults.channels`, or allow it on a rung",
+            hint="remove the channel from `defaults.channels`, or allow it on a rung",
+            summary="a channel is declared in defaults but every rung sets its own channels "
+            "without it, so nobody can be asked over it",
+            detail=f"nobody can be asked over {channel}",
         )
 
 

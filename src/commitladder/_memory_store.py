@@ -191,6 +191,7 @@ class MemoryStore:
             self._outbox_leases.pop(key, None)
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
+        """The outbox, oldest first; ``status`` keeps only ``pending``, ``sent`` or ``dead``."""
         with self._lock:
             return [e for e in self._outbox.values() if status is None or e.status == status]
 

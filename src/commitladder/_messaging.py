@@ -56,7 +56,15 @@ TIMER_MESSAGES: Mapping[str, str] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
-    """One message to deliver over ``channel``; ``key`` is stable across every retry."""
+    """One message to deliver over ``channel``; ``key`` is stable across every retry.
+
+    ``kind`` is what happened: ``ask`` (an ask to send; ``text`` is the rung's ``ask``
+    script), ``follow_up``, ``committed`` and ``ask_expired`` from commands, and
+    ``follow_up_due``, ``next_step_overdue`` and ``resume_due`` from timers. ``prospect``,
+    ``enrollment_id`` and ``ladder`` say whose it is; ``at`` when it was made; ``channel``
+    and ``rung`` what it is about, where there is one; ``data`` the rest, JSON-ready.
+    ``to_dict()`` / ``Message.from_dict(data)`` convert it to and from plain data.
+    """
 
     key: str
     kind: str

@@ -5,8 +5,9 @@ store's one-open-ask rule and its timers all apply), on a ``SteppableClock`` tha
 jumps from one scheduled moment to the next: a reply, a follow-up, a resume, or
 due timers (expiries). Prospects answer with the chances of the ladder's
 ``simulation:`` section (or ``DEFAULT_ANSWER``). The same ladder, seed and
-settings give the same history, event for event. It must never read the wall
-clock or a global random generator.
+settings give the same history, event for event, so a ladder and a seed name one
+run: a second run of them into a store that holds the first is refused, never
+mixed into it. It must never read the wall clock or a global random generator.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, assert_never
 
 from ._clock import SteppableClock
-from ._errors import AskLimitReached, InCooldown, Refused
+from ._errors import AskLimitReached, InCooldown, LadderError, Refused
 from ._events import (
     AskExpired,
     AskIssued,
@@ -41,7 +42,14 @@ if TYPE_CHECKING:
     from ._ladder import Ladder
     from ._tracker import Tracker
 
-__all__ = ["DEFAULT_ANSWER", "Answer", "SimulationReport", "answers", "simulate"]
+__all__ = [
+    "DEFAULT_ANSWER",
+    "Answer",
+    "SimulationReport",
+    "answers",
+    "prospect_name",
+    "simulate",
+]
 
 #: When the simulation starts unless told otherwise (a Monday, 09:00 UTC).
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -293,6 +301,17 @@ class _Run:
             self.do(who, Decline(needs="more information"), now)
 
 
+def prospect_name(ladder: str, seed: int, n: int) -> str:
+    """The ``n``-th (from 1) made-up prospect of the run on ``ladder`` with ``seed``.
+
+    ``<ladder>-sim<seed>-<n>``. It does not depend on how many prospects the run has, so
+    the first prospect of every run of a ladder and seed has the same name, whatever its
+    size; and it names the ladder, so runs of two ladders in one store never share a
+    prospect (they would share the prospect's one open ask, and change each other).
+    """
+    return f"{ladder}-sim{seed}-{n}"
+
+
 def simulate(
     ladder: Ladder,
     tracker: Tracker,
@@ -307,20 +326,31 @@ def simulate(
 
     ``tracker`` must use ``clock`` and have ``ladder`` registered; prospects enrol over
     the first half of the period. ``progress`` is called with the share of the
-    simulated time done so far (0 to 1). Prospects are named ``sim<seed>-<n>``.
+    simulated time done so far (0 to 1). Prospects are named
+    ``<ladder>-sim<seed>-<n>`` (``prospect_name``).
+
+    Raises ``LadderError``, before enrolling anyone, when the tracker's store already
+    holds a run of ``ladder`` with ``seed``: the same seed again would enrol the same
+    prospects a second time and mix the two runs.
     """
     if prospects < 1 or days < 1:
         raise ValueError("a simulation needs at least one prospect and one day")
+    first = prospect_name(ladder.name, seed, 1)
+    if tracker.store.find(first):
+        raise LadderError(
+            f"the store already holds a simulation of {ladder.name} with seed {seed} (its "
+            f"first prospect, {first}, is enrolled); a ladder and a seed name one run, and a "
+            "second run would mix with the first: choose another seed, or another database"
+        )
     start = clock.now()
     finish = start + timedelta(days=days)
     report = SimulationReport(ladder.name, prospects, seed, start, start)
     rng = random.Random(seed)
     sim = _Run(ladder, tracker, clock, rng, report)
     tracker.add_listener(sim.hear)
-    width = len(str(prospects))
     arrivals = sorted(rng.uniform(0, days / 2) for _ in range(prospects))
     for n, day in enumerate(arrivals, start=1):
-        name = f"sim{seed}-{n:0{width}d}"
+        name = prospect_name(ladder.name, seed, n)
         who = _Prospect(name, f"{ladder.name}/{name}")
         sim.people[who.enrollment] = who
         sim.at(start + timedelta(days=day), who, "enroll")

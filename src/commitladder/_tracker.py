@@ -61,7 +61,8 @@ BATCH = 100
 
 @dataclass(frozen=True, slots=True)
 class RelayReport:
-    """What one ``Tracker.relay`` call did."""
+    """What one ``Tracker.relay`` call did: messages ``sent``, failed and ``retrying`` later
+    (with backoff), and failed for the last time (``dead``: see ``Tracker.redrive``)."""
 
     sent: int = 0
     retrying: int = 0
@@ -114,6 +115,16 @@ class Tracker:
     outbox; ``clock`` tells the time when a call gives no ``now=``. Commands address a
     prospect; pass ``ladder=`` when the prospect is on several ladders and the
     command alone does not say which (and to save the store a search).
+
+    Every command also takes ``now=``, ``actor=`` and ``reason=`` (recorded in its
+    events) and ``idempotency_key=``: the same key again returns the first result (or
+    raises the first refusal) without applying anything twice; the key is bound to the
+    command and the prospect (``KeyReused`` otherwise). A command raises the
+    ``Refused`` the rules meet, ``NotEnrolled`` for an unknown prospect, and
+    ``ConflictError`` if it lost ``retries`` optimistic races in a row. Listeners run
+    after the store committed. ``max_attempts``, ``backoff`` and ``max_backoff`` shape
+    the relay's retries; ``lease`` is how long a claimed timer or message stays with the
+    worker that claimed it before another may take it.
     """
 
     def __init__(

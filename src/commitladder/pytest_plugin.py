@@ -2,8 +2,10 @@
 
 Collected: files named ``*.ladder.yaml`` / ``*.ladder.yml`` anywhere pytest looks, and
 files matching the ``commitladder_ladders`` ini globs (relative to the rootdir). Other
-YAML is left alone, so a project's own fixtures are never collected by surprise. A
-broken rule fails the item with the sales story, not hypothesis internals.
+YAML is left alone, so a project's own fixtures are never collected by surprise. An
+item passes or fails exactly as ``commitladder test`` judges the file (both call
+``commitladder.verify``); a broken rule fails it with the sales story, not hypothesis
+internals.
 
 This module must stay light at import (pytest loads it in every run of every project
 that installs commitladder): hypothesis and the testing kit are imported only when a
@@ -21,6 +23,8 @@ import pytest
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
+
+    from .testing import RuleBroken
 
 __all__ = ["LadderFile", "LadderItem", "LadderRuleFailed"]
 
@@ -40,6 +44,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         help="seed for the ladder property tests (default: a fresh one, printed on failure)",
+    )
+    group.addoption(
+        "--commitladder-strict",
+        action="store_true",
+        default=False,
+        help="lint warnings fail a ladder file too, as with `commitladder check --strict`",
     )
     group.addoption(
         "--commitladder-off",
@@ -92,25 +102,24 @@ class LadderItem(pytest.Item):
     """Property-test one ladder's rules (built-in invariants and its own ``rules:``)."""
 
     def runtest(self) -> None:
-        from ._errors import DefinitionError
-        from ._ladder import load
-        from .testing import prove
+        from ._verify import verify
 
-        try:
-            ladder = load(self.path)
-        except DefinitionError as exc:
-            raise LadderRuleFailed(str(exc)) from None
         config = self.config
         examples = config.getoption("commitladder_examples") or int(
             config.getini("commitladder_examples")
         )
-        seed = config.getoption("commitladder_seed")
-        problems = [str(f) for f in ladder.lint() if f.severity == "error"]
-        verdict = prove(ladder, max_examples=examples, seed=seed)
-        if verdict.broken is not None:
-            problems.append(str(verdict.broken))
-        if problems:
-            raise LadderRuleFailed("\n".join(problems))
+        result = verify(
+            self.path,
+            examples=examples,
+            seed=config.getoption("commitladder_seed"),
+            strict=config.getoption("commitladder_strict"),
+        )
+        if result.ok:
+            return
+        problems = [str(finding) for finding in result.failing]
+        if result.broken is not None:
+            problems.append(_story(result.broken))
+        raise LadderRuleFailed("\n".join(problems))
 
     def repr_failure(
         self,
@@ -123,3 +132,14 @@ class LadderItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"ladder rules: {self.path.name}"
+
+
+def _story(broken: RuleBroken) -> str:
+    """The broken rule's sales story, with the replay option of this plugin."""
+    lines = [f"Ladder {broken.ladder!r} broke rule {broken.rule}: {broken.message}"]
+    if broken.story:
+        lines.append("How it happened:")
+        lines.extend(f"  {n}. {line}" for n, line in enumerate(broken.story, start=1))
+    if broken.seed is not None:
+        lines.append(f"Replay it with --commitladder-seed {broken.seed}.")
+    return "\n".join(lines)

@@ -949,6 +949,7 @@ class SqlStore:
             conn.execute(o.update().where(o.c.key == key).values(**values))
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
+        """The outbox, oldest first; ``status`` keeps only ``pending``, ``sent`` or ``dead``."""
         o = self.tables.outbox
         query = sa.select(o).order_by(o.c.id)
         if status is not None:

@@ -33,7 +33,9 @@ __all__ = [
     "ask_pending",
 ]
 
-SCHEMA_VERSION = 2  # 2: an enrollment's timers live in its own row (SqlStore)
+SCHEMA_VERSION = 2
+"""The version of the tables a durable store writes; ``create_schema`` records it (2: an
+enrollment's timers live in its own row)."""
 
 OutboxStatus = Literal["pending", "sent", "dead"]
 

@@ -81,10 +81,10 @@ __all__ = [
     "waits",
 ]
 
-#: Examples (command sequences) per ladder in a default run.
 DEFAULT_EXAMPLES = 200
-#: Commands per example, at most.
+"""Examples (command sequences) per ladder in a default run."""
 DEFAULT_STEPS = 40
+"""Commands per example, at most."""
 #: When every generated enrollment starts.
 EPOCH = datetime(2026, 1, 5, 9, tzinfo=UTC)
 #: A channel no ladder allows, so that channel guards get exercised.

@@ -22,6 +22,7 @@ from commitladder._messaging import Message
 __all__ = ["KEY_HEADER", "Recipient", "Render", "SmtpMessenger", "email_for", "message_id"]
 
 KEY_HEADER = "X-Commitladder-Key"
+"""The header that carries the message's idempotency key, for the receiving side."""
 
 Recipient = Callable[[Message], "str | None"]
 """The address a message goes to, or ``None`` when it is not for email."""

@@ -35,7 +35,8 @@ from commitladder.store import (
 
 __all__ = ["PREFIX", "DjangoStore"]
 
-PREFIX = "commitladder_"  # the tables the app's migration creates
+PREFIX = "commitladder_"
+"""The table prefix of the ladder tables that the app's migration creates."""
 
 # one SqlStore per (database alias, prefix), whatever the number of DjangoStore objects:
 # building one (an engine, its dialect) costs milliseconds; joining it to a connection, not
