@@ -296,6 +296,8 @@ Event: TypeAlias = (
     | Ended
     | LateCommitment
 )
+"""Any event: the closed union of every kind. ``isinstance(x, Event)`` works, and code that
+interprets events matches over the kinds and ends in ``assert_never``."""
 
 #: every kind of event by its ``type``
 EVENT_TYPES: Mapping[str, type[Event]] = {

@@ -57,6 +57,9 @@ class Rung:
 
 @dataclass(frozen=True, slots=True)
 class End:
+    """An end of the ladder: its id, its ``result`` (``won``, ``lost`` or ``neutral``) and
+    an optional title."""
+
     id: str
     result: str
     title: str | None

@@ -12,10 +12,12 @@ from typing import Any, Final, Literal, NamedTuple
 
 __all__ = ["PARK", "Ask", "Status", "Timer"]
 
-#: ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral".
 PARK: Final = "park"
+"""The ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral"."""
 
 Status = Literal["ready", "pending", "parked", "ended"]
+"""An enrollment's status: ``ready`` (may ask), ``pending`` (one ask open), ``parked``
+(stalled until resumed) or ``ended``."""
 
 
 class _AskFields(NamedTuple):

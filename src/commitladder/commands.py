@@ -200,6 +200,7 @@ class End(_Command, _End):
 
 
 Command: TypeAlias = AskFor | FollowUp | Commit | Decline | Expire | Withdraw | Resume | End
+"""Any command: the closed union of every kind (``isinstance(x, Command)`` works)."""
 
 _BY_NAME: dict[str, type[Command]] = {
     cls.name: cls for cls in (AskFor, FollowUp, Commit, Decline, Expire, Withdraw, Resume, End)

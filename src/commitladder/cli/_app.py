@@ -26,6 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+"""The Typer application behind the ``commitladder`` command (``typer.testing.CliRunner``
+runs it in tests)."""
 
 
 def _print_version(wanted: bool) -> None:
