@@ -234,8 +234,11 @@ class Captured:
     change: Change
 
 
-def capture(commands: Sequence[Command], ladder: cl.Ladder = LADDER) -> list[Captured]:
-    """Each command's ``Change``, as the Tracker hands it to its store (on a MemoryStore)."""
+def capture(
+    commands: Sequence[Command], ladder: cl.Ladder = LADDER, *, by_ladder: bool = True
+) -> list[Captured]:
+    """Each command's ``Change``, as the Tracker hands it to its store (on a MemoryStore),
+    on the same call path as the side it stands for (a receipt records the target)."""
     seen: list[Change] = []
     store = cl.MemoryStore()
     apply = store.apply
@@ -249,7 +252,7 @@ def capture(commands: Sequence[Command], ladder: cl.Ladder = LADDER) -> list[Cap
     out = []
     for command in commands:
         before = len(seen)
-        run(tracker, command, by_ladder=True, on=ladder)
+        run(tracker, command, by_ladder=by_ladder, on=ladder)
         if len(seen) != before + 1:
             raise AssertionError(f"{command} applied {len(seen) - before} changes, not 1")
         out.append(Captured(command, seen[-1]))
@@ -551,8 +554,8 @@ def command_rates(
                 seed = 1000 + k * 10 + by_ladder
                 ours_cmds = stream(names("o", tag, n), seed)
                 items = {
-                    "raw": capture(stream(names("r", tag, n), seed)),
-                    "sa": capture(stream(names("s", tag, n), seed)),
+                    "raw": capture(stream(names("r", tag, n), seed), by_ladder=by_ladder),
+                    "sa": capture(stream(names("s", tag, n), seed), by_ladder=by_ladder),
                 }
                 order = ["ours", "raw", "sa"]
                 for side in order[k % 3 :] + order[: k % 3]:
