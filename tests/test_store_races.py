@@ -160,9 +160,7 @@ def _latest(store: SqlStore) -> datetime:
     return latest or T0
 
 
-def _crash_child(url: str, prefix: str, trial: int, kill_at: int, lean: bool) -> None:
-    from commitladder import sql
-
+def _crash_child(url: str, prefix: str, trial: int, kill_at: int) -> None:
     store = SqlStore(url, prefix=prefix)
     # time only moves forward across trials, also past the timers run_due fired ahead:
     # a command dated before an enrollment's last event is refused (TimeOrderError)
@@ -175,24 +173,9 @@ def _crash_child(url: str, prefix: str, trial: int, kill_at: int, lean: bool) ->
         if statements >= kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    if lean:
-        # no statement listener, so commands run lean (on the driver connection): the
-        # bomb goes off inside the hot statements or at the commit itself
-        run, end = sql._Raw._run, sql._Tx._end
-
-        def run_then_bomb(raw: Any, tx: Any, rows: Any) -> Any:
-            bomb()
-            return run(raw, tx, rows)
-
-        def end_then_bomb(tx: Any, *, commit: bool) -> None:
-            bomb()
-            end(tx, commit=commit)
-
-        sql._Raw._run = run_then_bomb  # type: ignore[method-assign]
-        sql._Tx._end = end_then_bomb  # type: ignore[method-assign]
-        assert not sql._Tx.heard(store.engine)
-    else:  # through SQLAlchemy's Connection: every statement is heard
-        sa.event.listen(store.engine, "before_cursor_execute", bomb)
+    # every statement and every commit counts: the bomb goes off before one of them
+    sa.event.listen(store.engine, "before_cursor_execute", bomb)
+    sa.event.listen(store.engine, "commit", bomb)
 
     tracker = cl.Tracker(store=store, ladders=ladders())
     rng = random.Random(trial)
@@ -279,8 +262,7 @@ def check_consistent(store: SqlStore, registry: dict[str, cl.Ladder]) -> dict[st
     return {"enrollments": len(ids), "events": events, "messages": len(outbox_keys)}
 
 
-@pytest.mark.parametrize("path", ["listened", "lean"])
-def test_sigkill_inside_commands_never_leaves_a_half_written_command(db: str, path: str) -> None:
+def test_sigkill_inside_commands_never_leaves_a_half_written_command(db: str) -> None:
     trials = 50
     store = fresh_store(db)
     registry = {ladder.name: ladder for ladder in ladders()}
@@ -291,9 +273,7 @@ def test_sigkill_inside_commands_never_leaves_a_half_written_command(db: str, pa
         for trial in range(trials):
             store.engine.dispose()
             kill_at = rng.randint(2, 60)
-            proc = FORK.Process(
-                target=_crash_child, args=(db, store.prefix, trial, kill_at, path == "lean")
-            )
+            proc = FORK.Process(target=_crash_child, args=(db, store.prefix, trial, kill_at))
             proc.start()
             proc.join(timeout=60)
             assert proc.exitcode == -signal.SIGKILL
@@ -302,7 +282,7 @@ def test_sigkill_inside_commands_never_leaves_a_half_written_command(db: str, pa
                 check_consistent(store, registry)
         totals = check_consistent(store, registry)
         figure(
-            f"crash {store.dialect} ({path}): {kills}/{trials} children SIGKILLed at a random "
+            f"crash {store.dialect}: {kills}/{trials} children SIGKILLed at a random "
             f"SQL statement or commit (2..60); afterwards {totals['enrollments']} enrollments, "
             f"{totals['events']} events, {totals['messages']} outbox messages, all consistent, "
             f"{time.perf_counter() - started:.1f}s"

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ._errors import ConflictError
+from ._text import clean_text
 from .store import (
     Change,
     DueTimer,
@@ -80,7 +81,7 @@ class MemoryStore:
                     f"not {change.expected_version}; another writer changed it first"
                 )
             if change.receipt is not None and change.receipt.key in self._receipts:
-                return self._receipts[change.receipt.key]
+                return self._receipts[change.receipt.key]  # a replay: nothing is written
             new_ask = change.open_ask if change.ask_changed else None
             if new_ask is not None:
                 holder = self._asks.get(new_ask.slot)
@@ -124,7 +125,7 @@ class MemoryStore:
     def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
         with self._lock:
             first = self._receipts.setdefault(receipt.key, receipt)
-        return first if first is not receipt else None
+        return None if first is receipt else first
 
     def open_asks(self) -> list[OpenAsk]:
         """Every open ask held now (for tests and inspection)."""
@@ -185,7 +186,7 @@ class MemoryStore:
                 status="pending" if retry_at is not None else "dead",
                 attempts=entry.attempts + 1,
                 next_attempt_at=retry_at or entry.next_attempt_at,
-                last_error=error,
+                last_error=clean_text(error),
             )
             self._outbox_leases.pop(key, None)
 

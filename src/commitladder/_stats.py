@@ -260,18 +260,18 @@ def read_funnel(url: str, *, ladder: str | None = None, prefix: str = "commitlad
     """
     import sqlalchemy as sa
 
-    from .sql import _make_engine, _tables
+    from .sql import read_only_engine, tables
 
     try:
         parsed = sa.make_url(url)
         file = parsed.database if parsed.get_backend_name() == "sqlite" else None
         if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
             raise LadderError(f"no database file at {file}")  # SQLite would make an empty one
-        engine = _make_engine(parsed)
-    except (sa.exc.ArgumentError, ImportError) as exc:
+        t = tables(prefix)
+        engine = read_only_engine(parsed)
+    except (sa.exc.ArgumentError, ImportError, ValueError) as exc:
         raise LadderError(f"cannot open the database {_safe(url)}: {exc}") from exc
-    t = _tables(sa.MetaData(), prefix)
-    enrollments, events = t["enrollments"], t["events"]
+    enrollments, events = t.enrollments, t.events
     try:
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table(enrollments.name):

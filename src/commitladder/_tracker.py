@@ -36,6 +36,7 @@ from ._fold import fold_all, start
 from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
 from ._state import State, restore
+from ._text import safe_error_text
 from ._values import Ask
 from .commands import (
     AskFor,
@@ -48,7 +49,7 @@ from .commands import (
     Resume,
     Withdraw,
 )
-from .store import Change, DueTimer, KeyReplayed, OpenAsk, Receipt, Store, StoredEnrollment
+from .store import Change, DueTimer, OpenAsk, Receipt, Store, StoredEnrollment
 
 __all__ = ["DueReport", "RelayReport", "Tracker"]
 
@@ -231,8 +232,6 @@ class Tracker:
                         return self._get_id(store, first.enrollment_id)
             except ConflictError:
                 continue  # enrolled by someone else meanwhile: return theirs
-            except KeyReplayed as replayed:  # SHIM until SqlStore returns the receipt
-                return self._get_id(self.store, replayed.receipt.enrollment_id)
             self._committed(lad, events)
             return Enrollment.from_snapshot(
                 lad, state.to_dict(), clock=self.clock, read_only=True, history=_given(events)
@@ -299,9 +298,6 @@ class Tracker:
                             return self._replayed(first)
             except ConflictError:
                 continue  # another writer moved first: decide again on the fresh snapshot
-            except KeyReplayed as replayed:  # SHIM until SqlStore returns the receipt
-                self._check_binding(replayed.receipt, command.name, target, args)
-                return self._replayed(replayed.receipt)
             except Refused as refusal:
                 # the store's own rule (another enrollment of the prospect holds the ask)
                 if key is None or refusal is refused:
@@ -531,7 +527,7 @@ class Tracker:
                 self.messenger.send(entry.message)
             except Exception as exc:
                 attempts = entry.attempts + 1
-                error = f"{type(exc).__name__}: {exc}"
+                error = safe_error_text(exc)
                 if attempts >= self.max_attempts:
                     self.store.message_failed(entry.message.key, error, None)
                     dead += 1
@@ -729,8 +725,6 @@ class Tracker:
                     first = store.remember(receipt, self._now(None))
             except ConflictError:
                 continue
-            except KeyReplayed as replayed:  # SHIM until SqlStore returns the receipt
-                first = replayed.receipt
             if first is not None:
                 self._check_binding(first, name, target, args)
                 return self._replayed(first)

@@ -1,38 +1,43 @@
 """``SqlStore``: the ``Store`` on SQLAlchemy Core, for SQLite, PostgreSQL and MySQL/MariaDB.
 
 The store's one module on SQLAlchemy (install ``commitladder[sql]``, or the
-``postgres`` / ``mysql`` extras for their drivers); ``_stats`` (the tools' read-only
-counts) and ``contrib.django`` reuse its tables and engines. The database keeps the promises:
+``postgres`` / ``mysql`` extras for their drivers). The database keeps the promises:
 a version column for optimistic concurrency, a unique key on the prospect's open
-ask, a primary key on idempotency keys, and one transaction per command. Foreign
-errors are translated in one place, ``_translate``; nothing here ever decides
-anything about a ladder.
+ask, a primary key on idempotency keys, and one transaction per command. Every
+statement runs through SQLAlchemy's public ``Connection`` API, so engine events
+(tracing, SQL comments, a test's kill switch) see and may rewrite each one; nothing
+here touches SQLAlchemy's internals or drives the driver's transactions by hand.
+Foreign errors are translated in one place, ``_translate``; nothing here ever
+decides anything about a ladder.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn, cast
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from ._errors import ConflictError, LadderError, StoreError
+from ._errors import ConflictError, StoreError
 from ._messaging import Message
+from ._sql_hot import Parked, Prepared, named_dialect, release
+from ._text import clean_text
 from .store import (
     SCHEMA_VERSION,
     Change,
     DueTimer,
-    KeyReplayed,
     OpenAsk,
     OutboxEntry,
     OutboxStatus,
@@ -41,9 +46,11 @@ from .store import (
     ask_pending,
 )
 
-__all__ = ["SqlStore"]
+__all__ = ["SqlStore", "Tables", "read_only_engine", "tables"]
 
-_WRITE = "commitladder_write"
+# an execution option of the store's own read-only transactions: on SQLite they begin
+# deferred, every other transaction on an engine the store made takes the write lock
+_READ_ONLY = "commitladder_read_only"
 
 
 class _Time(sa.types.TypeDecorator[datetime]):
@@ -64,35 +71,6 @@ class _Time(sa.types.TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
-
-    def fast_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
-        """``bind_processor`` in one function, for the hot statements (``_Raw``)."""
-        if dialect.name == "sqlite":
-            # SQLAlchemy's SQLite DATETIME storage format, formatted without a dict: this
-            # replaces the dialect's own processor, so it is returned as is
-            text = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
-
-            def to_text(value: datetime | None) -> str | None:
-                if value is None:
-                    return None
-                u = value if value.tzinfo is UTC else value.astimezone(UTC)
-                return text % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
-
-            return to_text
-        naive = self.process_bind_param
-        return _fused(self, dialect, lambda value: naive(value, dialect))
-
-
-def _fused(
-    kind: sa.types.TypeDecorator[Any], dialect: Dialect, convert: Callable[[Any], Any]
-) -> Callable[[Any], Any]:
-    """``convert`` (our ``process_bind_param``) and the dialect's own processor of the
-    column's type, as one function: the values SQLAlchemy's layers of calls give (a test
-    compares them), for the hot statements (``_Raw``)."""
-    inner = kind.load_dialect_impl(dialect).bind_processor(dialect)
-    if inner is None:
-        return convert
-    return lambda value: inner(convert(value))
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(v, separators=...)
@@ -115,22 +93,51 @@ class _Json(sa.types.TypeDecorator[Any]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)
 
-    def fast_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
-        """``bind_processor`` in one function, for the hot statements (``_Raw``)."""
-        return _fused(self, dialect, lambda value: None if value is None else _dumps(value))
+
+_SAFE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,30}$")
 
 
-def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The store's tables for one prefix, as SQLAlchemy Core ``Table`` objects.
+
+    Read them for reports and dashboards (``commitladder funnel`` does); write only
+    through a ``SqlStore``, which keeps a command's rows together. ``metadata`` holds
+    them all.
+    """
+
+    metadata: sa.MetaData
+    meta: sa.Table  # the schema version
+    enrollments: sa.Table  # snapshot, version, and the timers not fired yet (``timers``)
+    events: sa.Table  # the event log, ``(enrollment_id, seq)``
+    open_asks: sa.Table  # one row per open ask; its primary key is the prospect's slot
+    outbox: sa.Table  # messages to deliver
+    idempotency: sa.Table  # the first result of each command run under a key
+
+
+@lru_cache(maxsize=64)
+def tables(prefix: str = "commitladder_") -> Tables:
+    """The tables of a store whose table names start with ``prefix`` (schema version 2).
+
+    Built once per prefix and shared: treat them as read-only.
+    """
+    if not isinstance(prefix, str) or not _SAFE_PREFIX.match(prefix):
+        raise ValueError(
+            f"prefix {prefix!r} must be a short SQL identifier: a letter or underscore, "
+            "then up to 30 letters, digits or underscores"
+        )
     ident = sa.String(255)
     p = prefix
-    return {
-        "meta": sa.Table(
+    metadata = sa.MetaData()
+    return Tables(
+        metadata=metadata,
+        meta=sa.Table(
             f"{p}meta",
             metadata,
             sa.Column("name", sa.String(64), primary_key=True),
             sa.Column("value", sa.String(255), nullable=False),
         ),
-        "enrollments": sa.Table(
+        enrollments=sa.Table(
             f"{p}enrollments",
             metadata,
             sa.Column("id", ident, primary_key=True),
@@ -141,8 +148,13 @@ def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
             sa.Column("snapshot", _Json, nullable=False),
             sa.Column("fired", _Json, nullable=False),
             sa.Column("updated_at", _Time, nullable=True),
+            # the timers not fired yet, as [kind, due_at, rung] lists, written with the
+            # snapshot by the same UPDATE; the soonest due time is indexed for run_due
+            sa.Column("timers", _Json, nullable=True),
+            sa.Column("next_due_at", _Time, nullable=True, index=True),
+            sa.Column("timer_lease", _Time, nullable=True),
         ),
-        "events": sa.Table(
+        events=sa.Table(
             f"{p}events",
             metadata,
             sa.Column("enrollment_id", ident, primary_key=True),
@@ -151,7 +163,7 @@ def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
             sa.Column("at", _Time, nullable=False),
             sa.Column("body", _Json, nullable=False),
         ),
-        "open_asks": sa.Table(
+        open_asks=sa.Table(
             # one row per open ask; the primary key on `slot` (the prospect, for an
             # exclusive ladder) is what makes a second open ask impossible
             f"{p}open_asks",
@@ -165,17 +177,7 @@ def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
             sa.Column("asked_at", _Time, nullable=False),
             sa.Column("expires_at", _Time, nullable=True),
         ),
-        "timers": sa.Table(
-            f"{p}timers",
-            metadata,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("enrollment_id", ident, nullable=False, index=True),
-            sa.Column("kind", sa.String(32), nullable=False),
-            sa.Column("due_at", _Time, nullable=False, index=True),
-            sa.Column("rung", ident, nullable=True),
-            sa.Column("lease_until", _Time, nullable=True),
-        ),
-        "outbox": sa.Table(
+        outbox=sa.Table(
             f"{p}outbox",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -191,7 +193,7 @@ def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
             sa.Column("body", _Json, nullable=False),
             sa.Index(f"ix_{p}outbox_due", "status", "next_attempt_at"),
         ),
-        "idempotency": sa.Table(
+        idempotency=sa.Table(
             f"{p}idempotency",
             metadata,
             sa.Column("key", ident, primary_key=True),
@@ -200,18 +202,38 @@ def _tables(metadata: sa.MetaData, prefix: str) -> dict[str, sa.Table]:
             sa.Column("result", _Json, nullable=False),
             sa.Column("created_at", _Time, nullable=True),
         ),
-    }
+    )
+
+
+def _v1_timers(metadata: sa.MetaData, prefix: str) -> sa.Table:
+    """The timers table of schema version 1 (one row per timer), read once to upgrade."""
+    return sa.Table(
+        f"{prefix}timers",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("enrollment_id", sa.String(255), nullable=False, index=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("due_at", _Time, nullable=False, index=True),
+        sa.Column("rung", sa.String(255), nullable=True),
+        sa.Column("lease_until", _Time, nullable=True),
+    )
+
+
+# ---- engines ---------------------------------------------------------------------------------
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
-    """SQLite with WAL and real transactions: writers take the lock at BEGIN IMMEDIATE,
-    so two writers queue instead of deadlocking on a lock upgrade."""
+    """SQLite that many threads and processes can write at once: WAL (readers never wait
+    for the writer), a 30 s busy timeout, and every transaction but the store's own
+    reads takes the write lock at ``BEGIN IMMEDIATE``, so two writers queue instead of
+    failing on a lock upgrade. This holds for the host's transactions on
+    ``store.engine`` too. SQLAlchemy (not the driver) begins, so savepoints work."""
     engine = sa.create_engine(url, connect_args={"timeout": 30})
     memory = url.database in (None, "", ":memory:")
 
     @sa_event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, record: Any) -> None:
-        dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
+        dbapi_conn.isolation_level = None  # let the begin event below issue BEGIN
         cursor = dbapi_conn.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -221,11 +243,8 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
     @sa_event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-            return  # a Connection on a lean transaction's driver connection: begun already
-        # on the driver's cursor: through SQLAlchemy this cost as much as a command's writes
-        with _Tx.around(conn) as tx:
-            _sqlite_begin(tx, write=conn.get_execution_options().get(_WRITE, False))
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -242,260 +261,176 @@ def _make_engine(url: str | sa.URL) -> Engine:
     return sa.create_engine(parsed)
 
 
-class _Raw:
-    """One hot statement compiled once for the store's dialect and run on the DB-API cursor.
+def read_only_engine(url: str | sa.URL) -> Engine:
+    """An engine on the database at ``url`` whose connections cannot write.
 
-    SQLAlchemy's execution path costs about 40 µs per statement against a few for the
-    driver, and a command runs five to eight of them. So the statements every command
-    runs are compiled here once, with their bind and result processors taken from the
-    column types (the same conversions SQLAlchemy applies), and executed on the cursor of
-    the transaction's driver connection (``_Tx``); pooling and every other statement stay
-    SQLAlchemy's. Driver errors become SQLAlchemy's ``DBAPIError`` subclasses, so
-    ``_translate`` maps them as before, and ``before_cursor_execute`` /
-    ``after_cursor_execute`` listeners still hear each statement (with ``context=None``).
+    For reports beside a running tracker (``commitladder funnel``): SQLite opens the
+    file read-only (a missing file is a ``StoreError``, never a new empty database);
+    PostgreSQL and MySQL/MariaDB sessions are made read-only when they connect.
+    Call ``dispose()`` on it when done.
     """
-
-    __slots__ = ("_binds", "_names", "_plan", "_positional", "_results", "sql")
-
-    def __init__(self, statement: sa.ClauseElement, dialect: Dialect, keys: Sequence[str] = ()):
-        compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) or None)
-        self.sql: str = compiled.string
-        self._positional: bool = bool(compiled.positional)
-        self._names: tuple[str, ...] = (
-            tuple(compiled.positiontup) if self._positional else tuple(compiled.binds)
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        name = parsed.database
+        if name in (None, "", ":memory:"):
+            raise StoreError("an in-memory SQLite database has nothing to read: give a file")
+        path = Path(str(name))
+        if not path.is_file():
+            raise StoreError(f"no database file at {path}")
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        dbapi = sa.create_engine(parsed).dialect.loaded_dbapi
+        return sa.create_engine(
+            parsed, creator=lambda: dbapi.connect(uri, uri=True, check_same_thread=False)
         )
-        self._binds: dict[str, Callable[[Any], Any]] = {}
-        for name in self._names:
-            kind = compiled.binds[name].type
-            fast = getattr(kind, "fast_bind", None)
-            proc = fast(dialect) if fast else kind.dialect_impl(dialect).bind_processor(dialect)
-            if proc is not None:
-                self._binds[name] = proc
-        self._plan = tuple((n, self._binds.get(n)) for n in self._names)
-        self._results: list[tuple[str, Callable[[Any], Any] | None]] = []
-        if isinstance(statement, sa.Select):
-            for col in statement.selected_columns:
-                proc = col.type.dialect_impl(dialect).result_processor(dialect, None)
-                self._results.append((str(col.key), proc))
+    engine = sa.create_engine(parsed)
+    statement = (
+        "SET SESSION TRANSACTION READ ONLY"
+        if backend in ("mysql", "mariadb")
+        else "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+    )
 
-    def _params(self, row: dict[str, Any]) -> Any:
-        if self._positional:
-            return [row[n] if p is None else p(row[n]) for n, p in self._plan]
-        return {n: row[n] if p is None else p(row[n]) for n, p in self._plan}
+    @sa_event.listens_for(engine, "connect")
+    def _read_only(dbapi_conn: Any, record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        dbapi_conn.commit()
 
-    def execute(self, tx: _Tx, rows: dict[str, Any] | list[dict[str, Any]]) -> int:
-        """Execute with one row (or many, as executemany); return the rows changed."""
-        return int(self._run(tx, rows).rowcount)
-
-    def _run(self, tx: _Tx, rows: dict[str, Any] | list[dict[str, Any]]) -> Any:
-        many = isinstance(rows, list)
-        params = [self._params(r) for r in rows] if many else self._params(rows)  # type: ignore[arg-type]
-        cursor = tx.cursor()
-        if tx.before:
-            tx.dispatch.before_cursor_execute(tx.sa, cursor, self.sql, params, None, many)
-        try:
-            if many:
-                cursor.executemany(self.sql, params)
-            else:
-                cursor.execute(self.sql, params)
-        except tx.dialect.loaded_dbapi.Error as err:
-            raise tx.failed(err, self.sql, params) from err
-        if tx.after:
-            tx.dispatch.after_cursor_execute(tx.sa, cursor, self.sql, params, None, many)
-        return cursor
-
-    def first(self, tx: _Tx, row: dict[str, Any]) -> dict[str, Any] | None:
-        """The first row of a select, processed like SQLAlchemy's, as a dict; or None."""
-        found = self._run(tx, row).fetchone()
-        if found is None:
-            return None
-        return {
-            key: proc(value) if proc is not None else value
-            for (key, proc), value in zip(self._results, found, strict=True)
-        }
+    return engine
 
 
-class _Tx:
-    """One transaction, as the hot statements (``_Raw``) and the rest (``sa``) see it.
+# ---- the statements every command runs --------------------------------------------------------
 
-    Either around a SQLAlchemy ``Connection`` (a host's, or one with statement listeners
-    to call: SQLAlchemy begins, commits and rolls back), or *lean*: a pooled driver
-    connection of an engine the store made, begun, committed and rolled back here, with
-    a ``Connection`` built on it only if a statement outside the hot path needs one.
-    SQLAlchemy's connect, begin and commit cost about as much as a command's
-    statements; the pool (checkout, reset, invalidation) stays SQLAlchemy's.
-    """
-
-    __slots__ = ("_cursor", "_sa", "after", "before", "dialect", "dispatch", "engine", "fairy")
-
-    def __init__(self, engine: Engine, fairy: Any, conn: Connection | None) -> None:
-        self.engine = engine
-        self.dialect: Dialect = engine.dialect
-        self.fairy = fairy  # the pool's proxy of the driver's connection
-        self._sa = conn
-        self._cursor: Any = None
-        self.dispatch: Any = conn.dispatch if conn is not None else engine.dispatch
-        # asked once per transaction (a few µs a statement); never when lean, which runs
-        # only where nobody listens (``heard``)
-        self.before = conn is not None and bool(self.dispatch.before_cursor_execute)
-        self.after = conn is not None and bool(self.dispatch.after_cursor_execute)
-
-    @classmethod
-    @contextmanager
-    def around(cls, conn: Connection) -> Iterator[_Tx]:
-        """A transaction SQLAlchemy runs on ``conn``: it begins, commits, rolls back."""
-        tx = cls(conn.engine, conn.connection, conn)
-        try:
-            yield tx
-        finally:
-            tx.close_cursor()
-
-    @staticmethod
-    def heard(engine: Engine) -> bool:
-        """Whether statement listeners on ``engine`` expect a ``Connection`` to be called with."""
-        dispatch: Any = engine.dispatch
-        return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
-
-    @property
-    def sa(self) -> Connection:
-        """A SQLAlchemy ``Connection`` in this transaction (built on first use when lean)."""
-        if self._sa is None:
-            # its autobegin finds the driver in our transaction (see _sqlite_engine's hook)
-            self._sa = Connection(self.engine, self.fairy)
-        return self._sa
-
-    def cursor(self) -> Any:
-        if self._cursor is None:
-            self._cursor = self.fairy.cursor()
-        return self._cursor
-
-    def failed(self, err: Any, sql: str, params: Any) -> sa_exc.DBAPIError:
-        """The driver's ``err`` as SQLAlchemy's error, as its own execution would raise it;
-        a lost connection is invalidated, so the pool never hands it out again."""
-        gone = bool(self.dialect.is_disconnect(err, self.fairy.dbapi_connection, self._cursor))
-        if gone and self._sa is None:
-            self.fairy.invalidate(err)
-        wrapped = sa_exc.DBAPIError.instance(
-            sql,
-            params,
-            err,
-            self.dialect.loaded_dbapi.Error,
-            dialect=self.dialect,
-            connection_invalidated=gone,
-        )
-        return cast(sa_exc.DBAPIError, wrapped)  # a driver error always becomes a DBAPIError
-
-    def close_cursor(self) -> None:
-        if self._cursor is not None:
-            self._cursor.close()
-            self._cursor = None
-
-    # ---- a lean transaction's life --------------------------------------------------------
-
-    @classmethod
-    @contextmanager
-    def lean(cls, engine: Engine, *, write: bool) -> Iterator[_Tx]:
-        """A transaction on a pooled driver connection of ``engine``; only where nobody
-        listens to statements (``heard``), and nobody else holds events on ``engine``."""
-        dbapi_error = engine.dialect.loaded_dbapi.Error
-        try:
-            fairy = engine.raw_connection()
-        except dbapi_error as err:  # no connection: as SQLAlchemy's connect() reports it
-            raise sa_exc.DBAPIError.instance(
-                None, None, err, dbapi_error, dialect=engine.dialect
-            ) from err
-        tx = cls(engine, fairy, None)
-        try:
-            if tx.dialect.name == "sqlite":  # the driver leaves beginning to us
-                _sqlite_begin(tx, write=write)
-            yield tx
-            tx._end(commit=True)
-        except BaseException:
-            try:
-                tx._end(commit=False)
-            except sa_exc.DBAPIError:
-                fairy.invalidate()  # in doubt: the pool must not hand it out again
-            raise
-        finally:
-            tx.close_cursor()
-            fairy.close()  # back to the pool, which resets it
-
-    def _end(self, *, commit: bool) -> None:
-        conn = self._sa
-        if conn is not None and conn.in_transaction():  # it began: it ends the transaction
-            if commit:
-                conn.commit()
-            else:
-                conn.rollback()
-            return
-        try:
-            if commit:
-                self.fairy.commit()
-            else:
-                self.fairy.rollback()
-        except self.dialect.loaded_dbapi.Error as err:
-            raise self.failed(err, "COMMIT" if commit else "ROLLBACK", ()) from err
-
-
-_BEGIN_IMMEDIATE = _Raw(sa.text("BEGIN IMMEDIATE"), sqlite.dialect())
-_BEGIN = _Raw(sa.text("BEGIN"), sqlite.dialect())
-
-
-def _sqlite_begin(tx: _Tx, *, write: bool) -> None:
-    """Writers take SQLite's write lock at the start (see ``_sqlite_engine``)."""
-    (_BEGIN_IMMEDIATE if write else _BEGIN).execute(tx, {})
+_DUPLICATE_KEY_MYSQL = 1062
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
-    """The statements every command runs, built and compiled once per store (see ``_Raw``)."""
+class _Statements:
+    """The statements every command runs, compiled once per store's tables and dialect."""
 
-    load: _Raw
-    recall: _Raw
-    insert_enrollment: _Raw
-    update_enrollment: _Raw
-    insert_receipt: _Raw
-    insert_events: _Raw
-    delete_ask: _Raw
-    insert_ask: _Raw
-    delete_timers: _Raw
-    insert_timers: _Raw
-    insert_outbox: _Raw
+    load: Prepared
+    find: Prepared
+    recall: Prepared
+    receipt: Prepared
+    insert_enrollment: Prepared
+    update_enrollment: Prepared
+    update_enrollment_timers: Prepared
+    events: Prepared
+    delete_ask: Prepared
+    insert_ask: Prepared
+    holder: Prepared
+    outbox: Prepared
+    dialect: str
 
     @classmethod
-    def build(cls, t: dict[str, sa.Table], dialect: Dialect) -> _Compiled:
-        e, a, tm = t["enrollments"], t["open_asks"], t["timers"]
+    @lru_cache(maxsize=64)
+    def build(cls, t: Tables, dialect: Dialect) -> _Statements:
+        name = "mysql" if dialect.name == "mariadb" else dialect.name
+        named = named_dialect(dialect)
 
-        def insert(table: sa.Table) -> _Raw:
-            # every column but a database-generated id, so one compiled form fits every row
-            keys = [c.key for c in table.columns if c.autoincrement is not True]
-            return _Raw(table.insert(), dialect, keys)
+        def prepared(
+            statement: sa.ClauseElement, table: sa.Table, keys: Sequence[str] = (), **extra: Any
+        ) -> Prepared:
+            return Prepared.build(statement, dialect, named, list(table.columns), keys, **extra)
 
+        e, a, o = t.enrollments, t.open_asks, t.outbox
+        stored = (
+            e.c.id,
+            e.c.prospect,
+            e.c.ladder,
+            e.c.status,
+            e.c.version,
+            e.c.snapshot,
+            e.c.fired,
+        )
         by_id: sa.BindParameter[str] = sa.bindparam("b_id")
+        # the optimistic check: the row moves only from the version the command read
+        update = e.update().where(e.c.id == by_id, e.c.version == sa.bindparam("b_version"))
+        written = ["status", "version", "snapshot", "fired", "updated_at"]
+        timers = ["timers", "next_due_at", "timer_lease"]
         return cls(
-            load=_Raw(sa.select(e).where(e.c.id == by_id), dialect),
-            recall=_Raw(
-                sa.select(t["idempotency"]).where(t["idempotency"].c.key == sa.bindparam("b_key")),
-                dialect,
+            load=prepared(sa.select(*stored).where(e.c.id == by_id), e),
+            find=prepared(
+                sa.select(*stored)
+                .where(e.c.prospect == sa.bindparam("b_prospect"))
+                .order_by(e.c.id),
+                e,
             ),
-            insert_enrollment=insert(e),
-            # the optimistic check: the row moves only from the version the command read
-            update_enrollment=_Raw(
-                e.update().where(e.c.id == by_id, e.c.version == sa.bindparam("b_version")),
-                dialect,
-                ("status", "version", "snapshot", "fired", "updated_at"),
+            recall=prepared(
+                sa.select(t.idempotency).where(t.idempotency.c.key == sa.bindparam("b_key")),
+                t.idempotency,
             ),
-            insert_receipt=insert(t["idempotency"]),
-            insert_events=insert(t["events"]),
-            delete_ask=_Raw(a.delete().where(a.c.enrollment_id == by_id), dialect),
-            insert_ask=insert(a),
-            delete_timers=_Raw(tm.delete().where(tm.c.enrollment_id == by_id), dialect),
-            insert_timers=insert(tm),
-            insert_outbox=insert(t["outbox"]),
+            receipt=prepared(_insert_new(name, t.idempotency), t.idempotency, rowcount=True),
+            insert_enrollment=prepared(_insert_new(name, e), e, rowcount=True),
+            update_enrollment=prepared(update, e, written, rowcount=True),
+            update_enrollment_timers=prepared(update, e, written + timers, rowcount=True),
+            events=prepared(t.events.insert(), t.events, [c.key for c in t.events.columns]),
+            delete_ask=prepared(a.delete().where(a.c.enrollment_id == by_id), a),
+            insert_ask=prepared(_insert_new(name, a), a, rowcount=True),
+            holder=prepared(sa.select(a).where(a.c.slot == sa.bindparam("b_slot")), a),
+            outbox=prepared(o.insert(), o, [c.key for c in o.columns if c.key != "id"]),
+            dialect=name,
         )
 
+    def insert_new(self, conn: Connection, statement: Prepared, row: dict[str, Any]) -> bool:
+        """Insert ``row`` unless its key is taken; whether it was inserted."""
+        if self.dialect in ("postgresql", "sqlite"):
+            return bool(statement.run(conn, row).rowcount)
+        try:
+            statement.run(conn, row)
+        except sa_exc.IntegrityError as exc:
+            if exc.orig is not None and exc.orig.args[:1] == (_DUPLICATE_KEY_MYSQL,):
+                return False
+            raise
+        return True
 
-_SAFE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,30}$")
+
+def _insert_new(dialect: str, table: sa.Table) -> sa.ClauseElement:
+    """An insert of every column of ``table`` that writes nothing (rowcount 0) when the
+    row's key is taken, where the database can say so without an error that aborts the
+    transaction: ``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite."""
+    if dialect not in ("postgresql", "sqlite"):
+        # MySQL/MariaDB: a duplicate key fails the statement, not the transaction (see
+        # _Statements.insert_new); INSERT IGNORE would also turn truncations into warnings
+        return table.insert()
+
+    def quote(name: str) -> str:  # our names are plain identifiers: quoting keeps their case
+        return f'"{name}"'
+
+    columns = list(table.columns)
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+        f"VALUES ({', '.join(f':{c.key}' for c in columns)}) ON CONFLICT DO NOTHING"
+    )
+    return sa.text(sql).bindparams(*(sa.bindparam(c.key, type_=c.type) for c in columns))
+
+
+def _encode_timers(timers: Sequence[DueTimer]) -> tuple[list[list[Any]], datetime | None]:
+    """The timers column and the soonest due time (the indexed ``next_due_at``)."""
+    if not timers:
+        return [], None
+    rows = [[t.kind, t.due_at.astimezone(UTC).isoformat(), t.rung] for t in timers]
+    return rows, min(t.due_at for t in timers)
+
+
+def _decode_timers(enrollment_id: str, value: Any) -> list[DueTimer]:
+    return [
+        DueTimer(enrollment_id, kind, datetime.fromisoformat(due), rung)
+        for kind, due, rung in value or ()
+    ]
+
+
+def _stored(row: Mapping[str, Any]) -> StoredEnrollment:
+    return StoredEnrollment(
+        id=row["id"],
+        prospect=row["prospect"],
+        ladder=row["ladder"],
+        status=row["status"],
+        version=row["version"],
+        snapshot=row["snapshot"],
+        fired=tuple(row["fired"]),
+    )
 
 
 class SqlStore:
@@ -505,7 +440,12 @@ class SqlStore:
     ``"mysql+pymysql://..."``), an ``Engine``, or a host's open ``Connection``: then
     every write goes into a savepoint of the host's transaction and commits or rolls
     back with the host's own writes (listeners wait for the host's commit).
-    Table names start with ``prefix``. Call ``create_schema()`` once (idempotent).
+    Table names start with ``prefix``. Call ``create_schema()`` once (idempotent; it
+    also upgrades tables of an older schema version in place).
+
+    From a SQLite URL the store makes an engine that is safe for concurrent threads and
+    processes by itself: WAL, a busy timeout, and transactions that take the write lock
+    when they begin, the host's transactions on ``store.engine`` included.
     """
 
     def __init__(
@@ -515,8 +455,7 @@ class SqlStore:
         prefix: str = "commitladder_",
         skip_locked: bool | None = None,
     ) -> None:
-        if not _SAFE_PREFIX.match(prefix):
-            raise ValueError(f"prefix {prefix!r} must be a short SQL identifier")
+        self.tables: Tables = tables(prefix)
         self.prefix = prefix
         self._owns_engine = isinstance(bind, (str, sa.URL))
         self._conn: Connection | None = None
@@ -527,31 +466,65 @@ class SqlStore:
             self.engine = bind
         else:
             self.engine = _make_engine(bind)
-        # the same pool; its connections say "write" to the SQLite begin hook (set once here,
-        # not on every connection: that costs as much as a statement)
-        self._writer = self.engine.execution_options(**{_WRITE: True})
-        dialect = self.engine.dialect
-        self.dialect = dialect.name
+        # the same pool; on SQLite its transactions begin deferred (the store's reads)
+        self._reader: Engine = self.engine.execution_options(**{_READ_ONLY: True})
+        self.dialect: str = self.engine.dialect.name
         if skip_locked is None:
             skip_locked = self.dialect in ("postgresql", "mysql", "mariadb")
         self._skip_locked = skip_locked
-        self.metadata = sa.MetaData()
-        self._t = _tables(self.metadata, prefix)
-        self._r = _Compiled.build(self._t, dialect)
+        self._q = _Statements.build(self.tables, self.engine.dialect)
+        # connections kept between transactions: only in a pool the store made itself (a
+        # host's engine may have a pool of one, or lend a connection it owns, as Django's)
+        self._parked: dict[bool, Parked] = {}
+        if self._owns_engine:
+            self._parked = {
+                True: Parked(self.engine, self.engine),
+                False: Parked(self._reader, self.engine),
+            }
+            # a store dropped without close() gives its connections back
+            weakref.finalize(self, release, self._parked)
         self._pending: list[Callable[[], None]] = []
         # set on the view ``session()`` yields: every call runs in that one transaction
-        self._bound: _Tx | None = None
+        self._bound: Connection | None = None
         if self._conn is not None:
             sa_event.listen(self._conn, "commit", self._host_committed)
             sa_event.listen(self._conn, "rollback", self._host_rolled_back)
 
+    def _view(self) -> SqlStore:
+        """A shallow copy sharing everything (``copy.copy`` costs more than a statement)."""
+        view = object.__new__(SqlStore)
+        view.__dict__.update(self.__dict__)
+        return view
+
+    @property
+    def metadata(self) -> sa.MetaData:
+        """The ``MetaData`` holding the store's tables (``tables.metadata``)."""
+        return self.tables.metadata
+
     @classmethod
     def joined(cls, connection: Connection, like: SqlStore) -> SqlStore:
-        """A store on the host's ``connection`` with ``like``'s settings (one per request)."""
-        return cls(connection, prefix=like.prefix, skip_locked=like._skip_locked)
+        """A store on the host's ``connection`` with ``like``'s settings (one per request).
+
+        Cheap: it shares ``like``'s tables and statements."""
+        joined = like._view()
+        joined._owns_engine = False
+        joined._conn = connection
+        joined.engine = connection.engine
+        joined._reader = connection.engine
+        joined._parked = {}
+        if connection.engine.dialect is not like.engine.dialect:
+            joined._q = _Statements.build(like.tables, connection.engine.dialect)
+            joined.dialect = connection.engine.dialect.name
+        joined._pending = []
+        joined._bound = None
+        sa_event.listen(connection, "commit", joined._host_committed)
+        sa_event.listen(connection, "rollback", joined._host_rolled_back)
+        return joined
 
     def close(self) -> None:
-        """Release the connection pool if this store created it."""
+        """Give back the connections kept for the next command, and release the
+        connection pool if this store created it."""
+        release(self._parked)
         if self._owns_engine:
             self.engine.dispose()
 
@@ -560,30 +533,28 @@ class SqlStore:
 
     # ---- transactions and errors (the one boundary for foreign errors) --------------------
 
-    @contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[_Tx]:
-        """One transaction (or, inside ``session()``, the session's)."""
-        try:
-            if self._bound is not None:
-                yield self._bound  # inside session(): its transaction commits or rolls back
-            elif self._conn is not None:
-                with self._conn.begin_nested(), _Tx.around(self._conn) as tx:
-                    yield tx
-            elif self._owns_engine and not _Tx.heard(self.engine):
-                with _Tx.lean(self.engine, write=write) as tx:
-                    yield tx
-            else:
-                bind = self._writer if write else self.engine
-                with bind.connect() as conn, conn.begin(), _Tx.around(conn) as tx:
-                    yield tx
-        except sa_exc.DBAPIError as exc:
-            raise _translate(exc) from exc
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Connection]:
+        """One transaction (or, inside ``session()``, the session's, which commits or
+        rolls back when the session ends; with a host's connection, a savepoint of the
+        host's transaction)."""
+        if self._bound is not None:
+            return nullcontext(self._bound)
+        return self._new_transaction(write=write)
 
     @contextmanager
-    def _sa(self, *, write: bool = True) -> Iterator[Connection]:
-        """The transaction's SQLAlchemy ``Connection``, for statements off the hot path."""
-        with self._tx(write=write) as tx:
-            yield tx.sa
+    def _new_transaction(self, *, write: bool) -> Iterator[Connection]:
+        try:
+            if self._conn is not None:
+                with self._conn.begin_nested():
+                    yield self._conn
+            elif self._parked:
+                with self._parked[write].connection() as conn, conn.begin():
+                    yield conn
+            else:
+                with (self.engine if write else self._reader).begin() as conn:
+                    yield conn
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc) from exc
 
     @contextmanager
     def session(self) -> Iterator[SqlStore]:
@@ -598,16 +569,10 @@ class SqlStore:
         if self._bound is not None:
             yield self
             return
-        try:
-            with self._tx() as tx:
-                bound = copy.copy(self)
-                bound._bound = tx
-                yield bound
-        except _Integrity as exc:
-            if exc.name is None:
-                raise
-            # named only now: the failed statement aborted the transaction it ran in
-            raise exc.name(self) from exc.__cause__
+        with self._transaction() as conn:
+            bound = self._view()
+            bound._bound = conn
+            yield bound
 
     def _host_committed(self, conn: Connection) -> None:
         callbacks, self._pending = self._pending, []
@@ -626,65 +591,98 @@ class SqlStore:
     # ---- schema ---------------------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create the tables if missing and record the schema version (idempotent)."""
-        meta = self._t["meta"]
-        with self._sa() as conn:
-            self.metadata.create_all(conn, checkfirst=True)
-            found = conn.execute(
-                sa.select(meta.c.value).where(meta.c.name == "schema_version")
-            ).scalar()
-            if found is None:
-                conn.execute(meta.insert().values(name="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(found) > SCHEMA_VERSION:
+        """Create the tables if missing, upgrade tables of an older schema version in
+        place, and record the schema version (idempotent)."""
+        t = self.tables
+        with self._transaction() as conn:
+            found = self._version_in(conn)
+            if found is not None and found > SCHEMA_VERSION:
                 raise StoreError(
                     f"the tables with prefix {self.prefix!r} are at schema version {found}, "
                     f"newer than this commitladder ({SCHEMA_VERSION}); upgrade commitladder"
                 )
+            if found is not None and found < SCHEMA_VERSION:
+                self._upgrade(conn, found)
+            t.metadata.create_all(conn, checkfirst=True)
+            if found is None:
+                conn.execute(
+                    t.meta.insert().values(name="schema_version", value=str(SCHEMA_VERSION))
+                )
+            elif found < SCHEMA_VERSION:
+                conn.execute(
+                    t.meta.update()
+                    .where(t.meta.c.name == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
+                )
+
+    def _version_in(self, conn: Connection) -> int | None:
+        meta = self.tables.meta
+        if not sa.inspect(conn).has_table(meta.name):
+            return None
+        found = conn.execute(
+            sa.select(meta.c.value).where(meta.c.name == "schema_version")
+        ).scalar()
+        return int(found) if found is not None else None
+
+    def _upgrade(self, conn: Connection, found: int) -> None:
+        """Bring tables of schema version ``found`` to this one. Each step checks what
+        is there first, so an upgrade cut short (MySQL commits every DDL statement)
+        completes when ``create_schema()`` runs again."""
+        if found < 2:
+            self._upgrade_timers_into_enrollments(conn)
+
+    def _upgrade_timers_into_enrollments(self, conn: Connection) -> None:
+        """Version 1 kept one row per timer in ``<prefix>timers``; version 2 keeps an
+        enrollment's timers in its own row, with the soonest due time indexed."""
+        e = self.tables.enrollments
+        inspector = sa.inspect(conn)
+        present = {c["name"] for c in inspector.get_columns(e.name)}
+        for column in (e.c.timers, e.c.next_due_at, e.c.timer_lease):
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {e.name} ADD COLUMN {column.name} {kind}")
+        for index in e.indexes:
+            index.create(conn, checkfirst=True)
+        if not inspector.has_table(f"{self.prefix}timers"):
+            return
+        old = _v1_timers(sa.MetaData(), self.prefix)
+        by_enrollment: dict[str, list[DueTimer]] = {}
+        for row in conn.execute(sa.select(old).order_by(old.c.due_at, old.c.id)):
+            by_enrollment.setdefault(row.enrollment_id, []).append(
+                DueTimer(row.enrollment_id, row.kind, row.due_at, row.rung)
+            )
+        for eid, timers in by_enrollment.items():
+            encoded, next_due = _encode_timers(timers)
+            conn.execute(
+                e.update().where(e.c.id == eid).values(timers=encoded, next_due_at=next_due)
+            )
+        old.drop(conn)
 
     def schema_version(self) -> int | None:
-        """The schema version ``create_schema`` recorded, or ``None`` before it ran."""
-        meta = self._t["meta"]
-        with self._sa(write=False) as conn:
-            try:
-                found = conn.execute(
-                    sa.select(meta.c.value).where(meta.c.name == "schema_version")
-                ).scalar()
-            except StoreError:
-                return None
-        return int(found) if found is not None else None
+        """The schema version recorded in the database, or ``None`` before ``create_schema()``."""
+        with self._transaction(write=False) as conn:
+            return self._version_in(conn)
 
     def drop_schema(self) -> None:
         """Drop every table of this prefix (tests, teardown)."""
-        with self._sa() as conn:
-            self.metadata.drop_all(conn, checkfirst=True)
+        with self._transaction() as conn:
+            self.tables.metadata.drop_all(conn, checkfirst=True)
 
     # ---- enrollments ----------------------------------------------------------------------
 
-    def _stored(self, row: Mapping[Any, Any]) -> StoredEnrollment:
-        return StoredEnrollment(
-            id=row["id"],
-            prospect=row["prospect"],
-            ladder=row["ladder"],
-            status=row["status"],
-            version=row["version"],
-            snapshot=row["snapshot"],
-            fired=tuple(row["fired"]),
-        )
-
     def load(self, enrollment_id: str) -> StoredEnrollment | None:
-        with self._tx(write=False) as tx:
-            row = self._r.load.first(tx, {"b_id": enrollment_id})
-        return self._stored(row) if row is not None else None
+        with self._transaction(write=False) as conn:
+            rows = self._q.load.rows(conn, {"b_id": enrollment_id})
+        return _stored(rows[0]) if rows else None
 
     def find(self, prospect: str) -> list[StoredEnrollment]:
-        t = self._t["enrollments"]
-        with self._sa(write=False) as conn:
-            rows = conn.execute(sa.select(t).where(t.c.prospect == prospect).order_by(t.c.id))
-            return [self._stored(row._mapping) for row in rows]
+        with self._transaction(write=False) as conn:
+            rows = self._q.find.rows(conn, {"b_prospect": prospect})
+        return [_stored(row) for row in rows]
 
     def events(self, enrollment_id: str) -> list[dict[str, Any]]:
-        t = self._t["events"]
-        with self._sa(write=False) as conn:
+        t = self.tables.events
+        with self._transaction(write=False) as conn:
             rows = conn.execute(
                 sa.select(t.c.body).where(t.c.enrollment_id == enrollment_id).order_by(t.c.seq)
             )
@@ -692,225 +690,211 @@ class SqlStore:
 
     def count(self) -> int:
         """How many enrollments are stored."""
-        t = self._t["enrollments"]
-        with self._sa(write=False) as conn:
+        t = self.tables.enrollments
+        with self._transaction(write=False) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
 
-    def apply(self, change: Change) -> None:
-        q = self._r
+    def apply(self, change: Change) -> Receipt | None:
+        """Write ``change`` in one transaction; ``None`` when written, or the first
+        ``Receipt`` when the change's idempotency key was used already (nothing written)."""
+        q = self._q
         eid = change.enrollment_id
-        now = change.now
         new = change.expected_version == 0
-        stage = "enrollment"
-        try:
-            with self._tx() as tx:
-                row = {
-                    "status": change.status,
-                    "version": change.expected_version + 1,
-                    "snapshot": change.snapshot,
-                    "fired": list(change.fired),
-                    "updated_at": now,
-                }
-                if new:
-                    q.insert_enrollment.execute(
-                        tx,
-                        rows={
-                            "id": eid,
-                            "prospect": change.prospect,
-                            "ladder": change.ladder,
-                            **row,
-                        },
-                    )
-                else:
-                    row.update(b_id=eid, b_version=change.expected_version)
-                    if q.update_enrollment.execute(tx, row) != 1:
-                        raise ConflictError(
-                            f"enrollment {eid!r} moved past version {change.expected_version}; "
-                            "another writer changed it first"
-                        )
+        with self._transaction() as conn:
+            try:
                 if change.receipt is not None:
-                    stage = "receipt"
-                    self._insert_receipt(tx, change.receipt, now)
-                stage = "events"
+                    first = self._remember_in(conn, change.receipt, change.now)
+                    if first is not None:
+                        return first
+                self._write_enrollment(conn, change, new)
                 if change.events:
-                    q.insert_events.execute(
-                        tx,
-                        rows=_one_or_many(
-                            [
-                                {
-                                    "enrollment_id": eid,
-                                    "seq": ev["seq"],
-                                    "type": ev["type"],
-                                    "at": datetime.fromisoformat(ev["at"]),
-                                    "body": dict(ev),
-                                }
-                                for ev in change.events
-                            ]
-                        ),
-                    )
+                    rows = [
+                        {
+                            "enrollment_id": eid,
+                            "seq": ev["seq"],
+                            "type": ev["type"],
+                            "at": datetime.fromisoformat(ev["at"]),
+                            "body": dict(ev),
+                        }
+                        for ev in change.events
+                    ]
+                    q.events.run_many(conn, rows)
                 if change.ask_changed:
-                    stage = "open_ask"
                     if change.had_ask and not new:
-                        q.delete_ask.execute(tx, {"b_id": eid})
-                    ask = change.open_ask
-                    if ask is not None:
-                        q.insert_ask.execute(
-                            tx,
-                            rows={
-                                "slot": ask.slot,
-                                "enrollment_id": eid,
-                                "prospect": ask.prospect,
-                                "rung": ask.rung,
-                                "channel": ask.channel,
-                                "seq": ask.seq,
-                                "asked_at": ask.asked_at,
-                                "expires_at": ask.expires_at,
-                            },
-                        )
-                if change.timers_changed:
-                    stage = "timers"
-                    if change.had_timers and not new:
-                        q.delete_timers.execute(tx, {"b_id": eid})
-                    if change.timers:
-                        q.insert_timers.execute(
-                            tx,
-                            rows=_one_or_many(
-                                [
-                                    {
-                                        "enrollment_id": eid,
-                                        "kind": timer.kind,
-                                        "due_at": timer.due_at,
-                                        "rung": timer.rung,
-                                        "lease_until": None,
-                                    }
-                                    for timer in change.timers
-                                ]
-                            ),
-                        )
-                stage = "outbox"
+                        q.delete_ask.run(conn, {"b_id": eid})
+                    if change.open_ask is not None:
+                        self._open_ask(conn, change)
                 if change.messages:
-                    q.insert_outbox.execute(
-                        tx,
-                        rows=_one_or_many(
-                            [
-                                {
-                                    "key": m.key,
-                                    "enrollment_id": eid,
-                                    "kind": m.kind,
-                                    "status": "pending",
-                                    "attempts": 0,
-                                    "next_attempt_at": now or m.at,
-                                    "lease_until": None,
-                                    "sent_at": None,
-                                    "last_error": None,
-                                    "body": m.to_dict(),
-                                }
-                                for m in change.messages
-                            ]
-                        ),
-                    )
-        except _Integrity as exc:
-            self._name_rule(exc, lambda store: store._integrity(stage, change))
+                    at = change.now
+                    rows = [
+                        {
+                            "key": m.key,
+                            "enrollment_id": eid,
+                            "kind": m.kind,
+                            "status": "pending",
+                            "attempts": 0,
+                            "next_attempt_at": at or m.at,
+                            "lease_until": None,
+                            "sent_at": None,
+                            "last_error": None,
+                            "body": m.to_dict(),
+                        }
+                        for m in change.messages
+                    ]
+                    q.outbox.run_many(conn, rows)
+            except sa_exc.IntegrityError as exc:
+                raise ConflictError(
+                    f"enrollment {eid!r} was written by another worker at the same time; "
+                    "reload and try again"
+                ) from exc
+        return None
 
-    def _integrity(self, stage: str, change: Change) -> LadderError:
-        """A unique key said no: name the rule it guards."""
-        if stage == "open_ask" and change.open_ask is not None:
-            a = self._t["open_asks"]
-            with self._sa(write=False) as conn:
-                row = conn.execute(sa.select(a).where(a.c.slot == change.open_ask.slot)).first()
-            if row is not None:
-                holder = OpenAsk(**row._mapping)
-                return ask_pending(holder, change.enrollment_id, change.open_ask.rung)
-        if stage == "receipt" and change.receipt is not None:
-            return self._key_taken(change.receipt)
-        return ConflictError(
-            f"enrollment {change.enrollment_id!r} was written by another worker at the same "
-            f"time ({stage}); reload and try again"
-        )
+    def _write_enrollment(self, conn: Connection, change: Change, new: bool) -> None:
+        q = self._q
+        eid = change.enrollment_id
+        row: dict[str, Any] = {
+            "status": change.status,
+            "version": change.expected_version + 1,
+            "snapshot": change.snapshot,
+            "fired": list(change.fired),
+            "updated_at": change.now,
+        }
+        if new or change.timers_changed:
+            row["timers"], row["next_due_at"] = _encode_timers(change.timers)
+            row["timer_lease"] = None
+        if new:
+            row.update(id=eid, prospect=change.prospect, ladder=change.ladder)
+            if not q.insert_new(conn, q.insert_enrollment, row):
+                raise ConflictError(
+                    f"enrollment {eid!r} was enrolled by another worker at the same time"
+                )
+            return
+        row.update(b_id=eid, b_version=change.expected_version)
+        update = q.update_enrollment_timers if "timers" in row else q.update_enrollment
+        if update.run(conn, row).rowcount != 1:
+            raise ConflictError(
+                f"enrollment {eid!r} moved past version {change.expected_version}; "
+                "another writer changed it first"
+            )
 
-    def _insert_receipt(self, tx: _Tx, r: Receipt, now: datetime | None) -> None:
+    def _open_ask(self, conn: Connection, change: Change) -> None:
+        """Take the prospect's open-ask slot, or raise the ``AskPending`` of its holder."""
+        ask = change.open_ask
+        assert ask is not None
         row = {
-            "key": r.key,
-            "command": r.command,
-            "enrollment_id": r.enrollment_id,
-            "result": dict(r.result),
+            "slot": ask.slot,
+            "enrollment_id": change.enrollment_id,
+            "prospect": ask.prospect,
+            "rung": ask.rung,
+            "channel": ask.channel,
+            "seq": ask.seq,
+            "asked_at": ask.asked_at,
+            "expires_at": ask.expires_at,
+        }
+        if self._q.insert_new(conn, self._q.insert_ask, row):
+            return
+        found = self._q.holder.rows(conn, {"b_slot": ask.slot})
+        if not found:
+            raise ConflictError(
+                f"the open ask of {ask.prospect!r} was answered while {change.enrollment_id!r} "
+                "asked; reload and try again"
+            )
+        raise ask_pending(OpenAsk(**found[0]), change.enrollment_id, ask.rung)
+
+    def _remember_in(
+        self, conn: Connection, receipt: Receipt, now: datetime | None
+    ) -> Receipt | None:
+        row = {
+            "key": receipt.key,
+            "command": receipt.command,
+            "enrollment_id": receipt.enrollment_id,
+            "result": dict(receipt.result),
             "created_at": now,
         }
-        self._r.insert_receipt.execute(tx, row)
+        if self._q.insert_new(conn, self._q.receipt, row):
+            return None
+        first = self._recall_in(conn, receipt.key)
+        if first is None:
+            raise ConflictError(
+                f"idempotency key {receipt.key!r} was taken and released meanwhile; try again"
+            )
+        return first
 
-    def remember(self, receipt: Receipt, now: datetime) -> None:
-        try:
-            with self._tx() as tx:
-                self._insert_receipt(tx, receipt, now)
-        except _Integrity as exc:
-            self._name_rule(exc, lambda store: store._key_taken(receipt))
+    def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
+        """Store the receipt of a refused command; ``None`` when stored, or the first
+        ``Receipt`` when its key was used already (nothing written)."""
+        with self._transaction() as conn:
+            return self._remember_in(conn, receipt, now)
 
-    def _name_rule(self, exc: _Integrity, name: Callable[[SqlStore], LadderError]) -> NoReturn:
-        """Raise the error a unique key's refusal means, once it can be looked up: now, or
-        (inside ``session()``) after the session rolled back the aborted transaction."""
-        if self._bound is not None:
-            raise _Integrity(str(exc), name=name) from exc.__cause__
-        raise name(self) from exc.__cause__
-
-    def _key_taken(self, receipt: Receipt) -> LadderError:
-        """The key of ``receipt`` was taken: the first receipt, or a conflict if it is gone."""
-        first = self.recall(receipt.key)
-        if first is not None:
-            return KeyReplayed(first)
-        return ConflictError(f"idempotency key {receipt.key!r} was taken and released meanwhile")
+    def _recall_in(self, conn: Connection, key: str) -> Receipt | None:
+        rows = self._q.recall.rows(conn, {"b_key": key})
+        if not rows:
+            return None
+        row = rows[0]
+        return Receipt(row["key"], row["command"], row["enrollment_id"], row["result"])
 
     def recall(self, key: str) -> Receipt | None:
-        with self._tx(write=False) as tx:
-            row = self._r.recall.first(tx, {"b_key": key})
-        if row is None:
-            return None
-        return Receipt(row["key"], row["command"], row["enrollment_id"], row["result"])
+        with self._transaction(write=False) as conn:
+            return self._recall_in(conn, key)
 
     def open_asks(self) -> list[OpenAsk]:
         """Every open ask held now (for tests and inspection)."""
-        a = self._t["open_asks"]
-        with self._sa(write=False) as conn:
+        a = self.tables.open_asks
+        with self._transaction(write=False) as conn:
             rows = conn.execute(sa.select(a).order_by(a.c.slot)).all()
         return [OpenAsk(**r._mapping) for r in rows]
 
     # ---- timers ---------------------------------------------------------------------------
 
     def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
-        tm = self._t["timers"]
+        """The due timers of up to ``limit`` enrollments whose soonest timer is due and
+        not leased by another worker; their enrollments are leased until ``lease_until``."""
+        e = self.tables.enrollments
         query = (
-            sa.select(tm.c.id, tm.c.enrollment_id, tm.c.kind, tm.c.due_at, tm.c.rung)
-            .where(tm.c.due_at <= now, sa.or_(tm.c.lease_until.is_(None), tm.c.lease_until <= now))
-            .order_by(tm.c.due_at)
+            sa.select(e.c.id, e.c.timers)
+            .where(
+                e.c.next_due_at <= now,
+                sa.or_(e.c.timer_lease.is_(None), e.c.timer_lease <= now),
+            )
+            .order_by(e.c.next_due_at)
             .limit(limit)
         )
-        rows = self._claim(tm, query, lease_until)
-        return [DueTimer(r.enrollment_id, r.kind, r.due_at, r.rung) for r in rows]
+        rows = self._claim(e, e.c.timer_lease, query, lease_until)
+        due = [t for row in rows for t in _decode_timers(row.id, row.timers) if t.due_at <= now]
+        return sorted(due, key=lambda t: t.due_at)
 
-    def _claim(self, table: sa.Table, query: sa.Select[Any], lease_until: datetime) -> list[Any]:
+    def _claim(
+        self, table: sa.Table, lease: sa.Column[Any], query: sa.Select[Any], lease_until: datetime
+    ) -> list[Any]:
         """Lease the rows ``query`` finds (skipping rows other workers hold, where the
         database can) so that no two workers take the same one."""
         if self._skip_locked:
             query = query.with_for_update(skip_locked=True)
-        with self._sa() as conn:
+        key = table.primary_key.columns.values()[0]
+        with self._transaction() as conn:
             rows = list(conn.execute(query).all())
             if rows:
                 conn.execute(
                     table.update()
-                    .where(table.c.id.in_([r.id for r in rows]))
-                    .values(lease_until=lease_until)
+                    .where(key.in_([getattr(r, key.key) for r in rows]))
+                    .values({lease: lease_until})
                 )
         return rows
 
     def timers(self) -> list[DueTimer]:
         """Every stored timer, soonest first (for tests and inspection)."""
-        tm = self._t["timers"]
-        with self._sa(write=False) as conn:
-            rows = conn.execute(sa.select(tm).order_by(tm.c.due_at, tm.c.id)).all()
-        return [DueTimer(r.enrollment_id, r.kind, r.due_at, r.rung) for r in rows]
+        e = self.tables.enrollments
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                sa.select(e.c.id, e.c.timers).where(e.c.next_due_at.is_not(None))
+            ).all()
+        found = [t for row in rows for t in _decode_timers(row.id, row.timers)]
+        return sorted(found, key=lambda t: (t.due_at, t.enrollment_id))
 
     # ---- outbox ---------------------------------------------------------------------------
 
-    def _entry(self, row: Any) -> OutboxEntry:
+    @staticmethod
+    def _entry(row: Any) -> OutboxEntry:
         return OutboxEntry(
             message=Message.from_dict(row.body),
             status=row.status,
@@ -921,7 +905,7 @@ class SqlStore:
         )
 
     def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
-        o = self._t["outbox"]
+        o = self.tables.outbox
         query = (
             sa.select(o)
             .where(
@@ -932,11 +916,11 @@ class SqlStore:
             .order_by(o.c.id)
             .limit(limit)
         )
-        return [self._entry(r) for r in self._claim(o, query, lease_until)]
+        return [self._entry(r) for r in self._claim(o, o.c.lease_until, query, lease_until)]
 
     def message_sent(self, key: str, now: datetime) -> None:
-        o = self._t["outbox"]
-        with self._sa() as conn:
+        o = self.tables.outbox
+        with self._transaction() as conn:
             conn.execute(
                 o.update()
                 .where(o.c.key == key)
@@ -950,50 +934,39 @@ class SqlStore:
             )
 
     def message_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
-        o = self._t["outbox"]
+        """Record a failed attempt; ``error`` may be any text (lone surrogates and NUL
+        bytes, which databases refuse, are escaped)."""
+        o = self.tables.outbox
         values: dict[str, Any] = {
             "attempts": o.c.attempts + 1,
-            "last_error": error[:2000],
+            "last_error": clean_text(error),
             "lease_until": None,
             "status": "pending" if retry_at is not None else "dead",
         }
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
-        with self._sa() as conn:
+        with self._transaction() as conn:
             conn.execute(o.update().where(o.c.key == key).values(**values))
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
         """The outbox, oldest first; ``status`` keeps only ``pending``, ``sent`` or ``dead``."""
-        o = self._t["outbox"]
+        o = self.tables.outbox
         query = sa.select(o).order_by(o.c.id)
         if status is not None:
             query = query.where(o.c.status == status)
-        with self._sa(write=False) as conn:
+        with self._transaction(write=False) as conn:
             return [self._entry(r) for r in conn.execute(query)]
 
     def redrive(self, keys: Sequence[str] | None, now: datetime) -> int:
-        o = self._t["outbox"]
+        o = self.tables.outbox
         query = o.update().where(o.c.status == "dead")
         if keys is not None:
             query = query.where(o.c.key.in_(list(keys)))
-        with self._sa() as conn:
+        with self._transaction() as conn:
             done = conn.execute(
                 query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
             )
             return int(done.rowcount)
-
-
-class _Integrity(StoreError):
-    """Internal: a unique key refused a write; ``SqlStore.apply`` names the rule."""
-
-    def __init__(self, text: str, *, name: Callable[[SqlStore], LadderError] | None = None) -> None:
-        super().__init__(text)
-        self.name = name  # looks the rule up (on a store outside the session) to name it
-
-
-def _one_or_many(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
-    """One row as a plain execute, several as one executemany (batched by the dialect)."""
-    return rows[0] if len(rows) == 1 else rows
 
 
 # SQLSTATE / driver codes that mean "another transaction got in the way: try again"
@@ -1005,7 +978,7 @@ def _translate(exc: sa_exc.DBAPIError) -> StoreError:
     """Map a driver error to ours: the one place foreign errors are understood."""
     orig = exc.orig
     if isinstance(exc, sa_exc.IntegrityError):
-        return _Integrity(str(orig))
+        return ConflictError(f"another writer got there first: {orig}")
     sqlstate = getattr(orig, "sqlstate", None)
     code = orig.args[0] if orig is not None and orig.args else None
     text = str(orig).lower()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from ._errors import AskPending, NotEnrolled, StoreError
+from ._errors import AskPending, NotEnrolled
 from ._messaging import Message
 from ._values import Ask
 
@@ -24,7 +24,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "Change",
     "DueTimer",
-    "KeyReplayed",
     "NotEnrolled",
     "OpenAsk",
     "OutboxEntry",
@@ -34,18 +33,11 @@ __all__ = [
     "ask_pending",
 ]
 
-SCHEMA_VERSION = 1
-"""The version of the tables a durable store writes; ``create_schema`` records it."""
+SCHEMA_VERSION = 2
+"""The version of the tables a durable store writes; ``create_schema`` records it (2: an
+enrollment's timers live in its own row)."""
 
 OutboxStatus = Literal["pending", "sent", "dead"]
-
-
-class KeyReplayed(StoreError):
-    """The idempotency key was used already; ``receipt`` holds the first result."""
-
-    def __init__(self, receipt: Receipt) -> None:
-        super().__init__(f"idempotency key {receipt.key!r} was already applied")
-        self.receipt = receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +158,12 @@ class Store(Protocol):
         """The enrollment's events as ``Event.to_dict()`` dicts, oldest first."""
 
     def apply(self, change: Change) -> Receipt | None:
-        """Write ``change`` atomically; ``None`` when written.
+        """Write ``change`` atomically; return ``None`` once it is written.
 
-        Returns the first receipt, writing nothing, when the change's idempotency key was
-        used already. Raises ``ConflictError`` when the version moved and ``AskPending``
-        when the prospect's open-ask slot is held by another enrollment; on any error
+        When ``change.receipt``'s idempotency key was used already, write nothing and
+        return the first ``Receipt`` stored under it: a replay is an answer, not an
+        error. Raises ``ConflictError`` when the version moved and ``AskPending`` when
+        the prospect's open-ask slot is held by another enrollment; on any error
         nothing is written.
         """
 
@@ -178,13 +171,14 @@ class Store(Protocol):
         """The receipt stored under an idempotency key, if any."""
 
     def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
-        """Store the receipt of a refused command, and nothing else; ``None`` when stored.
+        """Store the receipt of a refused command, and nothing else; ``None`` once stored.
 
-        Returns the first receipt, writing nothing, when the key was used already.
+        When the key was used already, write nothing and return the first ``Receipt``.
         """
 
     def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
-        """Up to ``limit`` timers due at ``now`` not leased by another worker; lease them."""
+        """Timers due at ``now`` not leased by another worker, of at most ``limit``
+        enrollments, soonest first; lease them until ``lease_until``."""
 
     def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
         """Up to ``limit`` pending messages due for an attempt; lease them."""
@@ -193,7 +187,11 @@ class Store(Protocol):
         """Mark a message delivered (only after the messenger returned)."""
 
     def message_failed(self, key: str, error: str, retry_at: datetime | None) -> None:
-        """Record a failed attempt: retry at ``retry_at``, or dead-letter it when ``None``."""
+        """Record a failed attempt: retry at ``retry_at``, or dead-letter it when ``None``.
+
+        ``error`` may be any ``str``: a store keeps what it cannot store as text
+        (lone surrogates, NUL) escaped, never refuses it.
+        """
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
         """The outbox, oldest first, optionally only one status."""

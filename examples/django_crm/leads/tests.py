@@ -42,7 +42,7 @@ class LadderTestCase(TransactionTestCase):
     def setUp(self) -> None:
         # the ladder tables are the store's, not Django's: flush does not empty them
         with connection.cursor() as cursor:
-            for table in ("events", "open_asks", "timers", "outbox", "idempotency"):
+            for table in ("events", "open_asks", "outbox", "idempotency"):
                 cursor.execute(f"DELETE FROM commitladder_{table}")
             cursor.execute("DELETE FROM commitladder_enrollments")
         self.heard: list[str] = []

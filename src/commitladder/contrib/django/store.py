@@ -10,6 +10,7 @@ or closes it. Listeners run on Django's ``transaction.on_commit``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 
 from commitladder.sql import SqlStore
@@ -36,6 +37,11 @@ __all__ = ["PREFIX", "DjangoStore"]
 
 PREFIX = "commitladder_"
 """The table prefix of the ladder tables that the app's migration creates."""
+
+# one SqlStore per (database alias, prefix), whatever the number of DjangoStore objects:
+# building one (an engine, its dialect) costs milliseconds; joining it to a connection, not
+_stores: dict[tuple[str, str], SqlStore] = {}
+_stores_lock = threading.Lock()
 
 
 class _Lent:
@@ -111,42 +117,45 @@ class DjangoStore:
     def __init__(self, using: str = DEFAULT_DB_ALIAS, *, prefix: str = PREFIX) -> None:
         self.using = using
         self.prefix = prefix
-        self._engine: Engine | None = None
 
     def __repr__(self) -> str:
         return f"<DjangoStore using={self.using!r} prefix={self.prefix!r}>"
 
-    def _engine_for(self, vendor: str) -> Engine:
-        if self._engine is None:
-            using = self.using
-            options: dict[str, Any] = {}
-            if vendor == "postgresql":
-                options["use_native_hstore"] = False  # never register types on Django's conn
-            engine = sa.create_engine(
-                _dialect_url(vendor),
-                creator=lambda: _Lent(connections[using].connection),
-                poolclass=NullPool,
-                **options,
-            )
-            if vendor == "sqlite":
-                engine.dialect.colspecs = {
-                    **engine.dialect.colspecs,
-                    sa.DateTime: _ConvertedDateTime,
-                }
-            self._engine = engine
-        return self._engine
+    def _store_for(self, vendor: str) -> SqlStore:
+        """The one ``SqlStore`` of this alias and prefix (its engine lends Django's
+        connection), built on first use; each call joins it to the connection cheaply."""
+        with _stores_lock:
+            found = _stores.get((self.using, self.prefix))
+            if found is None or found.engine.url.get_backend_name() != vendor:
+                found = _stores[self.using, self.prefix] = self._build(vendor)
+            return found
+
+    def _build(self, vendor: str) -> SqlStore:
+        using = self.using
+        options: dict[str, Any] = {}
+        if vendor == "postgresql":
+            options["use_native_hstore"] = False  # never register types on Django's conn
+        engine = sa.create_engine(
+            _dialect_url(vendor),
+            creator=lambda: _Lent(connections[using].connection),
+            poolclass=NullPool,
+            **options,
+        )
+        if vendor == "sqlite":
+            engine.dialect.colspecs = {**engine.dialect.colspecs, sa.DateTime: _ConvertedDateTime}
+        return SqlStore(engine, prefix=self.prefix)
 
     @contextmanager
     def _sql(self) -> Iterator[SqlStore]:
-        """A ``SqlStore`` joined to Django's connection, inside an atomic block: the
-        host's (the store's savepoints suffice there) or, outside one, its own."""
+        """The alias's ``SqlStore`` joined to Django's connection, inside an atomic block:
+        the host's (the store's savepoints suffice there) or, outside one, its own."""
         django_conn = connections[self.using]
         with nullcontext() if django_conn.in_atomic_block else transaction.atomic(self.using):
             django_conn.ensure_connection()
-            engine = self._engine_for(django_conn.vendor)
-            with engine.connect() as conn:
+            store = self._store_for(django_conn.vendor)
+            with store.engine.connect() as conn:
                 conn.begin()  # SQLAlchemy's bookkeeping only: Django began the transaction
-                yield SqlStore(conn, prefix=self.prefix)
+                yield SqlStore.joined(conn, store)
 
     # ---- the Store protocol, delegated --------------------------------------------------
 
@@ -178,17 +187,17 @@ class DjangoStore:
         with self._sql() as store:
             return store.events(enrollment_id)
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: Change) -> Receipt | None:
         with self._sql() as store:
-            store.apply(change)
+            return store.apply(change)
 
     def recall(self, key: str) -> Receipt | None:
         with self._sql() as store:
             return store.recall(key)
 
-    def remember(self, receipt: Receipt, now: datetime) -> None:
+    def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
         with self._sql() as store:
-            store.remember(receipt, now)
+            return store.remember(receipt, now)
 
     def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
         with self._sql() as store:
