@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,3 +142,37 @@ def test_a_follow_up_after_the_deadline_is_refused_before_expire_runs() -> None:
     assert lapsed.value.expired_at == ask.expires_at
     assert e.pending is not None
     assert e.pending.follow_ups == 1
+
+
+def test_a_long_climb_keeps_a_snapshot_of_bounded_size_and_counts_every_ask() -> None:
+    """Regression: the snapshot listed every ask, so a command's cost grew with the climb."""
+    ladder = cl.Ladder.from_dict(
+        {
+            "ladder": "loop",
+            "start": "a",
+            "rungs": {
+                "a": {"kind": "call", "size": 1, "next": "won", "on_decline": "b"},
+                "b": {"kind": "call", "size": 1, "next": "won", "on_decline": "a", "max_asks": 60},
+            },
+            "ends": {"won": {"result": "won"}},
+        }
+    )
+    e = ladder.enroll("p", now=T0)
+    sizes = []
+    first = None
+    for n in range(120):
+        ask = e.ask("a" if n % 2 == 0 else "b", now=T0 + n * DAY)
+        first = first or ask
+        e.decline(now=T0 + n * DAY)
+        sizes.append(len(json.dumps(e.snapshot())))
+    assert max(sizes[40:]) - min(sizes[40:]) < 40, "the snapshot stopped growing"
+    assert e.snapshot()["asks"] == {"a": 60, "b": 60}
+    e.ask("a", now=T0 + 200 * DAY)
+    e.decline(now=T0 + 200 * DAY)  # the ladder sends them to b again
+    with pytest.raises(cl.AskLimitReached):  # b's 61st ask: counted across the window
+        e.ask("b", now=T0 + 200 * DAY)
+    with pytest.raises(cl.AskNotOpen, match="older than the last 16 asks"):
+        e.commit(ask_id=first.id, now=T0 + 200 * DAY)
+    restored = cl.Enrollment.from_snapshot(ladder, json.loads(json.dumps(e.snapshot())))
+    assert restored.snapshot() == e.snapshot()
+    assert cl.Enrollment.replay(ladder, e.history).snapshot() == e.snapshot()

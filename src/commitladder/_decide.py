@@ -52,6 +52,7 @@ from ._events import (
     Parked,
     Resumed,
 )
+from ._state import ASK_WINDOW
 from ._values import PARK, Ask, Timer
 from .commands import AskFor, Command, Commit, Decline, End, Expire, FollowUp, Resume, Withdraw
 
@@ -219,7 +220,7 @@ def _check_ask(
             channel=channel,
             allowed=rung.channels,
         )
-    asked = s.asked.count(rung_id)  # the log holds seqs (ints) and rungs (strings)
+    asked = s.asked_count(rung_id)
     if rung.max_asks is not None and asked >= rung.max_asks:
         return AskLimitReached(
             f"{rung_id} was already asked {asked} time{'s' if asked != 1 else ''} "
@@ -381,8 +382,13 @@ def _late_yes(
         return _ended_refusal(ladder, s)
     if rung is None:
         open_id = s.pending.id if s.pending is not None else None
+        oldest = s.asked[0] if s.asked else None
+        too_old = s.earlier and isinstance(oldest, int) and 0 < seq < oldest
         return AskNotOpen(
-            f"{ask_id!r} is not an ask of {s.ident.prospect}'s enrollment {eid}; "
+            f"{ask_id!r} is older than the last {ASK_WINDOW} asks {eid} remembers; a yes "
+            "to it cannot be recorded"
+            if too_old
+            else f"{ask_id!r} is not an ask of {s.ident.prospect}'s enrollment {eid}; "
             "pass the id of the ask the prospect answered (Ask.id), or no ask_id",
             enrollment_id=eid,
             ask_id=ask_id,

@@ -26,7 +26,7 @@ from ._events import (
     Parked,
     Resumed,
 )
-from ._state import EMPTY, Identity, State
+from ._state import ASK_WINDOW, EMPTY, Identity, State
 from ._values import Ask
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def start(ladder: Ladder, enrolled: Enrolled) -> State:
     s.needs = s.resume_at = s.end = s.committed_at = None
     s.cooldowns = s.facts = EMPTY
     s.asked = ()
+    s.earlier = EMPTY
     s.unanswered = 0
     s.seq = enrolled.seq
     s.at = s.since = enrolled.at
@@ -100,7 +101,12 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
                     event.at,
                 ),
             )
-            s.asked = (*s.asked, event.seq, event.rung)
+            asked = (*s.asked, event.seq, event.rung)
+            if len(asked) > 2 * ASK_WINDOW:  # the oldest ask leaves the window: count it
+                oldest = str(asked[1])
+                s.earlier = {**s.earlier, oldest: s.earlier.get(oldest, 0) + 1}
+                asked = asked[2:]
+            s.asked = asked
             s.expired = None
             s.unanswered += 1
         case FollowedUp():

@@ -20,9 +20,12 @@ from ._values import Ask, Status
 if TYPE_CHECKING:
     from ._ladder import Ladder
 
-__all__ = ["EMPTY", "FIELDS", "Identity", "State", "restore"]
+__all__ = ["ASK_WINDOW", "EMPTY", "FIELDS", "Identity", "State", "restore"]
 
 EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+#: how many of the latest asks a state names (a late yes to an older one is refused)
+ASK_WINDOW: Final = 16
 
 
 class Identity(NamedTuple):
@@ -39,9 +42,10 @@ class State:
 
     ``state`` is the machine state name (``"intro_call:asking:qualify"``), ``status``
     the plain word. ``expired`` is the ask that expired (or ended the enrollment by
-    expiring) with no ask since: a yes to it is still accepted. ``asked`` lists every
-    ask as ``(seq, rung, seq, rung, ...)``: how often a rung was asked (``asks``), and
-    the rung of the old ask a late yes names.
+    expiring) with no ask since: a yes to it is still accepted. ``asked`` lists the last
+    ``ASK_WINDOW`` asks as ``(seq, rung, seq, rung, ...)``, so a late yes naming one of
+    them knows its rung; ``earlier`` counts the asks before those, per rung, so a
+    snapshot stays the same size however long the climb (``asks`` adds both).
     """
 
     __slots__ = (
@@ -49,6 +53,7 @@ class State:
         "at",
         "committed_at",
         "cooldowns",
+        "earlier",
         "end",
         "expired",
         "facts",
@@ -80,6 +85,7 @@ class State:
     cooldowns: Mapping[str, datetime]
     facts: Mapping[str, Any]
     asked: tuple[int | str, ...]
+    earlier: Mapping[str, int]
     committed_at: datetime | None
     unanswered: int
     seq: int
@@ -91,6 +97,7 @@ class State:
         new = _new(State)
         # unrolled: once per event, on the hot path
         new.asked = self.asked
+        new.earlier = self.earlier
         new.at = self.at
         new.committed_at = self.committed_at
         new.cooldowns = self.cooldowns
@@ -114,10 +121,14 @@ class State:
     @property
     def asks(self) -> dict[str, int]:
         """How many times each rung was asked."""
-        counts: dict[str, int] = {}
+        counts = dict(self.earlier)
         for rung in self.asked[1::2]:
             counts[str(rung)] = counts.get(str(rung), 0) + 1
         return counts
+
+    def asked_count(self, rung: str) -> int:
+        """How many times ``rung`` was asked."""
+        return self.asked.count(rung) + self.earlier.get(rung, 0)
 
     def rung_of(self, seq: int) -> str | None:
         """The rung of ask number ``seq`` of this enrollment, if it was one."""
@@ -138,6 +149,8 @@ class State:
         }
         for name, encode in _CODECS.items():
             data[name] = encode(getattr(self, name))
+        if self.earlier:
+            data["asks_before"] = dict(self.earlier)
         data["asks"] = self.asks  # for people and tools that read snapshots
         return data
 
@@ -184,16 +197,13 @@ class State:
             else EMPTY
         )
         s.facts = dict(facts) if facts else EMPTY
-        asked = data.get("asked")
-        if asked:  # seq, rung, seq, rung...: the ints are not names, get gives them back
-            s.asked = tuple(map(get, asked, asked))
-        elif asked is None and data.get("asks"):
-            # written before the log was kept: the counts, with unknown (negative) seqs
-            s.asked = tuple(
-                x for rung, n in data["asks"].items() for _ in range(int(n)) for x in (-1, rung)
-            )
-        else:
-            s.asked = ()
+        asked, earlier = data.get("asked"), data.get("asks_before")
+        # seq, rung, seq, rung...: the ints are not names, so get gives them back
+        s.asked = tuple(map(get, asked, asked)) if asked else ()
+        s.earlier = {get(k, k): int(v) for k, v in earlier.items()} if earlier else EMPTY
+        if asked is None and data.get("asks"):
+            # written before the log was kept: every ask counted as an earlier one
+            s.earlier = {get(k, k): int(v) for k, v in data["asks"].items()}
         s.unanswered = int(data["unanswered"])
         s.seq = int(data["seq"])
         at, since = data["at"], data["since"]
