@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, ClassVar, NamedTuple, TypeAlias, cast
 
 from ._errors import LadderError
+from ._values import iso
 
 __all__ = [
     "EVENT_TYPES",
@@ -67,12 +68,12 @@ class _Event:
         data = self.data()
         for name in self.time_fields:
             value = data[name]
-            data[name] = value.isoformat() if value is not None else None
+            data[name] = iso(value) if value is not None else None
         return {
             "type": self.type,
             "enrollment_id": event.enrollment_id,
             "seq": event.seq,
-            "at": event.at.isoformat(),
+            "at": iso(event.at),
             "actor": event.actor,
             "reason": event.reason,
             "data": data,

@@ -29,6 +29,7 @@ from ._events import (
     Parked,
     Resumed,
 )
+from ._values import iso
 
 if TYPE_CHECKING:
     from ._ladder import Ladder
@@ -89,7 +90,7 @@ class Message:
             "prospect": self.prospect,
             "enrollment_id": self.enrollment_id,
             "ladder": self.ladder,
-            "at": self.at.isoformat(),
+            "at": iso(self.at),
             "channel": self.channel,
             "rung": self.rung,
             "text": self.text,
@@ -177,7 +178,7 @@ def messages_for(
                 kind, channel, rung = "ask", event.channel, event.rung
                 text = ladder.rungs[rung].ask
                 if event.expires_at is not None:
-                    data["expires_at"] = event.expires_at.isoformat()
+                    data["expires_at"] = iso(event.expires_at)
             case FollowedUp():
                 kind, channel, rung = "follow_up", event.channel, rung_of.get(event.ask_seq)
                 text = ladder.rungs[rung].ask if rung is not None else None

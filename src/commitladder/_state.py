@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._errors import LadderError
-from ._values import Ask, Status
+from ._values import Ask, Status, iso
 
 if TYPE_CHECKING:
     from ._ladder import Ladder
@@ -139,16 +139,38 @@ class State:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        """The snapshot: JSON-ready, ``State.from_dict`` reads it back to an equal state."""
+        """The snapshot: JSON-ready, ``State.from_dict`` reads it back to an equal state.
+
+        Written out field by field, as ``from_dict`` is: a tracker writes one on every
+        command (a test checks it holds every field of ``FIELDS``)."""
         ident = self.ident
+        pending, expired = self.pending, self.expired
+        resume_at, committed_at = self.resume_at, self.committed_at
+        at = iso(self.at)
         data: dict[str, Any] = {
             "id": ident.id,
             "prospect": ident.prospect,
             "ladder": ident.ladder,
             "version": ident.version,
+            "state": self.state,
+            "status": self.status,
+            "position": self.position,
+            "outcome": self.outcome,
+            "pending": pending.to_dict() if pending is not None else None,
+            "redirect": self.redirect,
+            "expired": expired.to_dict() if expired is not None else None,
+            "needs": self.needs,
+            "resume_at": iso(resume_at) if resume_at is not None else None,
+            "end": self.end,
+            "cooldowns": {k: iso(v) for k, v in self.cooldowns.items()},
+            "facts": dict(self.facts),
+            "asked": list(self.asked),
+            "committed_at": iso(committed_at) if committed_at is not None else None,
+            "unanswered": self.unanswered,
+            "seq": self.seq,
+            "at": at,
+            "since": at if self.since is self.at else iso(self.since),
         }
-        for name, encode in _CODECS.items():
-            data[name] = encode(getattr(self, name))
         if self.earlier:
             data["asks_before"] = dict(self.earlier)
         data["asks"] = self.asks  # for people and tools that read snapshots
@@ -161,7 +183,7 @@ class State:
         ``names`` maps a ladder's names (rungs, ends, channels, outcomes, states, the
         statuses) to the ladder's own string objects: a snapshot decoded from JSON then
         shares them instead of holding a copy of each, as every enrollment restored for
-        a command does. Written out field by field, not through ``_CODECS``: a service
+        a command does. Written out field by field, as ``to_dict`` is: a service
         restores a state on every command (the tests round-trip every field).
         """
         get = names.get
@@ -212,7 +234,7 @@ class State:
         return s
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.ident, *(getattr(self, name) for name in _CODECS))
+        return (self.ident, *(getattr(self, name) for name in _FIELDS))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, State):
@@ -226,18 +248,6 @@ class State:
 
 
 _new = object.__new__
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _ask_out(value: Ask | None) -> dict[str, Any] | None:
-    return value.to_dict() if value is not None else None
 
 
 def _ask_named(data: Mapping[str, Any], eid: str, get: Callable[[str, str], str]) -> Ask:
@@ -259,39 +269,31 @@ def _ask_named(data: Mapping[str, Any], eid: str, get: Callable[[str, str], str]
     )
 
 
-def _times_out(value: Mapping[str, datetime]) -> dict[str, str]:
-    return {k: v.isoformat() for k, v in value.items()}
-
-
-def _asked_out(value: tuple[int | str, ...]) -> list[int | str]:
-    return list(value)
-
-
-# every field but ``ident`` (written as id/prospect/ladder/version): how the snapshot
-# writes it (``from_dict`` reads them back)
-_CODECS: dict[str, Callable[[Any], Any]] = {
-    "state": _same,
-    "status": _same,
-    "position": _same,
-    "outcome": _same,
-    "pending": _ask_out,
-    "redirect": _same,
-    "expired": _ask_out,
-    "needs": _same,
-    "resume_at": _iso,
-    "end": _same,
-    "cooldowns": _times_out,
-    "facts": dict,
-    "asked": _asked_out,
-    "committed_at": _iso,
-    "unanswered": _same,
-    "seq": _same,
-    "at": _iso,
-    "since": _iso,
-}
+# every field but ``ident`` (written as id/prospect/ladder/version), in snapshot order
+_FIELDS = (
+    "state",
+    "status",
+    "position",
+    "outcome",
+    "pending",
+    "redirect",
+    "expired",
+    "needs",
+    "resume_at",
+    "end",
+    "cooldowns",
+    "facts",
+    "asked",
+    "earlier",
+    "committed_at",
+    "unanswered",
+    "seq",
+    "at",
+    "since",
+)
 
 #: every field of a ``State``
-FIELDS: Final = ("ident", *_CODECS)
+FIELDS: Final = ("ident", *_FIELDS)
 
 
 def restore(ladder: Ladder, data: Mapping[str, Any]) -> State:

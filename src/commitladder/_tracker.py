@@ -37,7 +37,7 @@ from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
 from ._state import State, restore
 from ._text import safe_error_text
-from ._values import Ask
+from ._values import Ask, iso
 from .commands import (
     AskFor,
     Command,
@@ -105,7 +105,7 @@ class _Replay:
 
 
 def _timer_key(kind: str, due_at: datetime) -> str:
-    return f"{kind}@{due_at.astimezone(UTC).isoformat()}"
+    return f"{kind}@{iso(due_at if due_at.tzinfo is UTC else due_at.astimezone(UTC))}"
 
 
 class Tracker:
@@ -262,7 +262,7 @@ class Tracker:
             self._ladder(name)
         key = self._key(idempotency_key)
         target = {"prospect": prospect, "ladder": name}
-        args = _args(command)
+        args = _args(command) if key is not None else {}
         for _ in range(self._retries):
             refused: Refused | None = None
             try:
@@ -754,14 +754,18 @@ class Tracker:
         ident = after.ident
         rung_of = {a.seq: a.rung for a in (ask_before, ask_after) if a is not None}
         messages = [*messages_for(ladder, ident.prospect, events, rung_of=rung_of), *alerts]
-        current = {_timer_key(t.kind, t.due_at): t for t in due(ladder, after)}
-        kept = tuple(k for k in fired if k in current)
-        timers = [
-            DueTimer(ident.id, t.kind, t.due_at, t.rung)
-            for k, t in current.items()
-            if k not in kept
-        ]
-        was = self._unfired(ladder, before, was_fired) if before is not None else ()
+        after_timers = due(ladder, after)
+        before_timers = due(ladder, before) if before is not None else ()
+        if fired or was_fired:  # some alert fired already: the store keeps only the others
+            current = {_timer_key(t.kind, t.due_at): t for t in after_timers}
+            kept = tuple(k for k in fired if k in current)
+            after_timers = tuple(t for k, t in current.items() if k not in kept)
+            before_timers = tuple(
+                t for t in before_timers if _timer_key(t.kind, t.due_at) not in was_fired
+            )
+        else:
+            kept = ()
+        timers = [DueTimer(ident.id, t.kind, t.due_at, t.rung) for t in after_timers]
         changed = (ask_before.seq if ask_before else None) != (ask_after.seq if ask_after else None)
         open_ask = None
         if changed and ask_after is not None:
@@ -788,22 +792,12 @@ class Tracker:
             ask_changed=changed,
             had_ask=ask_before is not None,
             open_ask=open_ask,
-            timers_changed=set(timers) != set(was),
-            had_timers=bool(was),
+            timers_changed=set(after_timers) != set(before_timers),
+            had_timers=bool(before_timers),
             timers=timers,
             messages=messages,
             receipt=receipt,
             now=now,
-        )
-
-    @staticmethod
-    def _unfired(ladder: Ladder, state: State, fired: tuple[str, ...]) -> tuple[DueTimer, ...]:
-        """The timers the store holds for ``state`` as loaded: its timers not fired yet."""
-        eid = state.ident.id
-        return tuple(
-            DueTimer(eid, t.kind, t.due_at, t.rung)
-            for t in due(ladder, state)
-            if _timer_key(t.kind, t.due_at) not in fired
         )
 
     def _committed(self, ladder: Ladder, events: Sequence[Event]) -> None:

@@ -7,10 +7,11 @@ them, stores keep them. They must never import another module of commitladder.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final, Literal, NamedTuple
 
-__all__ = ["PARK", "STATUSES", "Ask", "Status", "Timer"]
+__all__ = ["PARK", "STATUSES", "Ask", "Status", "Timer", "iso"]
 
 PARK: Final = "park"
 """The ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral"."""
@@ -19,6 +20,19 @@ Status = Literal["ready", "pending", "parked", "ended"]
 """An enrollment's status: ``ready`` (may ask), ``pending`` (one ask open), ``parked``
 (stalled until resumed) or ``ended``."""
 STATUSES: Final[tuple[Status, ...]] = ("ready", "pending", "parked", "ended")
+
+
+@lru_cache(maxsize=64)
+def _utc_iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def iso(moment: datetime) -> str:
+    """``moment.isoformat()``, remembered for the last UTC instants written: a command
+    writes its time into the snapshot, the ask, the events and the messages, and
+    formatting one costs more than looking it up. (Only UTC ones: equal instants in other
+    zones print differently.)"""
+    return _utc_iso(moment) if moment.tzinfo is UTC else moment.isoformat()
 
 
 class _AskFields(NamedTuple):
@@ -75,10 +89,10 @@ class Ask(_AskFields):
             "seq": self.seq,
             "rung": self.rung,
             "channel": self.channel,
-            "asked_at": self.asked_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "asked_at": iso(self.asked_at),
+            "expires_at": iso(self.expires_at) if self.expires_at else None,
             "follow_ups": self.follow_ups,
-            "last_touch_at": self.last_touch_at.isoformat(),
+            "last_touch_at": iso(self.last_touch_at),
         }
 
     @classmethod
