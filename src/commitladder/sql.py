@@ -490,10 +490,11 @@ class SqlStore:
             sa_event.listen(self._conn, "commit", self._host_committed)
             sa_event.listen(self._conn, "rollback", self._host_rolled_back)
 
-    def _view(self) -> SqlStore:
-        """A shallow copy sharing everything (``copy.copy`` costs more than a statement)."""
+    def _view(self, **changes: Any) -> SqlStore:
+        """A shallow copy sharing everything but ``changes`` (attribute names to values;
+        ``copy.copy`` costs more than a statement)."""
         view = object.__new__(SqlStore)
-        view.__dict__.update(self.__dict__)
+        view.__dict__.update(self.__dict__, **changes)
         return view
 
     @property
@@ -506,20 +507,30 @@ class SqlStore:
         """A store on the host's ``connection`` with ``like``'s settings (one per request).
 
         Cheap: it shares ``like``'s tables and statements."""
-        joined = like._view()
-        joined._owns_engine = False
-        joined._conn = connection
-        joined.engine = connection.engine
-        joined._reader = connection.engine
-        joined._parked = {}
+        joined = cls._view(
+            like,
+            _owns_engine=False,
+            _conn=connection,
+            engine=connection.engine,
+            _reader=connection.engine,
+            _parked={},
+            _pending=[],
+            _bound=None,
+        )
         if connection.engine.dialect is not like.engine.dialect:
-            joined._q = _Statements.build(like.tables, connection.engine.dialect)
-            joined.dialect = connection.engine.dialect.name
-        joined._pending = []
-        joined._bound = None
-        sa_event.listen(connection, "commit", joined._host_committed)
-        sa_event.listen(connection, "rollback", joined._host_rolled_back)
+            cls._join_dialect(joined, connection.engine.dialect)
+        cls._listen_to_host(joined, connection)
         return joined
+
+    def _join_dialect(self, dialect: Dialect) -> None:
+        """Statements compiled for ``dialect``: a host connection of another database."""
+        self._q = _Statements.build(self.tables, dialect)
+        self.dialect = dialect.name
+
+    def _listen_to_host(self, connection: Connection) -> None:
+        """Run listeners when the host commits; forget them when it rolls back."""
+        sa_event.listen(connection, "commit", self._host_committed)
+        sa_event.listen(connection, "rollback", self._host_rolled_back)
 
     def close(self) -> None:
         """Give back the connections kept for the next command, and release the
@@ -570,9 +581,7 @@ class SqlStore:
             yield self
             return
         with self._transaction() as conn:
-            bound = self._view()
-            bound._bound = conn
-            yield bound
+            yield self._view(_bound=conn)
 
     def _host_committed(self, conn: Connection) -> None:
         callbacks, self._pending = self._pending, []
@@ -842,7 +851,7 @@ class SqlStore:
         a = self.tables.open_asks
         with self._transaction(write=False) as conn:
             rows = conn.execute(sa.select(a).order_by(a.c.slot)).all()
-        return [OpenAsk(**r._mapping) for r in rows]
+        return [OpenAsk(**r._mapping) for r in rows]  # noqa: SLF001 (Row's public mapping view)
 
     # ---- timers ---------------------------------------------------------------------------
 

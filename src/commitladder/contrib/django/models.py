@@ -151,5 +151,5 @@ def prospect_of(prospect_id: str) -> LadderProspect | None:
         model = apps.get_model(label)
     except LookupError:
         return None
-    found = model._default_manager.filter(pk=pk).first()
+    found = model._default_manager.filter(pk=pk).first()  # noqa: SLF001 (Django's public API)
     return found if isinstance(found, LadderProspect) else None
