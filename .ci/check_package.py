@@ -83,7 +83,9 @@ def main() -> None:
 
         elsewhere = Path(tmp) / "elsewhere"
         elsewhere.mkdir()
-        # lead, issue 12.7: switch to --version once it is on main
+        version = run([str(env_dir / "bin" / "commitladder"), "--version"], cwd=elsewhere)
+        if wheel.name.split("-")[1] not in version:
+            fail(f"commitladder --version says {version.strip()!r}, not the wheel's version")
         helped = run([str(env_dir / "bin" / "commitladder"), "--help"], cwd=elsewhere)
         if "validate" not in helped:
             fail(f"commitladder --help does not list its commands:\n{helped}")
