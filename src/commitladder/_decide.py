@@ -143,7 +143,9 @@ def _ask(ladder: Ladder, s: State, cmd: AskFor, now: datetime) -> Decision:
     rung_id, channel = cmd.rung, cmd.channel
     if type(rung_id) is not str:
         rung_id = _text(rung_id, "rung")
-    if channel is not None and type(channel) is not str:
+    if channel is not None and (
+        type(channel) is not str or not channel.isascii() or "\x00" in channel
+    ):
         channel = _text(channel, "channel", True)
     checked = _check_ask(ladder, s, rung_id, channel, now)
     if isinstance(checked, Refused):
@@ -597,7 +599,7 @@ def _text(value: Any, name: str, optional: bool = False) -> Any:
     if isinstance(value, str):
         return check_text(value, name)
     expected = "a string or None" if optional else "a string"
-    raise TypeError(f"{name} must be {expected}, not {_kind(value)} ({value!r:.60})")
+    raise TypeError(f"{name} must be {expected}, not {_kind(value)}")
 
 
 def _instant(value: object, name: str) -> datetime | None:

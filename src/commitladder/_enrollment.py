@@ -35,6 +35,7 @@ from .commands import (
     FollowUp,
     Resume,
     Withdraw,
+    checked,
 )
 
 if TYPE_CHECKING:
@@ -354,7 +355,7 @@ class Enrollment:
         """What ``command`` would record and where it would lead, changing nothing.
 
         Raises the ``Refused`` the command would meet."""
-        events = self._decided(self._s, command, self._now(now))
+        events = self._decided(self._s, checked(command), self._now(now))
         s = fold_all(self.ladder, self._s, events)
         return Preview(events, s.state, s.status, s.position, s.pending, s.end)
 
@@ -363,7 +364,7 @@ class Enrollment:
     def execute(self, command: Command, *, now: datetime | None = None) -> tuple[Event, ...]:
         """Run ``command`` (a value of ``commitladder.commands``) at ``now``: the events it
         recorded, or the ``Refused`` it met is raised and nothing changed."""
-        return self._execute(command, now)
+        return self._execute(checked(command), now)
 
     def ask(
         self,

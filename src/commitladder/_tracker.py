@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
 
-from ._clock import Clock, SystemClock, aware
+from ._clock import Clock, SystemClock, aware, later
 from ._decide import decide, due
 from ._enrollment import Enrollment, Listener
 from ._errors import (
@@ -48,6 +48,7 @@ from .commands import (
     FollowUp,
     Resume,
     Withdraw,
+    checked,
 )
 from .store import Change, DueTimer, OpenAsk, Receipt, Store, StoredEnrollment
 
@@ -255,7 +256,7 @@ class Tracker:
         bound to this command and this prospect, and ``KeyReused`` says so when it comes
         back with another.
         """
-        _check_command(command)
+        checked(command)
         check_text(prospect, "prospect")
         name = ladder.name if isinstance(ladder, Ladder) else ladder
         if name is not None:
@@ -498,7 +499,7 @@ class Tracker:
         skipped: list[tuple[str, str, str]] = []
         batch = limit or BATCH
         while True:
-            claimed = self.store.claim_timers(at, batch, at + self.lease)
+            claimed = self.store.claim_timers(at, batch, later(at, self.lease))
             for timer in claimed:
                 why = self._fire(timer, at)
                 if why is None:
@@ -522,7 +523,7 @@ class Tracker:
             raise LadderError("relay() needs a messenger: Tracker(messenger=...)")
         at = self._now(now)
         sent = retrying = dead = 0
-        for entry in self.store.claim_messages(at, limit, at + self.lease):
+        for entry in self.store.claim_messages(at, limit, later(at, self.lease)):
             try:
                 self.messenger.send(entry.message)
             except Exception as exc:
@@ -536,7 +537,7 @@ class Tracker:
                     )
                 else:
                     delay = min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
-                    self.store.message_failed(entry.message.key, error, at + delay)
+                    self.store.message_failed(entry.message.key, error, later(at, delay))
                     retrying += 1
             else:
                 self.store.message_sent(entry.message.key, at)
@@ -899,14 +900,6 @@ class Tracker:
 def _given(events: Sequence[Event]) -> Callable[[], Sequence[Event]]:
     """A history loader that already holds every event (a fresh enrollment's one)."""
     return lambda: events
-
-
-def _check_command(command: object) -> None:
-    if not isinstance(command, (AskFor, FollowUp, Commit, Decline, Expire, Withdraw, Resume, End)):
-        raise TypeError(
-            f"command must be one of commitladder.commands (AskFor, Commit, ...), "
-            f"not {type(command).__name__}"
-        )
 
 
 def _args(command: Command) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, ClassVar, NamedTuple, TypeAlias, cast
 
 __all__ = [
+    "COMMANDS",
     "AskFor",
     "Command",
     "Commit",
@@ -28,6 +29,7 @@ __all__ = [
     "FollowUp",
     "Resume",
     "Withdraw",
+    "checked",
     "command_from_dict",
 ]
 
@@ -202,9 +204,28 @@ class End(_Command, _End):
 Command: TypeAlias = AskFor | FollowUp | Commit | Decline | Expire | Withdraw | Resume | End
 """Any command: the closed union of every kind (``isinstance(x, Command)`` works)."""
 
-_BY_NAME: dict[str, type[Command]] = {
-    cls.name: cls for cls in (AskFor, FollowUp, Commit, Decline, Expire, Withdraw, Resume, End)
-}
+#: every kind of command
+COMMANDS: tuple[type[Command], ...] = (
+    AskFor,
+    FollowUp,
+    Commit,
+    Decline,
+    Expire,
+    Withdraw,
+    Resume,
+    End,
+)
+_BY_NAME: dict[str, type[Command]] = {cls.name: cls for cls in COMMANDS}
+
+
+def checked(command: object) -> Command:
+    """``command`` when it is one of the commands here, else a TypeError saying so."""
+    if not isinstance(command, COMMANDS):
+        raise TypeError(
+            "command must be one of commitladder.commands (AskFor, FollowUp, Commit, Decline, "
+            f"Expire, Withdraw, Resume, End), not {type(command).__name__}"
+        )
+    return command
 
 
 def command_from_dict(data: Mapping[str, Any]) -> Command:
