@@ -19,6 +19,7 @@ def clean_text(text: str, *, limit: int = MAX_ERROR_TEXT) -> str:
     Lone surrogates become ``\\udcff``-style escapes and NUL becomes ``\\x00``, so the
     text still shows what was there.
     """
+    text = text[:limit]  # first: a message of megabytes costs nothing more than a short one
     if "\x00" in text:
         text = text.replace("\x00", "\\x00")
     try:

@@ -204,7 +204,6 @@ class End(_Command, _End):
 Command: TypeAlias = AskFor | FollowUp | Commit | Decline | Expire | Withdraw | Resume | End
 """Any command: the closed union of every kind (``isinstance(x, Command)`` works)."""
 
-#: every kind of command
 COMMANDS: tuple[type[Command], ...] = (
     AskFor,
     FollowUp,
@@ -215,6 +214,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Resume,
     End,
 )
+"""Every kind of command, in the order the docs list them."""
 _BY_NAME: dict[str, type[Command]] = {cls.name: cls for cls in COMMANDS}
 
 
