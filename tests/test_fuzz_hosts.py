@@ -11,10 +11,11 @@ Cases that allocate without bound run in a child process with a time and memory 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 
 import commitladder as cl
 
+HERE = Path(__file__).resolve().parent
 LADDER = cl.load("examples/ladders/solopreneur.yaml")
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -162,29 +164,42 @@ def test_a_hostile_listener_never_undoes_a_stored_command(
     assert e.status == "pending"
 
 
-def _in_child(fn: Callable[[], object], memory_mb: int, queue: Any) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
-    try:
-        fn()
-        queue.put("ok")
-    except MemoryError:
-        queue.put("memory")
-    except BaseException as exc:  # the parent reports what escaped
-        queue.put(f"{type(exc).__name__}")
+_CHILD = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+sys.path.insert(0, {tests!r})
+try:
+    import test_fuzz_hosts
+    getattr(test_fuzz_hosts, {name!r})()
+    print("ok")
+except MemoryError:
+    print("memory")
+except BaseException as exc:  # the parent reports what escaped
+    print(type(exc).__name__)
+"""
 
 
 def isolated(fn: Callable[[], object], *, seconds: float = 20, memory_mb: int = 1024) -> str:
-    """Run ``fn`` in a forked child with a memory budget; what happened, or 'hung'."""
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_in_child, args=(fn, memory_mb, queue))
-    child.start()
-    child.join(seconds)
-    if child.is_alive():
-        child.kill()
-        child.join()
+    """Run ``fn`` (a function of this module) in a fresh interpreter with a memory budget;
+    what happened, or 'hung'.
+
+    A fresh interpreter, not a fork: forking a pytest-xdist worker copies its threads' locks
+    (the output streams among them), and a child could wait forever on one (it did, in CI).
+    """
+    code = _CHILD.format(limit=memory_mb << 20, tests=str(HERE), name=fn.__name__)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=HERE.parent,
+            capture_output=True,
+            text=True,
+            timeout=seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
         return "hung"
-    return str(queue.get(timeout=5))
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if lines else f"exit {done.returncode}: {done.stderr[-500:]}"
 
 
 def _huge_errors() -> None:
