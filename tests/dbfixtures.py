@@ -55,6 +55,20 @@ def server_url(backend: str) -> str:
     return url
 
 
+def needs_mysqlclient() -> None:
+    """Django's MariaDB/MySQL backend needs mysqlclient: skip without it (fail in CI)."""
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError:
+        reason = (
+            "Django on MariaDB/MySQL needs mysqlclient (pip install 'commitladder[django-mysql]'"
+            ", after apt-get install libmariadb-dev pkg-config)"
+        )
+        if in_ci():
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+
+
 def backend_url(backend: str, tmp_dir: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir / 'ladders.db'}"

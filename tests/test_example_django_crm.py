@@ -1,5 +1,7 @@
 """End to end: the example Django project (examples/django_crm) runs its own test suite
-with Django's test runner, on SQLite and on PostgreSQL (COMMITLADDER_TEST_POSTGRES_URL),
+with Django's test runner, on SQLite, PostgreSQL (COMMITLADDER_TEST_POSTGRES_URL) and
+MariaDB (COMMITLADDER_TEST_MYSQL_URL: ``manage.py test`` creates and migrates its
+database in one run, issue 15),
 in a fresh process (Django's settings are process-wide) with warnings as errors.
 
 The test database gets a name unique to this run and is dropped afterwards, even when
@@ -31,18 +33,20 @@ def _drop(url: str, name: str) -> None:
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")  # a plain name
     finally:
         engine.dispose()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_the_django_crm_passes_its_own_tests(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    from dbfixtures import backend_url
+    from dbfixtures import backend_url, needs_mysqlclient
 
     url = backend_url(backend, tmp_path)
+    if backend == "mysql":
+        needs_mysqlclient()
     test_db = f"test_cl{os.getpid()}{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,

@@ -1,7 +1,8 @@
 """Settings of the example Django CRM.
 
 The database comes from ``DJANGO_CRM_DATABASE_URL`` (a SQLAlchemy-style URL:
-``sqlite:///crm.sqlite3``, ``postgresql+psycopg://user@host:5432/name``); the test
+``sqlite:///crm.sqlite3``, ``postgresql+psycopg://user@host:5432/name``,
+``mysql://root@host:3306/name``); the test
 database's name from ``DJANGO_CRM_TEST_DATABASE`` (the test suite makes it unique).
 """
 
@@ -43,7 +44,17 @@ def database(url: str) -> dict[str, Any]:
             "PORT": str(parsed.port or ""),
             "TEST": test,
         }
-    raise ValueError(f"this example runs on SQLite or PostgreSQL, not {backend}")
+    if backend == "mysql":  # MariaDB or MySQL, through mysqlclient
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": parsed.database,
+            "USER": parsed.username or "",
+            "PASSWORD": parsed.password or "",
+            "HOST": parsed.host or "",
+            "PORT": str(parsed.port or ""),
+            "TEST": test,
+        }
+    raise ValueError(f"this example runs on SQLite, PostgreSQL or MariaDB/MySQL, not {backend}")
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret")

@@ -17,12 +17,13 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import TransactionTestCase
 
 import commitladder as cl
-from commitladder.contrib.django import tracker
+from commitladder.contrib.django import remove_listener, tracker
 from commitladder.contrib.django.models import LadderEnrollment, OutboxMessage, prospect_of
+from commitladder.contrib.django.testing import LadderTablesMixin
 
 from .models import Lead
 
@@ -38,19 +39,17 @@ class HostError(Exception):
     """An error of the host's own, raised after the ladder wrote."""
 
 
-class LadderTestCase(TransactionTestCase):
+class LadderTestCase(LadderTablesMixin, TransactionTestCase):
+    # the mixin empties the ladder tables before each test: flush does not (they are the
+    # store's, not Django's), and a lead reusing a primary key would inherit an open ask
     def setUp(self) -> None:
-        # the ladder tables are the store's, not Django's: flush does not empty them
-        with connection.cursor() as cursor:
-            for table in ("events", "open_asks", "outbox", "idempotency"):
-                cursor.execute(f"DELETE FROM commitladder_{table}")
-            cursor.execute("DELETE FROM commitladder_enrollments")
+        super().setUp()
         self.heard: list[str] = []
         self.listener = lambda event: self.heard.append(event.type)
         tracker().add_listener(self.listener)
 
     def tearDown(self) -> None:
-        tracker()._listeners.remove(self.listener)
+        remove_listener(self.listener)
 
     def post(self, path: str, data: dict[str, Any]) -> Any:
         FIGURES["requests"] += 1

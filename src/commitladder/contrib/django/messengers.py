@@ -24,6 +24,16 @@ def host_row_address(message: cl.Message) -> str | None:
     return row.ladder_address(message) if row is not None else None
 
 
+def _extra_header(name: str) -> bool:
+    """Whether a header of the composed email goes to Django as an extra header: not the
+    addresses and subject (Django's own arguments) and not the MIME structure, which
+    Django composes itself (Django 6.0 refuses a second ``Content-Type``)."""
+    lowered = name.lower()
+    return lowered not in ("from", "to", "subject", "mime-version") and not lowered.startswith(
+        "content-"
+    )
+
+
 class EmailMessenger:
     """A ``Messenger`` that sends with Django's ``EMAIL_BACKEND``.
 
@@ -41,11 +51,7 @@ class EmailMessenger:
             return
         sender = self.sender or settings.DEFAULT_FROM_EMAIL
         composed = email_for(message, sender=sender, to=to)
-        headers = {
-            name: str(value)
-            for name, value in composed.items()
-            if name not in ("From", "To", "Subject")
-        }
+        headers = {name: str(value) for name, value in composed.items() if _extra_header(name)}
         email = EmailMessage(
             subject=str(composed["Subject"]),
             body=composed.get_content(),

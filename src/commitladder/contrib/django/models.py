@@ -16,8 +16,7 @@ from django.db import models
 
 import commitladder as cl
 
-from .runtime import tracker
-from .store import PREFIX
+from .runtime import configured_prefix, tracker
 
 __all__ = ["LadderEnrollment", "LadderProspect", "OutboxMessage", "prospect_of"]
 
@@ -55,7 +54,7 @@ class LadderEnrollment(models.Model):
 
     class Meta:
         managed = False
-        db_table = f"{PREFIX}enrollments"
+        db_table = f"{configured_prefix()}enrollments"
         ordering = ("-updated_at",)
         verbose_name = "enrollment"
 
@@ -84,7 +83,9 @@ class OutboxMessage(models.Model):
     """A message the relay sends (or sent, or gave up on: ``dead``)."""
 
     id: models.AutoField[int, int] = models.AutoField(primary_key=True)
-    key: models.CharField[str, str] = models.CharField(max_length=400, unique=True)
+    # unique in the table (SqlStore's constraint); not declared here, where Django would
+    # warn that MySQL cannot index 400 characters (mysql.W003): this model never writes
+    key: models.CharField[str, str] = models.CharField(max_length=400)
     enrollment_id: models.CharField[str, str] = models.CharField(max_length=255)
     kind: models.CharField[str, str] = models.CharField(max_length=32)
     status: models.CharField[str, str] = models.CharField(max_length=8)
@@ -98,7 +99,7 @@ class OutboxMessage(models.Model):
 
     class Meta:
         managed = False
-        db_table = f"{PREFIX}outbox"
+        db_table = f"{configured_prefix()}outbox"
         ordering = ("-id",)
         verbose_name = "outbox message"
 

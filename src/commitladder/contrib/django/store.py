@@ -23,7 +23,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 
-from commitladder.sql import SqlStore
+from commitladder.sql import SqlStore, tables
 from commitladder.store import (
     Change,
     DueTimer,
@@ -167,13 +167,37 @@ class DjangoStore:
     def after_commit(self, callback: Callable[[], None]) -> None:
         transaction.on_commit(callback, using=self.using)
 
+    @contextmanager
+    def _ddl(self) -> Iterator[SqlStore]:
+        """The store for schema changes. Where DDL is transactional, as every call: in
+        an atomic block. MySQL/MariaDB commit each DDL statement implicitly, which ends
+        the transaction and its savepoints (releasing one then fails, and ``migrate``
+        would not record the migration), so there the schema is made statement by
+        statement, as Django's own migrations do; ``create_schema`` is idempotent and
+        completes a run cut short."""
+        django_conn = connections[self.using]
+        if django_conn.features.can_rollback_ddl:
+            with self._sql() as store:
+                yield store
+            return
+        django_conn.ensure_connection()
+        yield self._store_for(django_conn.vendor)
+
     def create_schema(self) -> None:
-        with self._sql() as store:
+        with self._ddl() as store:
             store.create_schema()
 
     def drop_schema(self) -> None:
-        with self._sql() as store:
+        with self._ddl() as store:
             store.drop_schema()
+
+    def clear(self) -> None:
+        """Delete every row of the ladder tables, keeping the schema (between tests)."""
+        t = tables(self.prefix)
+        with transaction.atomic(self.using), connections[self.using].cursor() as cursor:
+            for table in reversed(t.metadata.sorted_tables):
+                if table is not t.meta:
+                    cursor.execute(f"DELETE FROM {table.name}")  # our own table names
 
     def load(self, enrollment_id: str) -> StoredEnrollment | None:
         with self._sql() as store:

@@ -1,7 +1,8 @@
 """The ladder tables, created by ``SqlStore`` itself: one schema, one definition.
 
 The models are unmanaged views of those tables (for the admin); the tables are made
-and dropped by ``RunPython`` with the store, on the migration's database.
+and dropped by ``RunPython`` with the store, on the migration's database, with the
+prefix of ``COMMITLADDER["TABLE_PREFIX"]`` (set it before the first ``migrate``).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from typing import Any
 from django.db import migrations, models
 
 import commitladder.contrib.django.models
+from commitladder.contrib.django.runtime import configured_prefix
 from commitladder.contrib.django.store import DjangoStore
 
 
 def create_tables(apps: Any, schema_editor: Any) -> None:
-    DjangoStore(schema_editor.connection.alias).create_schema()
+    DjangoStore(schema_editor.connection.alias, prefix=configured_prefix()).create_schema()
 
 
 def drop_tables(apps: Any, schema_editor: Any) -> None:
-    DjangoStore(schema_editor.connection.alias).drop_schema()
+    DjangoStore(schema_editor.connection.alias, prefix=configured_prefix()).drop_schema()
 
 
 class Migration(migrations.Migration):
@@ -42,7 +44,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "verbose_name": "enrollment",
-                "db_table": "commitladder_enrollments",
+                "db_table": f"{configured_prefix()}enrollments",
                 "ordering": ("-updated_at",),
                 "managed": False,
             },
@@ -63,7 +65,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "verbose_name": "outbox message",
-                "db_table": "commitladder_outbox",
+                "db_table": f"{configured_prefix()}outbox",
                 "ordering": ("-id",),
                 "managed": False,
             },

@@ -12,11 +12,12 @@ from typing import Any
 
 from django.db import migrations
 
+from commitladder.contrib.django.runtime import configured_prefix
 from commitladder.contrib.django.store import DjangoStore
 
 
 def upgrade_tables(apps: Any, schema_editor: Any) -> None:
-    DjangoStore(schema_editor.connection.alias).create_schema()
+    DjangoStore(schema_editor.connection.alias, prefix=configured_prefix()).create_schema()
 
 
 class Migration(migrations.Migration):
