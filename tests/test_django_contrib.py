@@ -9,14 +9,18 @@ clock and a table prefix, and the test helpers empty the ladder tables.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import unittest
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytest_plugins = ["dbfixtures", "djangosite"]
+pytest_plugins = ["dbfixtures", "djangosite", "commitladder.contrib.django.testing"]
 pytest.importorskip("django")
 pytest.importorskip("sqlalchemy")
 
@@ -39,6 +43,7 @@ def config(**changes: Any) -> dict[str, Any]:
 
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+SEED = Path(__file__).resolve().parent.parent / "src" / "commitladder" / "seed" / "solopreneur.yaml"
 HEARD: list[str] = []
 
 
@@ -228,3 +233,168 @@ def test_the_mixin_gives_each_transaction_test_case_empty_ladder_tables(django_d
     assert result.errors == [], result.errors
     assert result.failures == [], result.failures
     assert result.testsRun == 2
+
+
+def test_a_plain_test_case_rolls_the_ladder_back_with_the_host(django_db: str) -> None:
+    """No helper needed there: the ladder's rows are in the test's transaction."""
+    from django.test import TestCase
+
+    from commitladder.contrib.django.models import LadderEnrollment
+
+    class Climbs(TestCase):
+        databases = {django_db}  # noqa: RUF012 (Django's own attribute)
+
+        def test_one(self) -> None:
+            ada = contact(django_db)
+            ada.enroll("solopreneur", now=T0)
+            tracker().ask(ada.prospect_id, "admit_problem", channel="email", now=T0)
+            assert LadderEnrollment.objects.count() == 1
+
+    result = unittest.TestResult()
+    unittest.TestSuite([Climbs("test_one")]).run(result)
+    assert result.errors == [], result.errors
+    assert result.failures == [], result.failures
+    assert result.testsRun == 1
+    assert LadderEnrollment.objects.count() == 0
+
+
+def test_the_pytest_fixture_empties_the_ladder_tables(
+    django_db: str, request: pytest.FixtureRequest
+) -> None:
+    from commitladder.contrib.django.models import LadderEnrollment
+
+    contact(django_db).enroll("solopreneur", now=T0)
+    request.getfixturevalue("ladder_tables")
+    assert LadderEnrollment.objects.count() == 0
+
+
+PREFIXED = """
+import json, sys
+from datetime import UTC, datetime
+
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.contenttypes", "commitladder.contrib.django"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}},
+    USE_TZ=True,
+    COMMITLADDER={"LADDERS": [sys.argv[2]], "MESSENGER": None, "TABLE_PREFIX": "crm_ladder_"},
+)
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+
+from commitladder.contrib.django import tracker
+from commitladder.contrib.django.models import LadderEnrollment
+
+call_command("migrate", verbosity=0)
+tracker().enroll("p1", ladder="solopreneur", now=datetime(2026, 1, 5, tzinfo=UTC))
+print(json.dumps({
+    "tables": sorted(connection.introspection.table_names()),
+    "enrollments": LadderEnrollment.objects.count(),
+    "model_table": LadderEnrollment._meta.db_table,
+}))
+"""
+
+
+def test_table_prefix_names_the_tables_the_migration_makes(tmp_path: Path) -> None:
+    """Django's settings are process-wide and the models read the prefix at import: a
+    fresh process migrates with ``TABLE_PREFIX`` and the admin's models follow it."""
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-c", PREFIXED, str(tmp_path / "crm.db"), str(SEED)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    ours = [name for name in found["tables"] if "ladder" in name or "commitladder" in name]
+    assert ours, found
+    assert all(name.startswith("crm_ladder_") for name in ours), ours
+    assert found["model_table"] == "crm_ladder_enrollments"
+    assert found["enrollments"] == 1
+
+
+# ---- admin -------------------------------------------------------------------------------------
+
+
+def _climbing(alias: str) -> tuple[Any, str]:
+    ada = contact(alias)
+    ada.enroll("solopreneur", now=T0)
+    tracker().ask(ada.prospect_id, "admit_problem", channel="email", now=T0)
+    tracker().commit(ada.prospect_id, now=T0)
+    tracker().ask(ada.prospect_id, "intro_call", channel="phone", now=T0)
+    return ada, f"solopreneur/{ada.prospect_id}"
+
+
+def test_the_ladder_pages_are_on_the_hosts_own_admin_site(django_db: str) -> None:
+    from django.contrib.admin.utils import quote
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    User.objects.create_superuser("boss", "boss@crm.example", "pw")
+    client = Client()
+    client.force_login(User.objects.get(username="boss"))
+    ada, eid = _climbing(django_db)
+    enrollment_page = f"/crm/commitladder/ladderenrollment/{quote(eid)}/change/"
+    contact_page = f"/crm/django_host/contact/{ada.pk}/change/"
+
+    listing = client.get("/crm/commitladder/ladderenrollment/")
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert f'<a href="{contact_page}">Ada</a>' in html  # the enrollment links its host row
+    assert "intro_call by phone" in html
+
+    page = client.get(enrollment_page)
+    assert page.status_code == 200
+    assert "<td>Committed</td>" in page.content.decode()
+    assert 'name="_save"' not in page.content.decode()
+    assert client.get("/crm/commitladder/outboxmessage/").status_code == 200
+
+    contacts = client.get("/crm/django_host/contact/").content.decode()  # the ladder column
+    assert f'<a href="{enrollment_page}">solopreneur: pending (admit_problem)</a>' in contacts
+
+    # Django's own site has the ladder pages but not the contacts: the name, unlinked
+    default = client.get("/admin/commitladder/ladderenrollment/").content.decode()
+    assert "Ada" in default
+    assert contact_page not in default
+
+
+def test_read_only_models_have_only_a_view_permission(django_db: str) -> None:
+    from django.contrib.auth.models import Permission
+
+    codenames = set(
+        Permission.objects.filter(content_type__app_label="commitladder").values_list(
+            "codename", flat=True
+        )
+    )
+    assert codenames == {"view_ladderenrollment", "view_outboxmessage"}
+
+
+def test_staff_need_the_documented_view_permissions(django_db: str) -> None:
+    from django.contrib.auth.models import Permission, User
+    from django.test import Client
+
+    clerk = User.objects.create_user("clerk", "clerk@crm.example", "pw", is_staff=True)
+    client = Client()
+    client.force_login(clerk)
+    _, eid = _climbing(django_db)
+    pages = ["/crm/commitladder/ladderenrollment/", "/crm/commitladder/outboxmessage/"]
+    assert [client.get(page).status_code for page in pages] == [403, 403]
+
+    clerk.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_ladderenrollment", "view_outboxmessage"],
+            content_type__app_label="commitladder",
+        )
+    )
+    client.force_login(User.objects.get(pk=clerk.pk))  # a fresh permission cache
+    assert [client.get(page).status_code for page in pages] == [200, 200]
+    assert eid in client.get(pages[0]).content.decode()
+    assert client.get("/crm/commitladder/ladderenrollment/add/").status_code == 403
+
+
+def test_the_models_match_the_migrations(django_db: str) -> None:
+    """``makemigrations`` finds nothing to do for the app (no state drift)."""
+    call_command("makemigrations", "commitladder", check=True, dry_run=True, verbosity=0)

@@ -1,4 +1,6 @@
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from .admin import crm_site
+
+urlpatterns = [path("crm/", crm_site.urls), path("admin/", admin.site.urls)]

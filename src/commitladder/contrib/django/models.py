@@ -57,6 +57,8 @@ class LadderEnrollment(models.Model):
         db_table = f"{configured_prefix()}enrollments"
         ordering = ("-updated_at",)
         verbose_name = "enrollment"
+        # read-only: grant "commitladder.view_ladderenrollment" to let staff see them
+        default_permissions = ("view",)
 
     def __str__(self) -> str:
         return self.id
@@ -102,6 +104,7 @@ class OutboxMessage(models.Model):
         db_table = f"{configured_prefix()}outbox"
         ordering = ("-id",)
         verbose_name = "outbox message"
+        default_permissions = ("view",)  # "commitladder.view_outboxmessage"
 
     def __str__(self) -> str:
         return self.key
