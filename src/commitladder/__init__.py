@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from ._lint import Finding
     from ._memory_store import MemoryStore
     from ._messaging import Message, Messenger, RecordingMessenger
+    from ._names import DisplayName
     from ._tracker import DueReport, RelayReport, Tracker
     from ._values import Ask, Status, Timer
     from ._verify import Verification, verify
@@ -108,6 +109,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ),
     "._durations": ("format_duration", "parse_duration"),
     "._enrollment": ("Enrollment", "Preview"),
+    "._names": ("DisplayName",),
     "._errors": (
         "AskLapsed",
         "AskLimitReached",
@@ -184,6 +186,7 @@ __all__ = [
     "Declined",
     "Defaults",
     "DefinitionError",
+    "DisplayName",
     "DueReport",
     "End",
     "EndDefinition",

@@ -52,6 +52,7 @@ from ._events import (
     Parked,
     Resumed,
 )
+from ._names import prospect_name, speaking
 from ._state import ASK_WINDOW
 from ._values import PARK, Ask, Timer
 from .commands import AskFor, Command, Commit, Decline, End, Expire, FollowUp, Resume, Withdraw
@@ -184,7 +185,7 @@ def _check_ask(
     if s.pending is not None:
         ask = s.pending
         return AskPending(
-            f"{s.ident.prospect} already has an open ask for {ask.rung} "
+            f"{_who_is(s)} already has an open ask for {_step(ladder, ask.rung)} "
             f"(asked {when(ask.asked_at)} by {ask.channel}); one commitment at a time: "
             "wait for the answer, follow up, or withdraw it first",
             enrollment_id=eid,
@@ -201,11 +202,11 @@ def _check_ask(
         else ladder.tables.after.get((s.position, s.outcome), ())
     )
     if rung_id not in offered:
-        where = f"after {s.position}" if s.position else "at the start"
-        steps = ", ".join(offered) or "none (end the enrollment)"
+        where = f"after {_step(ladder, s.position)}" if s.position else "at the start"
+        steps = ", ".join(_step(ladder, r) for r in offered) or "none (end the enrollment)"
         return NotNextStep(
-            f"{rung_id} is not the next step for {s.ident.prospect}: {where} the next step "
-            f"is {steps}. Ask for one small step at a time; don't jump ahead",
+            f"{_step(ladder, rung_id)} is not the next step for {_who_is(s)}: {where} the "
+            f"next step is {steps}. Ask for one small step at a time; don't jump ahead",
             enrollment_id=eid,
             rung=rung_id,
             position=s.position,
@@ -215,7 +216,7 @@ def _check_ask(
         channel = rung.channels[0] if rung.channels else "unspecified"
     elif rung.channels is not None and channel not in rung.channels:
         return ChannelNotAllowed(
-            f"{rung_id} is asked by {', '.join(rung.channels)}, not by {channel}"
+            f"{_step(ladder, rung_id)} is asked by {', '.join(rung.channels)}, not by {channel}"
             f"{did_you_mean(channel, rung.channels)}",
             enrollment_id=eid,
             rung=rung_id,
@@ -225,7 +226,7 @@ def _check_ask(
     asked = s.asked_count(rung_id)
     if rung.max_asks is not None and asked >= rung.max_asks:
         return AskLimitReached(
-            f"{rung_id} was already asked {asked} time{'s' if asked != 1 else ''} "
+            f"{_step(ladder, rung_id)} was already asked {asked} time{'s' if asked != 1 else ''} "
             f"(the ladder allows {rung.max_asks}); ask for something else or end the "
             "enrollment",
             enrollment_id=eid,
@@ -236,7 +237,7 @@ def _check_ask(
     until = s.cooldowns.get(rung_id)
     if until is not None and now < until:
         return InCooldown(
-            f"{s.ident.prospect} turned down or let {rung_id} lapse recently; give them "
+            f"{_who_is(s)} turned down or let {_step(ladder, rung_id)} lapse recently; give them "
             f"room and ask again after {when(until)}",
             enrollment_id=eid,
             rung=rung_id,
@@ -258,7 +259,8 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
     eid = s.ident.id
     if ask.expires_at is not None and now >= ask.expires_at:
         return AskLapsed(
-            f"the ask for {rung.id} expired at {when(ask.expires_at)}: following it up now "
+            f"the ask for {_step(ladder, rung.id)} expired at {when(ask.expires_at)}: following "
+            "it up now "
             "would chase an answer the ladder no longer waits for; expire it (run_due does) "
             "and ask again when the ladder allows",
             enrollment_id=eid,
@@ -267,7 +269,8 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
         )
     if rung.channels is not None and channel not in rung.channels:
         return ChannelNotAllowed(
-            f"{rung.id} is followed up by {', '.join(rung.channels)}, not by {channel}",
+            f"{_step(ladder, rung.id)} is followed up by {', '.join(rung.channels)}, "
+            f"not by {channel}",
             enrollment_id=eid,
             rung=rung.id,
             channel=channel,
@@ -275,12 +278,13 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
         )
     limit = rung.follow_ups_max
     if ask.follow_ups >= limit:
+        step = _step(ladder, rung.id)
         if limit == 1:
-            used = f"the one follow-up of the ask for {rung.id} is used"
+            used = f"the one follow-up of the ask for {step} is used"
         elif limit:
-            used = f"all {limit} follow-ups of the ask for {rung.id} are used"
+            used = f"all {limit} follow-ups of the ask for {step} are used"
         else:
-            used = f"{rung.id} allows no follow-ups"
+            used = f"{step} allows no follow-ups"
         return FollowUpLimitReached(
             used + "; wait for the answer or let the ask expire",
             enrollment_id=eid,
@@ -291,7 +295,7 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
     due_at = later(ask.last_touch_at, rung.follow_ups_every)
     if now < due_at:
         return FollowUpTooSoon(
-            f"the last touch on {rung.id} was {when(ask.last_touch_at)}; "
+            f"the last touch on {_step(ladder, rung.id)} was {when(ask.last_touch_at)}; "
             f"follow up again after {when(due_at)}",
             enrollment_id=eid,
             rung=rung.id,
@@ -332,7 +336,7 @@ def _commit(ladder: Ladder, s: State, cmd: Commit, now: datetime) -> Decision:
         if outcome not in rung.outcomes:
             given = f"{outcome!r} is not one of them" if outcome is not None else "none given"
             return OutcomeRequired(
-                f"{rung.id} branches on the answer: give outcome= one of "
+                f"{_step(ladder, rung.id)} branches on the answer: give outcome= one of "
                 f"{', '.join(rung.outcomes)} ({given}){did_you_mean(outcome, rung.outcomes)}",
                 enrollment_id=eid,
                 rung=rung.id,
@@ -341,7 +345,7 @@ def _commit(ladder: Ladder, s: State, cmd: Commit, now: datetime) -> Decision:
             )
     elif outcome is not None:
         return OutcomeRequired(
-            f"{rung.id} does not branch; commit without an outcome",
+            f"{_step(ladder, rung.id)} does not branch; commit without an outcome",
             enrollment_id=eid,
             rung=rung.id,
             outcome=outcome,
@@ -354,7 +358,7 @@ def _commit(ladder: Ladder, s: State, cmd: Commit, now: datetime) -> Decision:
         if missing:
             many = len(missing) > 1
             return MissingFacts(
-                f"committing to {rung.id} needs the fact{'s' if many else ''} "
+                f"committing to {_step(ladder, rung.id)} needs the fact{'s' if many else ''} "
                 f"{', '.join(missing)}; pass {'them' if many else 'it'} in facts={{...}}",
                 enrollment_id=eid,
                 rung=rung.id,
@@ -390,7 +394,7 @@ def _late_yes(
             f"{ask_id!r} is older than the last {ASK_WINDOW} asks {eid} remembers; a yes "
             "to it cannot be recorded"
             if too_old
-            else f"{ask_id!r} is not an ask of {s.ident.prospect}'s enrollment {eid}; "
+            else f"{ask_id!r} is not an ask of {_who_is(s)}'s enrollment {eid}; "
             "pass the id of the ask the prospect answered (Ask.id), or no ask_id",
             enrollment_id=eid,
             ask_id=ask_id,
@@ -443,7 +447,7 @@ def _answer(
                 else "never expires (the rung has no expires_after)"
             )
             return NotExpiredYet(
-                f"the ask for {rung.id} {lasts}; it cannot expire before that",
+                f"the ask for {_step(ladder, rung.id)} {lasts}; it cannot expire before that",
                 enrollment_id=eid,
                 rung=rung.id,
                 retry_after=ask.expires_at,
@@ -486,8 +490,8 @@ def _answered(ladder: Ladder | None, s: State, ask_id: object) -> Ask | Refused:
         return _no_ask(ladder, s)
     if named is not None and named != ask.id:
         return AskNotOpen(
-            f"the ask {named!r} is not open; {s.ident.prospect}'s open ask is {ask.id} "
-            f"(for {ask.rung}). Only a yes can be recorded late",
+            f"the ask {named!r} is not open; {_who_is(s)}'s open ask is {ask.id} "
+            f"(for {_step(ladder, ask.rung)}). Only a yes can be recorded late",
             enrollment_id=s.ident.id,
             rung=ask.rung,
             ask_id=named,
@@ -501,7 +505,7 @@ def _resume(ladder: Ladder, s: State, cmd: Resume, now: datetime) -> Decision:
         return _ended_refusal(ladder, s)
     if s.status != "parked":
         return NotParked(
-            f"{s.ident.prospect} is not parked ({s.status}); there is nothing to resume",
+            f"{_who_is(s)} is not parked ({s.status}); there is nothing to resume",
             enrollment_id=s.ident.id,
             status=s.status,
         )
@@ -536,13 +540,30 @@ def when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
+def _who_is(s: State) -> str:
+    """The prospect as a sentence names them (the host's name under ``naming``)."""
+    return prospect_name(s.ident.prospect)
+
+
+def _step(ladder: Ladder | None, rung_id: str | None) -> str:
+    """A rung as a sentence names it: its title under ``naming``, else its id."""
+    if rung_id is None:
+        return "?"
+    if ladder is None or not speaking():
+        return rung_id
+    rung = ladder.rungs.get(rung_id)
+    return rung.title if rung is not None and rung.title else rung_id
+
+
 def _ended_refusal(ladder: Ladder | None, s: State, rung: str | None = None) -> EnrollmentEnded:
     end = s.end or "?"
-    result = ""
+    result, said = "", end
     if ladder is not None and end in ladder.ends:
         result = f" ({ladder.ends[end].result})"
+        title = ladder.ends[end].title
+        said = title if title and speaking() else end
     return EnrollmentEnded(
-        f"{s.ident.prospect}'s enrollment on {s.ident.ladder} ended at {end}{result}; "
+        f"{_who_is(s)}'s enrollment on {s.ident.ladder} ended at {said}{result}; "
         "it accepts nothing more",
         enrollment_id=s.ident.id,
         end=end,
@@ -554,8 +575,7 @@ def _parked_refusal(s: State, rung: str | None = None) -> EnrollmentParked:
     needs = f" (needs: {s.needs})" if s.needs else ""
     planned = f"; a resume is planned for {when(s.resume_at)}" if s.resume_at else ""
     return EnrollmentParked(
-        f"{s.ident.prospect}'s deal is parked{needs}{planned}; resume() it once they have "
-        "what they need",
+        f"{_who_is(s)}'s deal is parked{needs}{planned}; resume() it once they have what they need",
         enrollment_id=s.ident.id,
         rung=rung,
         needs=s.needs,
@@ -569,7 +589,7 @@ def _no_ask(ladder: Ladder | None, s: State) -> Refused:
     if s.status == "parked":
         return _parked_refusal(s)
     return NoOpenAsk(
-        f"{s.ident.prospect} has no open ask; ask for a commitment first",
+        f"{_who_is(s)} has no open ask; ask for a commitment first",
         enrollment_id=s.ident.id,
     )
 

@@ -23,6 +23,7 @@ from ._errors import LadderError, ReadOnlyEnrollment, Refused, check_text
 from ._events import Enrolled, Event, event_from_dict
 from ._fold import fold, fold_all, start
 from ._log import History
+from ._names import DisplayName, naming
 from ._state import State, restore
 from ._values import Ask, Status, Timer
 from .commands import (
@@ -78,6 +79,7 @@ class Enrollment:
 
     __slots__ = (
         "_clock",
+        "_display_name",
         "_hearing",
         "_history",
         "_listeners",
@@ -92,6 +94,7 @@ class Enrollment:
     _load_history: Callable[[], Sequence[Event]] | None
     _hearing: list[Event] | None  # events queued for listeners
     _read_only: bool
+    _display_name: DisplayName | None  # names the prospect in refusal sentences
 
     def __init__(
         self,
@@ -100,8 +103,9 @@ class Enrollment:
         *,
         clock: Clock | None = None,
         listeners: Iterable[Listener] = (),
+        display_name: DisplayName | None = None,
     ) -> None:
-        self._attach(ladder, start(ladder, enrolled), clock, listeners)
+        self._attach(ladder, start(ladder, enrolled), clock, listeners, display_name=display_name)
         self._keep((enrolled,))
 
     def _attach(
@@ -113,8 +117,10 @@ class Enrollment:
         *,
         read_only: bool = False,
         history: Callable[[], Sequence[Event]] | None = None,
+        display_name: DisplayName | None = None,
     ) -> None:
         self.ladder = ladder
+        self._display_name = display_name
         self._s = state
         self._clock = clock or _SYSTEM_CLOCK
         self._listeners: tuple[Listener, ...] = tuple(listeners)
@@ -136,8 +142,12 @@ class Enrollment:
         actor: str | None = None,
         reason: str | None = None,
         listeners: Iterable[Listener] = (),
+        display_name: DisplayName | None = None,
     ) -> Enrollment:
-        """Enroll ``prospect`` on ``ladder`` (what ``ladder.enroll`` does)."""
+        """Enroll ``prospect`` on ``ladder`` (what ``ladder.enroll`` does).
+
+        ``display_name(prospect_id)``, when given, names the prospect in the sentences
+        of refusals, which then also use the rungs' and ends' titles."""
         check_text(prospect, "prospect")
         if enrollment_id is not None:
             check_text(enrollment_id, "enrollment_id")
@@ -153,7 +163,9 @@ class Enrollment:
             ladder=ladder.name,
             version=ladder.version,
         )
-        enrollment = cls(ladder, enrolled, clock=clock, listeners=listeners)
+        enrollment = cls(
+            ladder, enrolled, clock=clock, listeners=listeners, display_name=display_name
+        )
         enrollment._notify((enrolled,))
         return enrollment
 
@@ -165,12 +177,15 @@ class Enrollment:
         *,
         clock: Clock | None = None,
         listeners: Iterable[Listener] = (),
+        display_name: DisplayName | None = None,
     ) -> Enrollment:
         """Rebuild an enrollment from its events (objects or their ``to_dict()`` form)."""
         events = [e if isinstance(e, Event) else event_from_dict(e) for e in history]
         if not events or not isinstance(events[0], Enrolled):
             raise LadderError("a history starts with an Enrolled event")
-        enrollment = cls(ladder, events[0], clock=clock, listeners=listeners)
+        enrollment = cls(
+            ladder, events[0], clock=clock, listeners=listeners, display_name=display_name
+        )
         s = enrollment._s
         for expected, event in enumerate(events[1:], start=2):
             if event.seq != expected or event.enrollment_id != s.ident.id:
@@ -199,6 +214,7 @@ class Enrollment:
         listeners: Iterable[Listener] = (),
         history: Callable[[], Sequence[Event]] | None = None,
         read_only: bool = False,
+        display_name: DisplayName | None = None,
     ) -> Enrollment:
         """Restore from ``snapshot()`` output; ``history`` then holds only later events.
 
@@ -210,7 +226,14 @@ class Enrollment:
         state = restore(ladder, data)
         enrollment = cls.__new__(cls)
         cls._attach(
-            enrollment, ladder, state, clock, listeners, read_only=read_only, history=history
+            enrollment,
+            ladder,
+            state,
+            clock,
+            listeners,
+            read_only=read_only,
+            history=history,
+            display_name=display_name,
         )
         return enrollment
 
@@ -349,7 +372,11 @@ class Enrollment:
         self, rung: str, *, channel: str | None = None, now: datetime | None = None
     ) -> Refused | None:
         """The ``Refused`` an ask for ``rung`` would meet now, or ``None`` if it would pass."""
-        return why_not(self.ladder, self._s, rung, channel, self._now(now))
+        at = self._now(now)
+        if self._display_name is None:
+            return why_not(self.ladder, self._s, rung, channel, at)
+        with naming(self._display_name):
+            return why_not(self.ladder, self._s, rung, channel, at)
 
     def preview(self, command: Command, *, now: datetime | None = None) -> Preview:
         """What ``command`` would record and where it would lead, changing nothing.
@@ -479,7 +506,11 @@ class Enrollment:
                 f"({s.ident.prospect!r}, ...) or tracker.execute(command, "
                 f"prospect={s.ident.prospect!r})"
             )
-        decision = decide(self.ladder, s, command, now)
+        if self._display_name is None:
+            decision = decide(self.ladder, s, command, now)
+        else:
+            with naming(self._display_name):
+                decision = decide(self.ladder, s, command, now)
         if isinstance(decision, Refused):
             raise decision
         return decision
@@ -493,7 +524,11 @@ class Enrollment:
         if self._read_only:
             self._decided(self._s, command, now)  # raises ReadOnlyEnrollment
         ladder = self.ladder
-        events = decide(ladder, self._s, command, now)
+        if self._display_name is None:
+            events = decide(ladder, self._s, command, now)
+        else:
+            with naming(self._display_name):
+                events = decide(ladder, self._s, command, now)
         if isinstance(events, Refused):
             raise events
         s = self._s = fold_all(ladder, self._s, events)

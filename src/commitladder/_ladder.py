@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._enrollment import Enrollment
     from ._events import Event
     from ._lint import Finding
+    from ._names import DisplayName
     from ._paths import Path as LadderPath
 
 __all__ = ["End", "Ladder", "Rung", "load"]
@@ -175,8 +176,10 @@ class Ladder:
         actor: str | None = None,
         reason: str | None = None,
         listeners: Iterable[Listener] = (),
+        display_name: DisplayName | None = None,
     ) -> Enrollment:
-        """Start ``prospect`` on this ladder and return their in-memory ``Enrollment``."""
+        """Start ``prospect`` on this ladder and return their in-memory ``Enrollment``
+        (``display_name`` names them in refusal sentences: see ``Enrollment.start``)."""
         from ._enrollment import Enrollment
 
         return Enrollment.start(
@@ -188,6 +191,7 @@ class Ladder:
             actor=actor,
             reason=reason,
             listeners=listeners,
+            display_name=display_name,
         )
 
     def add_listener(self, listener: Listener) -> None:

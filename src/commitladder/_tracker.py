@@ -35,6 +35,7 @@ from ._events import AskIssued, Enrolled, Event, event_from_dict
 from ._fold import fold_all, start
 from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
+from ._names import DisplayName, naming
 from ._state import State, restore
 from ._text import safe_error_text
 from ._values import Ask, iso
@@ -125,7 +126,9 @@ class Tracker:
     ``ConflictError`` if it lost ``retries`` optimistic races in a row. Listeners run
     after the store committed. ``max_attempts``, ``backoff`` and ``max_backoff`` shape
     the relay's retries; ``lease`` is how long a claimed timer or message stays with the
-    worker that claimed it before another may take it.
+    worker that claimed it before another may take it. ``display_name(prospect_id)``
+    names prospects in the sentences of refusals (which then use the rungs' and ends'
+    titles too); ``to_dict()`` keeps the ids.
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class Tracker:
         max_backoff: timedelta = timedelta(hours=1),
         lease: timedelta = timedelta(minutes=5),
         retries: int = 20,
+        display_name: DisplayName | None = None,
     ) -> None:
         if max_attempts < 1 or retries < 1:
             raise ValueError("max_attempts and retries must be at least 1")
@@ -152,6 +156,8 @@ class Tracker:
         self.max_backoff = max_backoff
         self.lease = lease
         self._retries = retries
+        #: prospect id -> the name refusal sentences use (with the rungs' and ends' titles)
+        self.display_name = display_name
         self._ladders: dict[str, Ladder] = {}
         self._listeners: list[Listener] = list(listeners)
         for ladder in ladders:
@@ -276,7 +282,8 @@ class Tracker:
                     state = restore(lad, stored.snapshot)
                     # the clock is read after the snapshot: a writer we waited for is older
                     at = self._now(now)
-                    decision = decide(lad, state, command, at)
+                    with naming(self.display_name):
+                        decision = decide(lad, state, command, at)
                     if isinstance(decision, Refused):
                         if key is None:
                             raise decision
@@ -572,6 +579,7 @@ class Tracker:
             clock=self.clock,
             read_only=True,
             history=lambda: [event_from_dict(d) for d in events(stored.id)],
+            display_name=self.display_name,
         )
 
     def _get_id(self, store: Store, eid: str) -> Enrollment:
