@@ -398,3 +398,30 @@ def test_staff_need_the_documented_view_permissions(django_db: str) -> None:
 def test_the_models_match_the_migrations(django_db: str) -> None:
     """``makemigrations`` finds nothing to do for the app (no state drift)."""
     call_command("makemigrations", "commitladder", check=True, dry_run=True, verbosity=0)
+
+
+# ---- display names -----------------------------------------------------------------------------
+
+
+def test_refusals_name_the_host_row_with_the_display_name_setting(django_db: str) -> None:
+    ada = contact(django_db, "Ada")
+    with override_settings(
+        COMMITLADDER=config(DISPLAY_NAME="commitladder.contrib.django.models.display_name")
+    ):
+        ada.enroll("solopreneur", now=T0)
+        tracker().ask(ada.prospect_id, "admit_problem", channel="email", now=T0)
+        with pytest.raises(cl.AskPending) as info:
+            tracker().ask(ada.prospect_id, "intro_call", now=T0)
+        assert str(info.value).startswith("Ada already has an open ask for Admit a problem")
+        assert info.value.to_dict()["enrollment_id"] == f"solopreneur/{ada.prospect_id}"
+        why = ada.enrollment().why_not("intro_call")
+        assert why is not None
+        assert why.message.startswith("Ada already has")
+
+
+def test_the_display_name_setting_must_be_callable(django_db: str) -> None:
+    with (
+        override_settings(COMMITLADDER=config(DISPLAY_NAME="django.conf.settings")),
+        pytest.raises(ImproperlyConfigured, match="DISPLAY_NAME"),
+    ):
+        tracker()

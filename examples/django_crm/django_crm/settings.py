@@ -112,4 +112,6 @@ EMAIL_PORT = int(os.environ.get("DJANGO_CRM_SMTP_PORT", "25"))
 COMMITLADDER = {
     "LADDERS": [LADDERS / "solopreneur.yaml", LADDERS / "webinar.yaml"],
     "MESSENGER": "commitladder.contrib.django.messengers.EmailMessenger",
+    # refusals name the lead ("Dee <dee@example.com> already has an open ask for ...")
+    "DISPLAY_NAME": "commitladder.contrib.django.models.display_name",
 }

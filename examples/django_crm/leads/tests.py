@@ -112,6 +112,14 @@ class ViewTests(LadderTestCase):
         self.assertEqual((first.status_code, second.status_code), (201, 409))
         refusal = second.json()
         self.assertEqual(refusal["code"], "ask_pending")
+        # the sentence names the lead and the rung's title; the data keeps the ids
+        self.assertTrue(
+            refusal["message"].startswith(
+                "Dee <dee@example.com> already has an open ask for Admit a problem"
+            ),
+            refusal["message"],
+        )
+        self.assertEqual(refusal["ask"]["rung"], "admit_problem")
         self.assertEqual(refusal["ask"]["id"], first.json()["id"])
         self.assertEqual(refusal["retry_after"], first.json()["expires_at"])
         FIGURES["asks refused with 409"] += 1

@@ -18,7 +18,7 @@ import commitladder as cl
 
 from .runtime import configured_prefix, tracker
 
-__all__ = ["LadderEnrollment", "LadderProspect", "OutboxMessage", "prospect_of"]
+__all__ = ["LadderEnrollment", "LadderProspect", "OutboxMessage", "display_name", "prospect_of"]
 
 
 class UTCDateTimeField(models.DateTimeField):  # type: ignore[type-arg]
@@ -157,3 +157,10 @@ def prospect_of(prospect_id: str) -> LadderProspect | None:
         return None
     found = model._default_manager.filter(pk=pk).first()  # noqa: SLF001 (Django's public API)
     return found if isinstance(found, LadderProspect) else None
+
+
+def display_name(prospect_id: str) -> str | None:
+    """The host row's ``str()`` for refusal sentences (``COMMITLADDER["DISPLAY_NAME"]``):
+    ``"Ada Lovelace"`` where the id says ``leads.lead:9``; ``None`` for other ids."""
+    row = prospect_of(prospect_id)
+    return str(row) if row is not None else None

@@ -7,10 +7,12 @@
         "LISTENERS": ["crm.ladders.on_event"],                    # callables or dotted paths
         "CLOCK": None,                                            # an object with now()
         "TABLE_PREFIX": "commitladder_",                          # set before the migration
+        "DISPLAY_NAME": "commitladder.contrib.django.models.display_name",  # names people
     }
 
 Dotted paths name a class or factory called without arguments (``MESSENGER``,
-``CLOCK``) or a callable used as it is (``LISTENERS``), the way Django names backends.
+``CLOCK``) or a callable used as it is (``LISTENERS``, ``DISPLAY_NAME``: prospect id ->
+the name refusal sentences use), the way Django names backends.
 Listeners added with ``tracker().add_listener`` survive a rebuild (a settings change).
 Nothing here runs a command: it only wires objects up.
 """
@@ -44,7 +46,9 @@ __all__ = [
 Listener = Callable[[cl.Event], object]
 
 DEFAULT_MESSENGER = "commitladder.contrib.django.messengers.EmailMessenger"
-SETTINGS = frozenset({"LADDERS", "DATABASE", "MESSENGER", "LISTENERS", "CLOCK", "TABLE_PREFIX"})
+SETTINGS = frozenset(
+    {"LADDERS", "DATABASE", "MESSENGER", "LISTENERS", "CLOCK", "TABLE_PREFIX", "DISPLAY_NAME"}
+)
 """The keys ``settings.COMMITLADDER`` may hold."""
 
 _lock = threading.RLock()
@@ -139,6 +143,12 @@ def _build() -> cl.Tracker:
         raise ImproperlyConfigured(
             f"COMMITLADDER['CLOCK'] is {clock!r}: give an object with a now() method"
         )
+    display_name = _object("DISPLAY_NAME", config.get("DISPLAY_NAME"), call=False)
+    if display_name is not None and not callable(display_name):
+        raise ImproperlyConfigured(
+            f"COMMITLADDER['DISPLAY_NAME'] is {display_name!r}: give a callable "
+            "(prospect id -> name) or its dotted path"
+        )
     try:
         store = DjangoStore(configured_database(), prefix=configured_prefix())
         return ProjectTracker(
@@ -147,6 +157,7 @@ def _build() -> cl.Tracker:
             clock=clock,
             ladders=[_ladder(item) for item in config.get("LADDERS", ())],
             listeners=[*_listeners(config), *_added],
+            display_name=display_name,
         )
     except ValueError as exc:
         raise ImproperlyConfigured(f"settings.COMMITLADDER: {exc}") from exc
