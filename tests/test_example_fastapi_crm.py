@@ -144,3 +144,19 @@ async def test_errors_say_what_went_wrong(client: Any) -> None:
     assert no_key.status_code == 422  # FastAPI: the X-Delivery-Id header is required
     nothing = await client.post("/prospects/ada/answers", json={"answer": "commit"})
     assert (nothing.status_code, nothing.json()["code"]) == (409, "no_open_ask")
+
+
+def test_the_server_factory_reads_its_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi_crm import create_app_from_env
+
+    monkeypatch.setenv("CRM_DATABASE_URL", "sqlite+aiosqlite:///elsewhere.db")
+    monkeypatch.setenv("CRM_WORKER_EVERY", "2.5")
+    settings = Settings.from_env()
+    assert (settings.database_url, settings.worker_every) == (
+        "sqlite+aiosqlite:///elsewhere.db",
+        2.5,
+    )
+    paths = {route.path for route in create_app_from_env().routes}  # type: ignore[attr-defined]
+    assert {"/prospects", "/prospects/{prospect}/asks", "/webhooks/replies"} <= paths

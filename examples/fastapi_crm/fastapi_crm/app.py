@@ -200,6 +200,11 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     return app
 
 
+def create_app_from_env() -> FastAPI:
+    """The app as a server runs it (``uvicorn --factory``): settings from ``CRM_*``."""
+    return create_app(Settings.from_env())
+
+
 async def _refused(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, cl.Refused)
     return JSONResponse(exc.to_dict(), status_code=409)
