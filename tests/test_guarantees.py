@@ -16,35 +16,18 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
 import commitladder as cl
+from support import ladders
 
 pytest_plugins = ["dbfixtures", "trackers"]
 pytestmark = pytest.mark.anyio
 
-SEED = Path(cl.__file__).parent / "seed" / "solopreneur.yaml"
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
-
-
-def simple(name: str) -> cl.Ladder:
-    return cl.Ladder.from_dict(
-        {
-            "ladder": name,
-            "version": 1,
-            "start": "hello",
-            "rungs": {"hello": {"kind": "conversation", "size": 1, "next": "won"}},
-            "ends": {"won": {"result": "won"}},
-        }
-    )
-
-
-def ladders() -> list[cl.Ladder]:
-    return [cl.load(SEED), simple("alpha"), simple("beta")]
 
 
 async def at_once(count: int, call: Any) -> list[Any]:

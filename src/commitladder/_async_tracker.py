@@ -13,27 +13,58 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import inspect
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from ._clock import Clock, aware, later
 from ._enrollment import Enrollment, Listener
 from ._errors import LadderError
-from ._events import Event
 from ._ladder import Ladder
 from ._memory_store import MemoryStore
 from ._messaging import AsyncMessenger, Message, Messenger
-from ._tracker import DueReport, RelayReport, Tracker
-from ._values import Ask
-from .commands import Command
+from ._tracker import RelayReport, Tracker
 from .store import AsyncStore, OutboxEntry, Store
 
 __all__ = ["AsyncTracker"]
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+def _loaded(tracker: Tracker, enrollment: Enrollment) -> Enrollment:
+    """``enrollment`` with its history read now, while the store is lent."""
+    history = enrollment.history
+    return Enrollment.from_snapshot(
+        enrollment.ladder,
+        enrollment.snapshot(),
+        clock=tracker.clock,
+        read_only=True,
+        history=lambda: history,
+    )
+
+
+def _awaited(
+    method: Callable[Concatenate[Tracker, _P], _T],
+    *,
+    then: Callable[[Tracker, _T], _T] | None = None,
+) -> Callable[Concatenate[AsyncTracker, _P], Coroutine[Any, Any, _T]]:
+    """``Tracker``'s ``method`` as an ``AsyncTracker`` coroutine method: the same
+    signature, docstring and code, run on the store the call is lent (and ``then``
+    applied to its result there)."""
+
+    def work(tracker: Tracker, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        result = method(tracker, *args, **kwargs)
+        return then(tracker, result) if then is not None else result
+
+    @functools.wraps(method)
+    async def awaited(self: AsyncTracker, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await self._call(lambda tracker: work(tracker, *args, **kwargs))
+
+    return awaited
 
 
 class _Direct:
@@ -53,8 +84,10 @@ class AsyncTracker:
     ``MemoryStore`` for tests and demos); ``messenger`` an ``AsyncMessenger`` or a plain
     ``Messenger`` (its ``send`` then runs in a worker thread). Every other argument, and
     every method's arguments, results and errors, are ``Tracker``'s: the same code runs
-    underneath, so sync and async workers can share one database. Listeners are called
-    on the event loop after the commit: keep them quick.
+    underneath, so sync and async workers can share one database. ``enroll`` and ``get``
+    return the enrollment with its stored history loaded, since a property cannot await
+    the store later. Listeners are called on the event loop after the commit: keep them
+    quick.
     """
 
     def __init__(
@@ -133,267 +166,30 @@ class AsyncTracker:
 
     # ---- commands -------------------------------------------------------------------------
 
-    async def enroll(
-        self,
-        prospect: str,
-        *,
-        ladder: str | Ladder,
-        enrollment_id: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> Enrollment:
-        """Start ``prospect`` on ``ladder``; enrolling again returns the existing enrollment
-        (read-only, its history loaded)."""
-        return await self._call(
-            lambda t: _loaded(
-                t.enroll(
-                    prospect,
-                    ladder=ladder,
-                    enrollment_id=enrollment_id,
-                    now=now,
-                    actor=actor,
-                    reason=reason,
-                    idempotency_key=idempotency_key,
-                ),
-                t.clock,
-            )
-        )
+    # enrolling again returns the existing enrollment: read-only, its history loaded
+    enroll = _awaited(Tracker.enroll, then=_loaded)
 
-    async def execute(
-        self,
-        command: Command,
-        *,
-        prospect: str,
-        ladder: str | Ladder | None = None,
-        now: datetime | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Event, ...]:
-        """Run ``command`` on ``prospect``'s enrollment, durably (see ``Tracker.execute``)."""
-        return await self._call(
-            lambda t: t.execute(
-                command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
-            )
-        )
-
-    async def ask(
-        self,
-        prospect: str,
-        rung: str,
-        *,
-        ladder: str | None = None,
-        channel: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> Ask:
-        """Ask ``prospect`` for ``rung``; refused while any exclusive ask of theirs is open."""
-        return await self._call(
-            lambda t: t.ask(
-                prospect,
-                rung,
-                ladder=ladder,
-                channel=channel,
-                now=now,
-                actor=actor,
-                reason=reason,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    async def follow_up(
-        self,
-        prospect: str,
-        *,
-        ladder: str | None = None,
-        channel: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Event, ...]:
-        """Touch the prospect's open ask again."""
-        return await self._call(
-            lambda t: t.follow_up(
-                prospect,
-                ladder=ladder,
-                channel=channel,
-                now=now,
-                actor=actor,
-                reason=reason,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    async def commit(
-        self,
-        prospect: str,
-        *,
-        ladder: str | None = None,
-        outcome: str | None = None,
-        facts: Mapping[str, Any] | None = None,
-        ask_id: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Event, ...]:
-        """The prospect said yes (see ``Tracker.commit``)."""
-        return await self._call(
-            lambda t: t.commit(
-                prospect,
-                ladder=ladder,
-                outcome=outcome,
-                facts=facts,
-                ask_id=ask_id,
-                now=now,
-                actor=actor,
-                reason=reason,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    async def decline(
-        self,
-        prospect: str,
-        *,
-        ladder: str | None = None,
-        needs: str | None = None,
-        resume_at: datetime | None = None,
-        ask_id: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Event, ...]:
-        """The prospect said no: park with what they need, or follow ``on_decline``."""
-        return await self._call(
-            lambda t: t.decline(
-                prospect,
-                ladder=ladder,
-                needs=needs,
-                resume_at=resume_at,
-                ask_id=ask_id,
-                now=now,
-                actor=actor,
-                reason=reason,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    async def withdraw(
-        self,
-        prospect: str,
-        *,
-        ladder: str | None = None,
-        ask_id: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Event, ...]:
-        """The seller takes the open ask back."""
-        return await self._call(
-            lambda t: t.withdraw(
-                prospect,
-                ladder=ladder,
-                ask_id=ask_id,
-                now=now,
-                actor=actor,
-                reason=reason,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    async def expire(
-        self,
-        prospect: str,
-        *,
-        ladder: str | None = None,
-        ask_id: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Event, ...]:
-        """Expire the open ask once past its ``expires_at`` (``run_due`` does this itself)."""
-        return await self._call(
-            lambda t: t.expire(
-                prospect,
-                ladder=ladder,
-                ask_id=ask_id,
-                now=now,
-                actor=actor,
-                reason=reason,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    async def resume(
-        self,
-        prospect: str,
-        *,
-        ladder: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Event, ...]:
-        """Take a parked deal out of neutral."""
-        return await self._call(
-            lambda t: t.resume(
-                prospect,
-                ladder=ladder,
-                now=now,
-                actor=actor,
-                reason=reason,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    async def end(
-        self,
-        prospect: str,
-        end: str,
-        *,
-        ladder: str | None = None,
-        now: datetime | None = None,
-        actor: str | None = None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Event, ...]:
-        """Exit to a declared end, closing an open ask."""
-        return await self._call(
-            lambda t: t.end(
-                prospect,
-                end,
-                ladder=ladder,
-                now=now,
-                actor=actor,
-                reason=reason,
-                idempotency_key=idempotency_key,
-            )
-        )
+    # the commands: each runs the Tracker's method of that name, its signature and all
+    execute = _awaited(Tracker.execute)
+    ask = _awaited(Tracker.ask)
+    follow_up = _awaited(Tracker.follow_up)
+    commit = _awaited(Tracker.commit)
+    decline = _awaited(Tracker.decline)
+    withdraw = _awaited(Tracker.withdraw)
+    expire = _awaited(Tracker.expire)
+    resume = _awaited(Tracker.resume)
+    end = _awaited(Tracker.end)
 
     # ---- reading --------------------------------------------------------------------------
 
-    async def get(self, prospect: str, *, ladder: str | None = None) -> Enrollment:
-        """The prospect's enrollment (on ``ladder``), as stored: read-only, with its stored
-        history loaded (a property cannot await the store later)."""
-        return await self._call(lambda t: _loaded(t.get(prospect, ladder=ladder), t.clock))
-
-    async def history(self, prospect: str, *, ladder: str | None = None) -> tuple[Event, ...]:
-        """Every stored event of the prospect's enrollment (on ``ladder``), oldest first."""
-        return await self._call(lambda t: t.history(prospect, ladder=ladder))
+    # the enrollment as stored: read-only, with its history loaded (a property cannot
+    # await the store later)
+    get = _awaited(Tracker.get, then=_loaded)
+    history = _awaited(Tracker.history)
 
     # ---- timers and outbox ----------------------------------------------------------------
 
-    async def run_due(self, now: datetime | None = None, *, limit: int | None = None) -> DueReport:
-        """Run the timers due at ``now`` (see ``Tracker.run_due``); several workers, sync
-        or async, may run this at once."""
-        return await self._call(lambda t: t.run_due(now, limit=limit))
+    run_due = _awaited(Tracker.run_due)
 
     async def relay(self, *, limit: int = 100, now: datetime | None = None) -> RelayReport:
         """Hand due outbox messages to the messenger, one after another, awaiting each;
@@ -415,26 +211,10 @@ class AsyncTracker:
             done[await self._call(_record(entry, error, at))] += 1
         return RelayReport(**done)
 
-    async def redrive(
-        self, keys: Sequence[str] | None = None, *, now: datetime | None = None
-    ) -> int:
-        """Give dead-lettered messages (all, or ``keys``) a fresh retry budget."""
-        return await self._call(lambda t: t.redrive(keys, now=now))
+    redrive = _awaited(Tracker.redrive)
 
     def __repr__(self) -> str:
         return f"<AsyncTracker store={self.store!r} ladders={sorted(self.ladders)}>"
-
-
-def _loaded(enrollment: Enrollment, clock: Clock) -> Enrollment:
-    """``enrollment`` with its history read now, while the store is lent."""
-    history = enrollment.history
-    return Enrollment.from_snapshot(
-        enrollment.ladder,
-        enrollment.snapshot(),
-        clock=clock,
-        read_only=True,
-        history=lambda: history,
-    )
 
 
 def _record(entry: OutboxEntry, error: Exception | None, at: datetime) -> Callable[[Tracker], str]:

@@ -190,13 +190,13 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         return await work(tracker(request))
 
     errors: list[tuple[type[Exception], int, str]] = [
+        (cl.Refused, 409, "refused"),  # the body is the refusal's own to_dict()
         (cl.NotEnrolled, 404, "not_found"),
         (cl.ConflictError, 503, "conflict"),
         (cl.LadderError, 422, "unprocessable"),
     ]
     for kind, status, code in errors:
         app.add_exception_handler(kind, _replying(status, code))
-    app.add_exception_handler(cl.Refused, _refused)
     return app
 
 
@@ -205,16 +205,14 @@ def create_app_from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
-async def _refused(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, cl.Refused)
-    return JSONResponse(exc.to_dict(), status_code=409)
-
-
 def _replying(status: int, code: str) -> Any:
+    """An exception handler answering ``status`` (a refusal: its own ``to_dict()``)."""
+
     async def handler(request: Request, exc: Exception) -> JSONResponse:
+        body = {"error": code, "message": str(exc)}
+        if isinstance(exc, cl.Refused):
+            body = exc.to_dict()
         headers = {"Retry-After": "1"} if status == 503 else None
-        return JSONResponse(
-            {"error": code, "message": str(exc)}, status_code=status, headers=headers
-        )
+        return JSONResponse(body, status_code=status, headers=headers)
 
     return handler
