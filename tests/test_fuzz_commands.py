@@ -119,10 +119,12 @@ def check(call: Callable[[], object], snapshot: Callable[[], Any]) -> None:
     try:
         call()
     except ALLOWED as exc:
+        # any of many errors, or none, may come: pytest.raises cannot say so (PT017)
         if isinstance(exc, TypeError):
-            assert "must be" in str(exc) or "facts" in str(exc), f"no sentence: {exc!r}"
+            sentence = "must be" in str(exc) or "facts" in str(exc)
+            assert sentence, f"no sentence: {exc!r}"  # noqa: PT017
         after = json.dumps(snapshot(), sort_keys=True, default=str)
-        assert after == before, f"{exc!r} left a mark"
+        assert after == before, f"{exc!r} left a mark"  # noqa: PT017
 
 
 @pytest.mark.property
@@ -200,7 +202,8 @@ def test_hostile_arguments_to_a_tracker_end_in_events_or_typed_errors(
             call()
         except ALLOWED as exc:
             if isinstance(exc, TypeError):
-                assert "must be" in str(exc), f"no sentence: {exc!r}"
+                # any of many errors, or none, may come: pytest.raises cannot say so
+                assert "must be" in str(exc), f"no sentence: {exc!r}"  # noqa: PT017
 
 
 @pytest.mark.parametrize("bad", ["lead-\udcff", "lead-\x00", "\ud800"])
