@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
@@ -165,3 +166,66 @@ async def test_a_sql_store_given_an_async_engine_names_the_async_store(tmp_path:
 def test_an_async_store_refuses_what_cannot_serve_concurrent_calls(url: str, says: str) -> None:
     with pytest.raises(cl.StoreError, match=says):
         AsyncSqlStore(url)
+
+
+VALUES = [
+    (None, None),
+    (datetime(2026, 3, 29, 1, 30, tzinfo=UTC), {"a": [1, None, "é"], "b": {"c": True}}),
+    (datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=ZoneInfo("Europe/Paris")), ["x", 2**53]),
+    (datetime(2200, 1, 1, tzinfo=timezone(timedelta(hours=-5))), "text with 'quotes' and \\"),
+]
+
+
+async def test_prepared_statements_on_async_drivers_write_what_execute_does(db: str) -> None:
+    """The hot path's statements (asyncpg takes parameters by position) store and read
+    back the same values as ``Connection.execute``, on each asyncio driver."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from commitladder._sql_hot import Prepared, named_dialect
+    from commitladder.sql import tables
+    from dbfixtures import fresh_prefix
+    from trackers import async_url
+
+    prefix = fresh_prefix()
+    types = tables(prefix).enrollments.c
+    table = sa.Table(
+        f"{prefix}scratch",
+        sa.MetaData(),
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("at", types.updated_at.type, nullable=True),
+        sa.Column("body", types.snapshot.type, nullable=True),
+    )
+    engine = create_async_engine(async_url(db))
+
+    def compare(conn: Any) -> None:
+        dialect = conn.dialect
+        columns = list(table.columns)
+        insert = Prepared.build(
+            table.insert(), dialect, named_dialect(dialect), columns, ["id", "at", "body"]
+        )
+        select = sa.select(table.c.at, table.c.body).where(table.c.id == sa.bindparam("b_id"))
+        read = Prepared.build(select, dialect, named_dialect(dialect), columns)
+        positional = dialect.paramstyle == "numeric_dollar"  # asyncpg's $1, $2...
+        assert (insert._order is not None) == positional
+        for i, (at, body) in enumerate(VALUES):
+            insert.run(conn, {"id": f"p{i}", "at": at, "body": body})
+            conn.execute(table.insert(), {"id": f"e{i}", "at": at, "body": body})
+            raw = {
+                row[0]: tuple(row[1:])
+                for row in conn.exec_driver_sql(
+                    f"SELECT id, at, body FROM {table.name} WHERE id IN ('p{i}', 'e{i}')"
+                )
+            }
+            assert raw[f"p{i}"] == raw[f"e{i}"]  # the same values in the database
+            expected = dict(conn.execute(select, {"b_id": f"e{i}"}).one()._mapping)
+            assert read.rows(conn, {"b_id": f"p{i}"}) == [expected]
+            assert expected["body"] == body
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.create)
+            await conn.run_sync(compare)
+    finally:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.drop, checkfirst=True)
+        await engine.dispose()
