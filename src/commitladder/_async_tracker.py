@@ -166,30 +166,40 @@ class AsyncTracker:
 
     # ---- commands -------------------------------------------------------------------------
 
-    # enrolling again returns the existing enrollment: read-only, its history loaded
     enroll = _awaited(Tracker.enroll, then=_loaded)
+    """``Tracker.enroll``, awaited; the enrollment comes with its history loaded."""
 
     # the commands: each runs the Tracker's method of that name, its signature and all
     execute = _awaited(Tracker.execute)
+    """``Tracker.execute``, awaited: run a command value on a prospect's enrollment."""
     ask = _awaited(Tracker.ask)
+    """``Tracker.ask``, awaited: one ask at a time, the store decides a race."""
     follow_up = _awaited(Tracker.follow_up)
+    """``Tracker.follow_up``, awaited."""
     commit = _awaited(Tracker.commit)
+    """``Tracker.commit``, awaited."""
     decline = _awaited(Tracker.decline)
+    """``Tracker.decline``, awaited."""
     withdraw = _awaited(Tracker.withdraw)
+    """``Tracker.withdraw``, awaited."""
     expire = _awaited(Tracker.expire)
+    """``Tracker.expire``, awaited."""
     resume = _awaited(Tracker.resume)
+    """``Tracker.resume``, awaited."""
     end = _awaited(Tracker.end)
+    """``Tracker.end``, awaited."""
 
     # ---- reading --------------------------------------------------------------------------
 
-    # the enrollment as stored: read-only, with its history loaded (a property cannot
-    # await the store later)
     get = _awaited(Tracker.get, then=_loaded)
+    """``Tracker.get``, awaited; the enrollment comes with its history loaded."""
     history = _awaited(Tracker.history)
+    """``Tracker.history``, awaited."""
 
     # ---- timers and outbox ----------------------------------------------------------------
 
     run_due = _awaited(Tracker.run_due)
+    """``Tracker.run_due``, awaited; sync and async workers may run it at once."""
 
     async def relay(self, *, limit: int = 100, now: datetime | None = None) -> RelayReport:
         """Hand due outbox messages to the messenger, one after another, awaiting each;
@@ -212,6 +222,7 @@ class AsyncTracker:
         return RelayReport(**done)
 
     redrive = _awaited(Tracker.redrive)
+    """``Tracker.redrive``, awaited."""
 
     def __repr__(self) -> str:
         return f"<AsyncTracker store={self.store!r} ladders={sorted(self.ladders)}>"
