@@ -4,7 +4,9 @@ messenger adapters, the memory store, and the errors that say what to use instea
 
 from __future__ import annotations
 
+import random
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +17,7 @@ import anyio
 import pytest
 
 import commitladder as cl
+from support import ladders
 
 pytest_plugins = ["dbfixtures", "trackers"]
 pytestmark = pytest.mark.anyio
@@ -91,6 +94,75 @@ async def test_a_sync_and_an_async_worker_racing_open_one_ask(
     assert sum(isinstance(r, cl.Ask) for r in results) == 1, results
     assert sum(isinstance(r, cl.AskPending) for r in results) == 5, results
     assert len(sync_store.open_asks()) == 1
+
+
+class FlakyAsyncMessenger:
+    """An ``AsyncMessenger`` that fails three calls in ten, yielding to the loop first."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.rng = random.Random(30)
+
+    async def send(self, message: cl.Message) -> None:
+        await anyio.sleep(0)  # let the other relay run meanwhile
+        if self.rng.random() < 0.3:
+            raise ConnectionError(f"{message.key} failed on request")
+        self.sent.append(message.key)
+
+
+async def test_an_async_messenger_and_two_relays_deliver_each_message_once(
+    pair: tuple[SqlStore, AsyncSqlStore],
+) -> None:
+    _, store = pair
+    messenger = FlakyAsyncMessenger()
+    clock = cl.SteppableClock(T0)
+    t = cl.AsyncTracker(
+        store=store, messenger=messenger, clock=clock, ladders=ladders(), max_attempts=50
+    )
+    for i in range(20):
+        await t.enroll(f"p{i}", ladder="alpha")
+        await t.ask(f"p{i}", "hello")
+        await t.commit(f"p{i}")
+    rounds = 0
+    while await store.run(lambda s: s.outbox("pending")):
+        rounds += 1
+        async with anyio.create_task_group() as group:
+            for _ in range(2):
+                group.start_soon(t.relay)
+        clock.advance(hours=2)
+        assert rounds < 60
+    assert len(messenger.sent) == 40
+    assert Counter(messenger.sent).most_common(1)[0][1] == 1  # each key delivered once
+
+
+async def test_a_sync_and_an_async_timer_worker_fire_each_timer_once(
+    pair: tuple[SqlStore, AsyncSqlStore],
+) -> None:
+    sync_store, async_store = pair
+    old = cl.Tracker(store=sync_store, ladders=ladders(), clock=cl.SteppableClock(T0))
+    new = cl.AsyncTracker(store=async_store, ladders=ladders(), clock=cl.SteppableClock(T0))
+    count = 30
+    for i in range(count):
+        await new.enroll(f"p{i}", ladder="solopreneur")
+        await new.ask(f"p{i}", "admit_problem")  # expires after 7 days
+    later = T0 + timedelta(days=30)
+    fired: list[int] = []
+
+    async def drain(run_due: Any) -> None:
+        total = 0
+        while n := await run_due():
+            total += n
+        fired.append(total)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(drain, lambda: new.run_due(later, limit=4))
+        group.start_soon(
+            drain, lambda: anyio.to_thread.run_sync(lambda: old.run_due(later, limit=4))
+        )
+    assert sum(fired) == count
+    for i in range(count):
+        assert [e.type for e in old.history(f"p{i}")].count("AskExpired") == 1
+    assert sync_store.timers() == []
 
 
 async def test_a_sync_messenger_runs_in_a_worker_thread_an_async_one_is_awaited() -> None:

@@ -197,39 +197,11 @@ async def test_a_store_refusal_is_kept_under_its_key(make: Any) -> None:
 # ---- outbox ---------------------------------------------------------------------------------
 
 
-class AsyncRecorder:
-    """An ``AsyncMessenger`` that records, and fails when ``fail(message)`` says so."""
-
-    def __init__(self, fail: Any) -> None:
-        self.sent: list[cl.Message] = []
-        self.attempts = 0
-        self.fail = fail
-
-    async def send(self, message: cl.Message) -> None:
-        self.attempts += 1
-        await anyio.sleep(0)  # let another relay run meanwhile
-        if self.fail(message):
-            raise ConnectionError(f"{message.key} failed on request")
-        self.sent.append(message)
-
-
-@pytest.mark.parametrize("messenger_kind", ["sync-messenger", "async-messenger"])
-async def test_a_flaky_messenger_and_two_relays_deliver_each_message_once(
-    make: Any, messenger_kind: str
-) -> None:
+async def test_a_flaky_messenger_and_two_relays_deliver_each_message_once(make: Any) -> None:
     rng = random.Random(30)
-
-    def flaky(message: cl.Message) -> bool:
-        return rng.random() < 0.3
-
-    messenger: Any = (
-        cl.RecordingMessenger(fail=flaky) if messenger_kind == "sync-messenger" else None
-    )
-    messenger = messenger or AsyncRecorder(flaky)
+    messenger = cl.RecordingMessenger(fail=lambda message: rng.random() < 0.3)
     clock = cl.SteppableClock(T0)
     t = make(ladders=ladders(), messenger=messenger, clock=clock, max_attempts=50)
-    if t.kind == "sync" and messenger_kind == "async-messenger":
-        pytest.skip("a sync Tracker takes a sync Messenger only")
     for i in range(20):
         await t.enroll(f"p{i}", ladder="alpha")
         await t.ask(f"p{i}", "hello")
@@ -241,9 +213,8 @@ async def test_a_flaky_messenger_and_two_relays_deliver_each_message_once(
         assert all(isinstance(r, cl.RelayReport) for r in reports), reports
         clock.advance(hours=2)
         assert rounds < 60
-    keys = [m.key for m in messenger.sent]
-    assert len(keys) == 40
-    assert Counter(keys).most_common(1)[0][1] == 1  # each key delivered exactly once
+    assert len(messenger.sent) == 40
+    assert Counter(messenger.keys).most_common(1)[0][1] == 1  # each key delivered once
     assert await t.inspect(lambda s: s.outbox("dead")) == []
 
 
