@@ -94,6 +94,25 @@ ends:
 FACTS = {"budget": 10_000, "timeline": "Q2"}
 
 
+def simple(name: str) -> cl.Ladder:
+    """A one-rung ladder (``hello``, then ``won``): races and stress tests."""
+    return cl.Ladder.from_dict(
+        {
+            "ladder": name,
+            "version": 1,
+            "start": "hello",
+            "rungs": {"hello": {"kind": "conversation", "size": 1, "next": "won"}},
+            "ends": {"won": {"result": "won"}},
+        }
+    )
+
+
+def ladders() -> list[cl.Ladder]:
+    """The seed ladder and two one-rung ladders, ``alpha`` and ``beta``."""
+    seed = cl.load(Path(cl.__file__).parent / "seed" / "solopreneur.yaml")
+    return [seed, simple("alpha"), simple("beta")]
+
+
 def at(**delta: float) -> datetime:
     """``T0`` plus ``days=``, ``hours=`` ..."""
     return T0 + timedelta(**delta)

@@ -119,6 +119,7 @@ def check(call: Callable[[], object], snapshot: Callable[[], Any]) -> None:
     try:
         call()
     except ALLOWED as exc:
+        # any of many errors, or none, may come: pytest.raises cannot say so (PT017)
         if isinstance(exc, TypeError):
             # PT017: any of several errors may come; each is checked as it is
             assert "must be" in str(exc) or "facts" in str(exc), f"no sentence: {exc!r}"  # noqa: PT017

@@ -24,12 +24,12 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import commitladder as cl
+from support import ladders
 
 pytest_plugins = ["dbfixtures"]
 
@@ -37,25 +37,8 @@ sa = pytest.importorskip("sqlalchemy")
 from commitladder._messaging import MESSAGE_KINDS  # noqa: E402
 from commitladder.sql import SqlStore  # noqa: E402
 
-SEED = Path(cl.__file__).parent / "seed" / "solopreneur.yaml"
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 FORK = multiprocessing.get_context("fork")
-
-
-def simple(name: str) -> cl.Ladder:
-    return cl.Ladder.from_dict(
-        {
-            "ladder": name,
-            "version": 1,
-            "start": "hello",
-            "rungs": {"hello": {"kind": "conversation", "size": 1, "next": "won"}},
-            "ends": {"won": {"result": "won"}},
-        }
-    )
-
-
-def ladders() -> list[cl.Ladder]:
-    return [cl.load(SEED), simple("alpha"), simple("beta")]
 
 
 def fresh_store(url: str) -> SqlStore:

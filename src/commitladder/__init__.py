@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from . import commands
+    from ._async_tracker import AsyncTracker
     from ._clock import Clock, SteppableClock, SystemClock
     from ._definition import (
         Defaults,
@@ -85,18 +86,19 @@ if TYPE_CHECKING:
     )
     from ._lint import Finding
     from ._memory_store import MemoryStore
-    from ._messaging import Message, Messenger, RecordingMessenger
+    from ._messaging import AsyncMessenger, Message, Messenger, RecordingMessenger
     from ._names import DisplayName
     from ._tracker import DueReport, RelayReport, Tracker
     from ._values import Ask, Status, Timer
     from ._verify import Verification, verify
-    from .store import Store
+    from .store import AsyncStore, Store
 
 __version__ = "0.1.0.dev0"
 
 # Where each public name lives. The names imported for type checkers above, this table
 # and __all__ list the same names (tests/test_lazy_import.py holds them together).
 _HOMES: dict[str, tuple[str, ...]] = {
+    "._async_tracker": ("AsyncTracker",),
     "._clock": ("Clock", "SteppableClock", "SystemClock"),
     "._definition": (
         "Defaults",
@@ -161,11 +163,11 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "._ladder": ("End", "Ladder", "Rung", "load"),
     "._lint": ("Finding",),
     "._memory_store": ("MemoryStore",),
-    "._messaging": ("Message", "Messenger", "RecordingMessenger"),
+    "._messaging": ("AsyncMessenger", "Message", "Messenger", "RecordingMessenger"),
     "._tracker": ("DueReport", "RelayReport", "Tracker"),
     "._values": ("Ask", "Status", "Timer"),
     "._verify": ("Verification", "verify"),
-    ".store": ("Store",),
+    ".store": ("AsyncStore", "Store"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 _SUBMODULES = frozenset({"commands"})
@@ -179,6 +181,9 @@ __all__ = [
     "AskNotOpen",
     "AskPending",
     "AskWithdrawn",
+    "AsyncMessenger",
+    "AsyncStore",
+    "AsyncTracker",
     "ChannelNotAllowed",
     "Clock",
     "Committed",

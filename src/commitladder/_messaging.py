@@ -34,7 +34,14 @@ from ._values import iso
 if TYPE_CHECKING:
     from ._ladder import Ladder
 
-__all__ = ["MESSAGE_KINDS", "Message", "Messenger", "RecordingMessenger", "messages_for"]
+__all__ = [
+    "MESSAGE_KINDS",
+    "AsyncMessenger",
+    "Message",
+    "Messenger",
+    "RecordingMessenger",
+    "messages_for",
+]
 
 # event type -> message kind; timers add 'follow_up_due', 'next_step_overdue', 'resume_due'
 MESSAGE_KINDS: Mapping[str, str] = MappingProxyType(
@@ -123,6 +130,18 @@ class Messenger(Protocol):
     """
 
     def send(self, message: Message) -> None: ...
+
+
+@runtime_checkable
+class AsyncMessenger(Protocol):
+    """A ``Messenger`` for asyncio hosts: ``AsyncTracker.relay`` awaits its ``send``.
+
+    The same contract: return once the message is handed over, raise to have it retried
+    with backoff, pass ``message.idempotency_key`` on. ``AsyncTracker`` also takes a
+    plain ``Messenger``, whose ``send`` then runs in a worker thread.
+    """
+
+    async def send(self, message: Message) -> None: ...
 
 
 class RecordingMessenger:

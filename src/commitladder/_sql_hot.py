@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.sql.compiler import SQLCompiler
 
 __all__ = ["Parked", "Prepared", "named_dialect", "release"]
 
@@ -35,7 +36,9 @@ _NAMED: dict[str, Literal["named", "pyformat"]] = {
 
 
 def named_dialect(dialect: Dialect) -> Dialect:
-    """A dialect like ``dialect`` whose compiled statements take parameters by name."""
+    """A dialect like ``dialect`` whose compiled statements take parameters by name (a
+    driver that only takes them by position, asyncpg, keeps its style: ``Prepared``
+    then passes them in the order the compiled statement names)."""
     style = _NAMED.get(dialect.paramstyle)
     if style is not None and isinstance(dialect, DefaultDialect):
         return type(dialect)(paramstyle=style)
@@ -55,7 +58,7 @@ class Prepared:
     events hear (and may rewrite) every statement, and errors come wrapped as usual.
     """
 
-    __slots__ = ("_binds", "_options", "_results", "sql")
+    __slots__ = ("_binds", "_options", "_order", "_results", "sql")
 
     def __init__(
         self,
@@ -64,10 +67,13 @@ class Prepared:
         results: Sequence[tuple[str, Callable[[Any], Any] | None]] = (),
         *,
         rowcount: bool = False,
+        order: Sequence[str] | None = None,
     ) -> None:
         self.sql = sql
         self._binds = binds
         self._results = tuple(results)
+        # a driver with only positional parameters (asyncpg's $1): the names in their order
+        self._order = tuple(order) if order is not None else None
         # psycopg forgets an INSERT's rowcount once SQLAlchemy closed the cursor
         self._options: dict[str, Any] = {"preserve_rowcount": True} if rowcount else {}
 
@@ -85,7 +91,11 @@ class Prepared:
         """``statement`` compiled for ``named`` (the engine's dialect, parameters by name);
         ``columns`` give the parameters' types, ``keys`` the columns an INSERT or UPDATE
         writes."""
-        sql = str(statement.compile(dialect=named, column_keys=list(keys) or None))
+        compiled = statement.compile(dialect=named, column_keys=list(keys) or None)
+        sql = str(compiled)
+        order = None
+        if isinstance(compiled, SQLCompiler) and compiled.positional:
+            order = list(compiled.positiontup or ())
         binds = {
             str(c.key): c.type.dialect_impl(engine_dialect).bind_processor(engine_dialect)
             for c in columns
@@ -95,10 +105,12 @@ class Prepared:
             for c in statement.selected_columns:
                 proc = c.type.dialect_impl(engine_dialect).result_processor(engine_dialect, None)
                 results.append((str(c.key), proc))
-        return cls(sql, binds, results, rowcount=rowcount)
+        return cls(sql, binds, results, rowcount=rowcount, order=order)
 
-    def params(self, row: dict[str, Any]) -> dict[str, Any]:
+    def params(self, row: dict[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
         binds = self._binds
+        if self._order is not None:
+            return tuple(row[k] if (p := binds.get(k)) is None else p(row[k]) for k in self._order)
         return {k: v if (p := binds.get(k)) is None else p(v) for k, v in row.items()}
 
     def run(self, conn: Connection, row: dict[str, Any]) -> Any:

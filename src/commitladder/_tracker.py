@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 
 from ._clock import Clock, SystemClock, aware, later
 from ._decide import decide, due
@@ -51,7 +52,7 @@ from .commands import (
     Withdraw,
     checked,
 )
-from .store import Change, DueTimer, OpenAsk, Receipt, Store, StoredEnrollment
+from .store import Change, DueTimer, OpenAsk, OutboxEntry, Receipt, Store, StoredEnrollment
 
 __all__ = ["DueReport", "RelayReport", "Tracker"]
 
@@ -529,27 +530,37 @@ class Tracker:
         if self.messenger is None:
             raise LadderError("relay() needs a messenger: Tracker(messenger=...)")
         at = self._now(now)
-        sent = retrying = dead = 0
+        done: Counter[str] = Counter()
         for entry in self.store.claim_messages(at, limit, later(at, self.lease)):
             try:
                 self.messenger.send(entry.message)
             except Exception as exc:
-                attempts = entry.attempts + 1
-                error = safe_error_text(exc)
-                if attempts >= self.max_attempts:
-                    self.store.message_failed(entry.message.key, error, None)
-                    dead += 1
-                    _log.error(
-                        "message %s dead after %d attempts: %s", entry.message.key, attempts, error
-                    )
-                else:
-                    delay = min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
-                    self.store.message_failed(entry.message.key, error, later(at, delay))
-                    retrying += 1
+                done[self.record_attempt(entry, exc, now=at)] += 1
             else:
-                self.store.message_sent(entry.message.key, at)
-                sent += 1
-        return RelayReport(sent=sent, retrying=retrying, dead=dead)
+                done[self.record_attempt(entry, None, now=at)] += 1
+        return RelayReport(**done)
+
+    def record_attempt(
+        self, entry: OutboxEntry, error: BaseException | None, *, now: datetime | None = None
+    ) -> Literal["sent", "retrying", "dead"]:
+        """Record one delivery attempt of a claimed outbox ``entry``: ``error`` is what the
+        messenger raised, ``None`` once it returned. A failure retries with backoff, or
+        dead-letters after ``max_attempts``. ``relay`` calls this; so may a host's own
+        delivery loop."""
+        at = self._now(now)
+        key = entry.message.key
+        if error is None:
+            self.store.message_sent(key, at)
+            return "sent"
+        attempts = entry.attempts + 1
+        text = safe_error_text(error)
+        if attempts >= self.max_attempts:
+            self.store.message_failed(key, text, None)
+            _log.error("message %s dead after %d attempts: %s", key, attempts, text)
+            return "dead"
+        delay = min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
+        self.store.message_failed(key, text, later(at, delay))
+        return "retrying"
 
     def redrive(self, keys: Sequence[str] | None = None, *, now: datetime | None = None) -> int:
         """Give dead-lettered messages (all, or ``keys``) a fresh retry budget."""

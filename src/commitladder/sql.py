@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -46,7 +46,12 @@ from .store import (
     ask_pending,
 )
 
-__all__ = ["SqlStore", "Tables", "read_only_engine", "tables"]
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["AsyncSqlStore", "SqlStore", "Tables", "read_only_engine", "tables"]
+
+_T = TypeVar("_T")
 
 # an execution option of the store's own read-only transactions: on SQLite they begin
 # deferred, every other transaction on an engine the store made takes the write lock
@@ -223,12 +228,17 @@ def _v1_timers(metadata: sa.MetaData, prefix: str) -> sa.Table:
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
+    """SQLite that many threads and processes can write at once (see ``_sqlite_events``)."""
+    return _sqlite_events(sa.create_engine(url, **_engine_args(url)), url)
+
+
+def _sqlite_events(engine: Engine, url: sa.URL) -> Engine:
     """SQLite that many threads and processes can write at once: WAL (readers never wait
     for the writer), a 30 s busy timeout, and every transaction but the store's own
     reads takes the write lock at ``BEGIN IMMEDIATE``, so two writers queue instead of
     failing on a lock upgrade. This holds for the host's transactions on
-    ``store.engine`` too. SQLAlchemy (not the driver) begins, so savepoints work."""
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    ``store.engine`` too. SQLAlchemy (not the driver) begins, so savepoints work. The
+    same events serve aiosqlite (on an ``AsyncEngine``'s ``sync_engine``)."""
     memory = url.database in (None, "", ":memory:")
 
     @sa_event.listens_for(engine, "connect")
@@ -249,16 +259,23 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     return engine
 
 
-def _make_engine(url: str | sa.URL) -> Engine:
-    parsed = sa.make_url(url)
-    backend = parsed.get_backend_name()
+def _engine_args(url: sa.URL) -> dict[str, Any]:
+    """The engine options the store wants on ``url``'s database (sync or asyncio)."""
+    backend = url.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed)
+        return {"connect_args": {"timeout": 30}}
     if backend in ("mysql", "mariadb"):
         # READ COMMITTED: InnoDB's default REPEATABLE READ takes gap locks that make
         # racing inserts deadlock far more often, and we rely on versions anyway
-        return sa.create_engine(parsed, isolation_level="READ COMMITTED")
-    return sa.create_engine(parsed)
+        return {"isolation_level": "READ COMMITTED"}
+    return {}
+
+
+def _make_engine(url: str | sa.URL) -> Engine:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed, **_engine_args(parsed))
 
 
 def read_only_engine(url: str | sa.URL) -> Engine:
@@ -455,10 +472,18 @@ class SqlStore:
         prefix: str = "commitladder_",
         skip_locked: bool | None = None,
     ) -> None:
+        if hasattr(bind, "sync_engine"):  # an AsyncEngine or AsyncConnection
+            raise TypeError(
+                f"SqlStore runs on a synchronous engine, and {type(bind).__name__} is "
+                "SQLAlchemy's asyncio one: use commitladder.sql.AsyncSqlStore(engine) "
+                "with commitladder.AsyncTracker"
+            )
         self.tables: Tables = tables(prefix)
         self.prefix = prefix
         self._owns_engine = isinstance(bind, (str, sa.URL))
         self._conn: Connection | None = None
+        # set by ``on_connection``: transactions begin and commit on this connection
+        self._own: Connection | None = None
         if isinstance(bind, Connection):
             self._conn = bind
             self.engine: Engine = bind.engine
@@ -522,6 +547,17 @@ class SqlStore:
         cls._listen_to_host(joined, connection)
         return joined
 
+    @classmethod
+    def on_connection(cls, connection: Connection, like: SqlStore) -> SqlStore:
+        """A store with ``like``'s settings whose transactions begin and commit, one after
+        another, on ``connection`` (which must not be in a transaction): one worker's
+        calls on one connection. ``AsyncSqlStore`` runs each call so, on the connection
+        SQLAlchemy's asyncio extension lends to ``run_sync``. Cheap: it shares ``like``'s
+        tables and statements."""
+        return cls._view(
+            like, _owns_engine=False, _own=connection, _parked={}, _pending=[], _bound=None
+        )
+
     def _join_dialect(self, dialect: Dialect) -> None:
         """Statements compiled for ``dialect``: a host connection of another database."""
         self._q = _Statements.build(self.tables, dialect)
@@ -558,6 +594,9 @@ class SqlStore:
             if self._conn is not None:
                 with self._conn.begin_nested():
                     yield self._conn
+            elif self._own is not None:
+                with self._own.begin():
+                    yield self._own
             elif self._parked:
                 with self._parked[write].connection() as conn, conn.begin():
                     yield conn
@@ -976,6 +1015,106 @@ class SqlStore:
                 query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
             )
             return int(done.rowcount)
+
+
+class AsyncSqlStore:
+    """The store of an ``AsyncTracker``: ``SqlStore`` on SQLAlchemy's asyncio extension.
+
+    ``bind`` is a URL with an asyncio driver (``"sqlite+aiosqlite:///ladders.db"``,
+    ``"postgresql+asyncpg://..."``, ``"mysql+asyncmy://..."``; install
+    ``commitladder[async]``) or an ``AsyncEngine``. The tables, statements and promises
+    are ``SqlStore``'s, so sync and async workers can share one database. Each call runs
+    ``SqlStore``'s own code (``sync``) on a connection lent by SQLAlchemy's
+    ``AsyncConnection.run_sync``, which runs it in a greenlet where every statement
+    awaits the driver: the event loop never waits on the database, and nothing here
+    writes a statement twice. Call ``await create_schema()`` once and ``await close()``
+    at the end; anything else a ``SqlStore`` does is ``await store.run(lambda s: ...)``.
+    """
+
+    def __init__(
+        self,
+        bind: str | sa.URL | AsyncEngine,
+        *,
+        prefix: str = "commitladder_",
+        skip_locked: bool | None = None,
+    ) -> None:
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
+        if isinstance(bind, AsyncEngine):
+            self.engine: AsyncEngine = bind
+        elif isinstance(bind, (str, sa.URL)):
+            self.engine = _async_engine(bind)
+        else:
+            raise TypeError(
+                f"AsyncSqlStore takes a database URL or an AsyncEngine, not "
+                f"{type(bind).__name__}; a synchronous Engine goes to SqlStore"
+            )
+        self._owns_engine = not isinstance(bind, AsyncEngine)
+        self.sync: SqlStore = SqlStore(
+            self.engine.sync_engine, prefix=prefix, skip_locked=skip_locked
+        )
+        self.tables: Tables = self.sync.tables
+        self.prefix = prefix
+        self.dialect: str = self.sync.dialect
+
+    @property
+    def metadata(self) -> sa.MetaData:
+        """The ``MetaData`` holding the store's tables (``tables.metadata``)."""
+        return self.tables.metadata
+
+    async def run(self, call: Callable[[SqlStore], _T]) -> _T:
+        """Run ``call`` with a ``SqlStore`` whose transactions begin and commit on one
+        connection of the pool, its every statement awaited; return what it returns.
+
+        ``call`` is plain synchronous code (an ``AsyncTracker`` passes its ``Tracker``'s
+        commands): it must not block on anything but the store."""
+        try:
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda sync: call(SqlStore.on_connection(sync, self.sync))
+                )
+        except sa_exc.DBAPIError as exc:  # connecting: the store translates the rest
+            raise _translate(exc) from exc
+
+    async def create_schema(self) -> None:
+        """Create the tables if missing and upgrade older ones (``SqlStore.create_schema``)."""
+        await self.run(lambda store: store.create_schema())
+
+    async def drop_schema(self) -> None:
+        """Drop every table of this prefix (tests, teardown)."""
+        await self.run(lambda store: store.drop_schema())
+
+    async def close(self) -> None:
+        """Release the connection pool if this store created it."""
+        if self._owns_engine:
+            await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"<AsyncSqlStore {self.dialect} prefix={self.prefix!r}>"
+
+
+def _async_engine(url: str | sa.URL) -> AsyncEngine:
+    """An ``AsyncEngine`` with the options ``SqlStore`` gives its own engines."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise StoreError(
+            "an in-memory SQLite database lives in one connection, and concurrent async "
+            "calls need one each: give AsyncSqlStore a file (sqlite+aiosqlite:///ladders.db)"
+        )
+    try:
+        engine = create_async_engine(parsed, **_engine_args(parsed))
+    except (sa_exc.InvalidRequestError, ImportError) as exc:
+        raise StoreError(
+            f"{parsed.drivername!r} is not an asyncio driver that is installed ({exc}); "
+            "use sqlite+aiosqlite, postgresql+asyncpg or mysql+asyncmy "
+            "(pip install 'commitladder[async]')"
+        ) from exc
+    if backend == "sqlite":
+        _sqlite_events(engine.sync_engine, parsed)
+    return engine
 
 
 # SQLSTATE / driver codes that mean "another transaction got in the way: try again"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from ._errors import AskPending, NotEnrolled
 from ._messaging import Message
@@ -22,6 +22,7 @@ from ._values import Ask
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AsyncStore",
     "Change",
     "DueTimer",
     "NotEnrolled",
@@ -201,6 +202,26 @@ class Store(Protocol):
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the last ``apply`` is durably committed."""
+
+
+_T = TypeVar("_T")
+
+
+@runtime_checkable
+class AsyncStore(Protocol):
+    """Where an ``AsyncTracker`` keeps everything: a ``Store`` lent to synchronous code
+    whose I/O never blocks the event loop.
+
+    ``run(call)`` calls ``call(store)`` with a ``Store`` whose transactions are committed
+    before ``run`` returns, and returns what ``call`` returned (or raises what it raised).
+    Shipped: ``commitladder.sql.AsyncSqlStore``, which runs ``call`` in SQLAlchemy's
+    greenlet with every statement awaited; a ``MemoryStore`` given to ``AsyncTracker``
+    is called directly (it never waits).
+    """
+
+    async def run(self, call: Callable[[Store], _T]) -> _T:
+        """Run ``call`` with a ``Store`` for one unit of work; return its result."""
+        ...
 
 
 def ask_pending(holder: OpenAsk, enrollment_id: str, rung: str | None) -> AskPending:
