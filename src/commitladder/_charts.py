@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING
 from ._errors import LadderError
 
 if TYPE_CHECKING:
-    from ._stats import Funnel
+    from collections.abc import Sequence
+
+    from ._funnel import FunnelFigures, RungFigures
+    from ._stats import Funnel, RungCounts
 
 __all__ = ["PlotMissing", "funnel_png"]
 
@@ -24,7 +27,7 @@ class PlotMissing(LadderError):
     """A PNG chart was asked for but matplotlib is not installed."""
 
 
-def funnel_png(funnel: Funnel, *, title: str | None = None) -> bytes:
+def funnel_png(funnel: Funnel | FunnelFigures, *, title: str | None = None) -> bytes:
     """A horizontal funnel: per rung, bars for asks and commitments, centred, with the
     conversion written beside them; the first rungs on top."""
     try:
@@ -35,7 +38,7 @@ def funnel_png(funnel: Funnel, *, title: str | None = None) -> bytes:
             "a PNG funnel needs the `plot` extra: pip install 'commitladder[plot]' "
             "(or use --format table, csv or json)"
         ) from None
-    rows = funnel.rungs
+    rows: Sequence[RungCounts | RungFigures] = funnel.rungs
     figure = Figure(figsize=(9, 0.6 * len(rows) + 1.6), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

@@ -697,6 +697,25 @@ class SqlStore:
             )
             return [row.body for row in rows]
 
+    def event_log(self, *, ladder: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every enrollment's events (of ``ladder``, or of all), one list per enrollment,
+        oldest first: what the funnel and the forecast read. Read in one transaction."""
+        t, e = self.tables.events, self.tables.enrollments
+        query = sa.select(t.c.enrollment_id, t.c.body).order_by(t.c.enrollment_id, t.c.seq)
+        if ladder is not None:
+            query = query.join(e, e.c.id == t.c.enrollment_id).where(e.c.ladder == ladder)
+        with self._transaction(write=False) as conn:
+            current: str | None = None
+            batch: list[dict[str, Any]] = []
+            for eid, body in conn.execute(query):
+                if eid != current and batch:
+                    yield batch
+                    batch = []
+                current = eid
+                batch.append(body)
+            if batch:
+                yield batch
+
     def count(self) -> int:
         """How many enrollments are stored."""
         t = self.tables.enrollments
