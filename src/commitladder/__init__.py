@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         event_from_dict,
     )
     from ._funnel import CohortFigures, FunnelFigures, FunnelReport, RungFigures, Spread, funnel
+    from ._import_pipeline import PipelineImportError, import_pipeline
     from ._ladder import (
         End,
         Ladder,
@@ -165,6 +166,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "Spread",
         "funnel",
     ),
+    "._import_pipeline": ("PipelineImportError", "import_pipeline"),
     "._ladder": ("End", "Ladder", "Rung", "load"),
     "._lint": ("Finding",),
     "._memory_store": ("MemoryStore",),
@@ -231,6 +233,7 @@ __all__ = [
     "NotParked",
     "OutcomeRequired",
     "Parked",
+    "PipelineImportError",
     "Preview",
     "Problem",
     "ReadOnlyEnrollment",
@@ -258,6 +261,7 @@ __all__ = [
     "event_from_dict",
     "format_duration",
     "funnel",
+    "import_pipeline",
     "load",
     "parse_duration",
     "verify",
