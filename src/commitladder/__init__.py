@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         event_from_dict,
     )
     from ._funnel import CohortFigures, FunnelFigures, FunnelReport, RungFigures, Spread, funnel
+    from ._hooks import StageChange
     from ._import_pipeline import PipelineImportError, import_pipeline
     from ._ladder import (
         End,
@@ -166,6 +167,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "Spread",
         "funnel",
     ),
+    "._hooks": ("StageChange",),
     "._import_pipeline": ("PipelineImportError", "import_pipeline"),
     "._ladder": ("End", "Ladder", "Rung", "load"),
     "._lint": ("Finding",),
@@ -246,6 +248,7 @@ __all__ = [
     "RungDefinition",
     "RungFigures",
     "Spread",
+    "StageChange",
     "Status",
     "SteppableClock",
     "Store",

@@ -498,6 +498,20 @@ class SqlStore:
         return view
 
     @property
+    def connection(self) -> Connection:
+        """The connection of the transaction this store is in: the session's (what a
+        ``Tracker`` hook writes the host's rows with) or the host's joined connection.
+        Outside both there is none (``StoreError``): open one with ``session()``."""
+        conn = self._bound if self._bound is not None else self._conn
+        if conn is None:
+            raise StoreError(
+                "this SqlStore is in no transaction: use store.connection inside "
+                "`with store.session() as s:` (a Tracker hook gets such a store), or join "
+                "your own with SqlStore.joined(connection, store)"
+            )
+        return conn
+
+    @property
     def metadata(self) -> sa.MetaData:
         """The ``MetaData`` holding the store's tables (``tables.metadata``)."""
         return self.tables.metadata

@@ -4,10 +4,13 @@
         "LADDERS": [BASE_DIR / "ladders" / "solopreneur.yaml"],  # files or Ladder objects
         "DATABASE": "default",                                    # the alias to store in
         "MESSENGER": "commitladder.contrib.django.messengers.EmailMessenger",  # or None
+        "HOOKS": ["crm.hooks.keep_deal_stage"],  # run inside the command's transaction
     }
 
 ``MESSENGER`` is the dotted path of a class (or factory) called without arguments, the
-way Django names backends. Nothing here runs a command: it only wires objects up.
+way Django names backends; ``HOOKS`` are dotted paths of callables that receive each
+write's ``StageChange`` inside the transaction (``Tracker(hooks=...)``). Nothing here
+runs a command: it only wires objects up.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def _config() -> dict[str, Any]:
     config = getattr(settings, "COMMITLADDER", {})
     if not isinstance(config, dict):
         raise ImproperlyConfigured("settings.COMMITLADDER must be a dict")
-    unknown = set(config) - {"LADDERS", "DATABASE", "MESSENGER"}
+    unknown = set(config) - {"LADDERS", "DATABASE", "MESSENGER", "HOOKS"}
     if unknown:
         raise ImproperlyConfigured(f"unknown COMMITLADDER settings: {', '.join(sorted(unknown))}")
     return config
@@ -61,6 +64,7 @@ def tracker() -> cl.Tracker:
                 store=DjangoStore(config.get("DATABASE", "default")),
                 messenger=import_string(messenger_path)() if messenger_path else None,
                 ladders=[_ladder(item) for item in config.get("LADDERS", ())],
+                hooks=[import_string(path) for path in config.get("HOOKS", ())],
             )
         return _tracker
 
