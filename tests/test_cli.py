@@ -174,6 +174,7 @@ COMMANDS = [
     "test",
     "simulate",
     "funnel",
+    "forecast",
     "schema",
     "import",
     "demo",

@@ -77,6 +77,16 @@ if TYPE_CHECKING:
         Resumed,
         event_from_dict,
     )
+    from ._forecast import (
+        Backtest,
+        Chance,
+        DealForecast,
+        Forecast,
+        ForecastRow,
+        backtest,
+        forecast,
+        read_amounts,
+    )
     from ._funnel import CohortFigures, FunnelFigures, FunnelReport, RungFigures, Spread, funnel
     from ._hooks import StageChange
     from ._import_pipeline import PipelineImportError, import_pipeline
@@ -159,6 +169,16 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "Resumed",
         "event_from_dict",
     ),
+    "._forecast": (
+        "Backtest",
+        "Chance",
+        "DealForecast",
+        "Forecast",
+        "ForecastRow",
+        "backtest",
+        "forecast",
+        "read_amounts",
+    ),
     "._funnel": (
         "CohortFigures",
         "FunnelFigures",
@@ -190,11 +210,14 @@ __all__ = [
     "AskNotOpen",
     "AskPending",
     "AskWithdrawn",
+    "Backtest",
+    "Chance",
     "ChannelNotAllowed",
     "Clock",
     "CohortFigures",
     "Committed",
     "ConflictError",
+    "DealForecast",
     "Declined",
     "Defaults",
     "DefinitionError",
@@ -212,6 +235,8 @@ __all__ = [
     "FollowUpTooSoon",
     "FollowUps",
     "FollowedUp",
+    "Forecast",
+    "ForecastRow",
     "FunnelFigures",
     "FunnelReport",
     "InCooldown",
@@ -260,13 +285,16 @@ __all__ = [
     "UnknownEnd",
     "UnknownRung",
     "Verification",
+    "backtest",
     "commands",
     "event_from_dict",
+    "forecast",
     "format_duration",
     "funnel",
     "import_pipeline",
     "load",
     "parse_duration",
+    "read_amounts",
     "verify",
 ]
 
