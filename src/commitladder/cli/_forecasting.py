@@ -174,7 +174,7 @@ def forecast(
     ] = None,
     prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
-    """Forecast the open deals: P(won) of each, times its amount, by stage and close month.
+    """Forecast open deals: P(won) times amount, by stage and month.
 
     P(won | position) is learned from the store's history (with intervals and the sample
     behind them) or declared by the ladder's `probability:` fields (--ladder-file). With
@@ -183,8 +183,8 @@ def forecast(
 
     \b
     Example:
-      commitladder forecast --db crm.db --amounts amounts.csv --ladder-file ladder.yaml
-      commitladder forecast --db crm.db --amounts amounts.csv --backtest 2026-03-01
+      commitladder forecast --db crm.db --amounts deals.csv --ladder-file l.yaml
+      commitladder forecast --db crm.db --amounts deals.csv --backtest 2026-03-01
     """
     if fmt is ForecastFormat.png and output is None:
         err.print("a PNG is binary: give -o FILE.png (or use --format table, csv or json)")
