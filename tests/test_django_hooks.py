@@ -82,7 +82,10 @@ SCRIPT = textwrap.dedent(
             raise RuntimeError("the view failed after the command")
     except RuntimeError:
         pass
+    import commitladder as cl
+
     print(json.dumps({
+        "funnel": cl.funnel(t).rung("discovery").committed,
         "committed": committed,
         "inside": inside,
         "after_rollback": stage(),
@@ -117,6 +120,7 @@ def test_a_settings_hook_keeps_the_hosts_stage_in_the_commands_transaction(
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result == {
+        "funnel": 1,  # the funnel reads the Django store too
         "committed": "Qualification",  # written with the commitment, committed with it
         "inside": "Closed Won",  # seen inside the host's block
         "after_rollback": "Qualification",  # the block rolled back: the field...
