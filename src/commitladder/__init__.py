@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         NotNextStep,
         NotParked,
         OutcomeRequired,
+        PipelineImportError,
         Problem,
         ReadOnlyEnrollment,
         Refused,
@@ -89,7 +90,7 @@ if TYPE_CHECKING:
     )
     from ._funnel import CohortFigures, FunnelFigures, FunnelReport, RungFigures, Spread, funnel
     from ._hooks import StageChange
-    from ._import_pipeline import PipelineImportError, import_pipeline
+    from ._import_pipeline import import_pipeline
     from ._ladder import (
         End,
         Ladder,
@@ -146,6 +147,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "NotNextStep",
         "NotParked",
         "OutcomeRequired",
+        "PipelineImportError",
         "Problem",
         "ReadOnlyEnrollment",
         "Refused",
@@ -188,7 +190,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "funnel",
     ),
     "._hooks": ("StageChange",),
-    "._import_pipeline": ("PipelineImportError", "import_pipeline"),
+    "._import_pipeline": ("import_pipeline",),
     "._ladder": ("End", "Ladder", "Rung", "load"),
     "._lint": ("Finding",),
     "._memory_store": ("MemoryStore",),

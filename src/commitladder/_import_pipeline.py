@@ -21,16 +21,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._errors import LadderError
+from ._errors import PipelineImportError
 
-__all__ = ["SYSTEMS", "PipelineImportError", "Stage", "import_pipeline", "read_stages"]
+__all__ = ["SYSTEMS", "Stage", "import_pipeline", "read_stages"]
 
 System = Literal["salesforce", "hubspot", "odoo", "pipedrive"]
 SYSTEMS: tuple[System, ...] = ("salesforce", "hubspot", "odoo", "pipedrive")
-
-
-class PipelineImportError(LadderError):
-    """A pipeline export that cannot be read: what is wrong, where, and what to export."""
 
 
 @dataclass(frozen=True, slots=True)
