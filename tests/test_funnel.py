@@ -212,3 +212,26 @@ def test_a_spread_lies_within_its_samples_and_the_median_below_the_p90(hours: li
     tick = timedelta(microseconds=1)
     assert low - tick <= spread.median <= spread.p90 + tick
     assert spread.p90 <= high + tick
+
+
+def test_the_command_takes_cohorts_dates_and_versions(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from commitladder.cli import app
+    from commitladder.sql import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'hand.db'}"
+    store = SqlStore(url)
+    store.create_schema()
+    fill(store)
+    store.close()
+    runner = CliRunner()
+    table = runner.invoke(app, ["funnel", "--db", url, "--cohort", "week"])
+    assert table.exit_code == 0, table.output
+    assert "Cohort 2026-W02: 2 enrollments" in table.stdout
+    assert "Cohort 2026-W03: 2 enrollments" in table.stdout
+    assert "stay" in table.stdout
+    later = runner.invoke(app, ["funnel", "--db", url, "--since", "2026-01-12", "-f", "json"])
+    assert json.loads(later.stdout) == cl.funnel(url, since=T0.replace(hour=0) + 7 * D).to_dict()
+    none = runner.invoke(app, ["funnel", "--db", url, "--version", "2", "-f", "json"])
+    assert json.loads(none.stdout)["enrollments"] == 0
