@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import commitladder as cl
 from commitladder._stats import fold, read_funnel
 from commitladder.cli import app, seed_ladder
 from commitladder.sql import SqlStore
@@ -77,7 +78,7 @@ def test_cli_funnel_as_a_table_csv_and_json(simulated_db: str) -> None:
     assert header.startswith("rung,asked,committed,declined,expired")
     assert first.startswith("admit_problem,")
     data = json.loads(runner.invoke(app, ["funnel", "--db", simulated_db, "-f", "json"]).stdout)
-    assert data == read_funnel(simulated_db).to_dict()
+    assert data == cl.funnel(simulated_db).to_dict()
 
 
 def test_cli_funnel_draws_a_png_chart(simulated_db: str, tmp_path: Path) -> None:
@@ -91,8 +92,6 @@ def test_cli_funnel_draws_a_png_chart(simulated_db: str, tmp_path: Path) -> None
 
 
 def test_cli_funnel_asks_which_ladder_when_the_store_holds_several(tmp_path: Path) -> None:
-    import commitladder as cl
-
     url = f"sqlite:///{tmp_path / 'two.db'}"
     simulate_into(url, seed_ladder(), prospects=3, seed=1, days=5)
     simulate_into(url, cl.load(EXAMPLES_DIR / "webinar.yaml"), prospects=3, seed=1, days=5)
@@ -122,7 +121,7 @@ def test_funnel_and_graph_read_live_counts_from_postgresql(tmp_path: Path) -> No
         simulate_into(sqlite, seed_ladder(), prospects=12, seed=9, days=30)
         result = runner.invoke(app, ["funnel", "--db", url, "--prefix", prefix, "-f", "json"])
         assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout) == read_funnel(sqlite).to_dict()
+        assert json.loads(result.stdout) == cl.funnel(sqlite).to_dict()
         graph = runner.invoke(
             app, ["graph", str(EXAMPLES_DIR / "solopreneur.yaml"), "--db", url, "--prefix", prefix]
         )

@@ -15,16 +15,20 @@ from typing import TYPE_CHECKING
 from ._errors import LadderError
 
 if TYPE_CHECKING:
-    from ._stats import Funnel
+    from collections.abc import Sequence
 
-__all__ = ["PlotMissing", "funnel_png"]
+    from ._forecast import Forecast
+    from ._funnel import FunnelFigures, RungFigures
+    from ._stats import Funnel, RungCounts
+
+__all__ = ["PlotMissing", "forecast_png", "funnel_png"]
 
 
 class PlotMissing(LadderError):
     """A PNG chart was asked for but matplotlib is not installed."""
 
 
-def funnel_png(funnel: Funnel, *, title: str | None = None) -> bytes:
+def funnel_png(funnel: Funnel | FunnelFigures, *, title: str | None = None) -> bytes:
     """A horizontal funnel: per rung, bars for asks and commitments, centred, with the
     conversion written beside them; the first rungs on top."""
     try:
@@ -35,7 +39,7 @@ def funnel_png(funnel: Funnel, *, title: str | None = None) -> bytes:
             "a PNG funnel needs the `plot` extra: pip install 'commitladder[plot]' "
             "(or use --format table, csv or json)"
         ) from None
-    rows = funnel.rungs
+    rows: Sequence[RungCounts | RungFigures] = funnel.rungs
     figure = Figure(figsize=(9, 0.6 * len(rows) + 1.6), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -77,6 +81,56 @@ def funnel_png(funnel: Funnel, *, title: str | None = None) -> bytes:
         fontsize=11,
     )
     figure.tight_layout(rect=(0, 0.05, 1, 1))
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()
+
+
+def forecast_png(forecast: Forecast, *, title: str | None = None) -> bytes:
+    """Expected revenue by close month (bars, with the low..high range of the deals'
+    intervals as error bars) beside the same by stage."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise PlotMissing(
+            "a PNG forecast needs the `plot` extra: pip install 'commitladder[plot]' "
+            "(or use --format table, csv or json)"
+        ) from None
+    figure = Figure(figsize=(11, 4.8), dpi=100)
+    FigureCanvasAgg(figure)
+    for index, (rows, label) in enumerate(
+        ((forecast.by_month, "by expected close month"), (forecast.by_stage, "by stage"))
+    ):
+        axes = figure.add_subplot(1, 2, index + 1)
+        names = [row.key for row in rows]
+        expected = [row.expected for row in rows]
+        below = [row.expected - row.low for row in rows]
+        above = [row.high - row.expected for row in rows]
+        positions = list(range(len(rows)))
+        axes.bar(positions, [row.amount for row in rows], color="#c5cae9", label="amount")
+        axes.bar(
+            positions,
+            expected,
+            yerr=[below, above],
+            color="#3949ab",
+            capsize=4,
+            width=0.55,
+            label="expected",
+        )
+        axes.set_xticks(positions, names, rotation=30, ha="right", fontsize=8)
+        axes.set_title(label, fontsize=10)
+        for side in ("top", "right"):
+            axes.spines[side].set_visible(False)
+    figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="upper right", frameon=False)
+    total = forecast.total
+    figure.suptitle(
+        (title or f"Forecast of {forecast.ladder} as of {forecast.as_of:%Y-%m-%d}")
+        + f"\n{total.deals} open deals, expected {total.expected:,.0f} of {total.amount:,.0f} "
+        f"({forecast.method})",
+        fontsize=11,
+    )
+    figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
@@ -111,6 +112,20 @@ def _valid_text(text: str) -> str:
 
 #: Free text (titles, descriptions, ask scripts): any valid Unicode, as a file can hold it.
 Text = Annotated[str, AfterValidator(_valid_text)]
+#: A chance, from 0 to 1 (a CRM's 20% is 0.2).
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+#: Host data kept with a rung, an end or the ladder (an external stage id, a colour, a
+#: playbook URL): any JSON-like mapping; commitladder stores and writes it back, never reads it.
+Meta = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=MAX_ID)], JsonValue],
+    Field(max_length=MAX_OUTCOMES),
+]
+
+
+#: The CRM deal stage a rung or an end stands for (a label or an API name).
+Stage = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_valid_text)]
+
+
 #: A count a ladder sets (``max_asks``, ``follow_ups.max``, ...): small, never negative.
 Count = Annotated[int, Field(ge=0, le=MAX_NUMBER)]
 
@@ -175,6 +190,9 @@ class RungDefinition(Defaults):
     requires: list[Id] = Field(default_factory=list, max_length=MAX_REQUIRES)
     on_decline: Id = PARK
     on_expire: Id = PARK
+    stage: Stage | None = None
+    probability: Probability | None = None
+    meta: Meta | None = None
 
     @field_validator("outcomes")
     @classmethod
@@ -196,6 +214,9 @@ class EndDefinition(_Model):
     result: Result
     title: Text | None = None
     description: Text | None = None
+    stage: Stage | None = None
+    probability: Probability | None = None
+    meta: Meta | None = None
 
 
 class Rules(_Model):
@@ -208,7 +229,6 @@ class Rules(_Model):
     max_asks_without_commitment: Annotated[Count, Field(ge=1)] | None = None
 
 
-Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 

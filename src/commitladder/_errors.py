@@ -28,6 +28,7 @@
     ├── KeyReused                an idempotency key came back with another command or target
     ├── ReadOnlyEnrollment       a command on an enrollment read from a tracker
     ├── InvalidText              an id or a value that is not valid text (also a ValueError)
+    ├── PipelineImportError      a CRM pipeline export that `import` cannot read (file:line)
     ├── NaiveDatetimeError       a datetime without a timezone (also a ValueError)
     └── TimeOrderError           a command dated before the enrollment's last event
 
@@ -75,6 +76,7 @@ __all__ = [
     "NotNextStep",
     "NotParked",
     "OutcomeRequired",
+    "PipelineImportError",
     "Problem",
     "ReadOnlyEnrollment",
     "Refused",
@@ -644,6 +646,11 @@ class ReadOnlyEnrollment(LadderError):
     """A command on an enrollment read from a ``Tracker``: run it through the tracker."""
 
 
+class PipelineImportError(LadderError):
+    """A CRM pipeline export that cannot be read: what is wrong, where (file:line or the
+    record), and what to export instead."""
+
+
 class InvalidText(LadderError, ValueError):
     """A prospect id, key or other text that cannot be stored: it holds a lone surrogate
     (not encodable as UTF-8) or a NUL character."""
@@ -680,6 +687,7 @@ class TimeOrderError(LadderError, ValueError):
 for _cls in (LadderError, DefinitionError, LadderFileNotFoundError, Problem, StoreError,
              ConflictError, NotEnrolled,
              KeyReused, ReadOnlyEnrollment, InvalidText, NaiveDatetimeError, TimeOrderError,
+             PipelineImportError,
              *_REFUSALS.values()):  # fmt: skip
     _cls.__module__ = "commitladder"
 del _cls

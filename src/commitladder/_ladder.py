@@ -84,10 +84,16 @@ class Ladder:
                 requires=frozenset(r.requires),
                 on_decline=r.on_decline,
                 on_expire=r.on_expire,
+                stage=r.stage,
+                probability=r.probability,
+                meta=r.meta,
             )
         self.rungs: Mapping[str, Rung] = MappingProxyType(rungs)
         self.ends: Mapping[str, End] = MappingProxyType(
-            {k: End(k, e.result, e.title) for k, e in definition.ends.items()}
+            {
+                k: End(k, e.result, e.title, e.stage, e.probability, e.meta)
+                for k, e in definition.ends.items()
+            }
         )
         #: the compiled lookup tables the rules read (see ``Tables``)
         self.tables: Tables = compile_tables(self.start, self.rungs, self.ends, self.name)
@@ -162,7 +168,20 @@ class Ladder:
         """YAML text that ``from_yaml`` turns back into an equal ladder."""
         import yaml
 
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+        class Dumper(yaml.SafeDumper):
+            pass
+
+        def text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+            # PyYAML writes NEL (U+0085) raw in a quoted scalar, where its own reader folds it
+            # to a space; a double-quoted scalar escapes it as \N, which reads back as NEL
+            if "\x85" in data:
+                return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+            return dumper.represent_str(data)
+
+        Dumper.add_representer(str, text)
+        return yaml.dump(
+            self.to_dict(), Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100
+        )
 
     # ---- using ----------------------------------------------------------------------------
 

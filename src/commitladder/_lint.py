@@ -644,3 +644,76 @@ def _max_asks_without_commitment(ladder: Ladder) -> Iterator[Finding]:
             path=(*route, *asks),
         )
         return  # the shortest offending route is enough
+
+
+def _routes(ladder: Ladder) -> dict[str, tuple[str, ...]]:
+    """The shortest run of commitments reaching each rung (the rung last)."""
+    routes: dict[str, tuple[str, ...]] = {}
+    for (position, _), route in _walk(ladder):
+        if position is not None and position not in routes:
+            routes[position] = route
+    return routes
+
+
+@check("probability_decreases")
+def _probability_decreases(ladder: Ladder) -> Iterator[Finding]:
+    routes = _routes(ladder)
+    for rung in ladder.rungs.values():
+        here = rung.probability
+        if here is None:
+            continue
+        if rung.outcomes is not None:
+            edges = [(f"rungs.{rung.id}.outcomes.{o}", t) for o, t in rung.outcomes.items()]
+        else:
+            edges = [(f"rungs.{rung.id}.next", t) for t in rung.next]
+        for location, target in edges:
+            step = ladder.rungs.get(target) or ladder.ends[target]
+            # a commitment leading to a lost or neutral end may well lower the chance
+            if step.probability is None or step.probability >= here:
+                continue
+            if target in ladder.ends and ladder.ends[target].result != "won":
+                continue
+            route = routes.get(rung.id, (rung.id,))
+            drop = (
+                f"a commitment to {rung.id} (probability {here:g}) leads to {target} "
+                f"(probability {step.probability:g})"
+            )
+            yield Finding(
+                code="probability_decreases",
+                severity="warning",
+                location=location,
+                message=(
+                    f"{drop}: a prospect who says yes would look less likely to buy; "
+                    f"path: {' -> '.join(['start', *route, target])}"
+                ),
+                hint=(
+                    "give the later stage the higher probability (a CRM pipeline climbs "
+                    "towards won), or check the two stages are in the right order"
+                ),
+                path=(*route, target),
+                summary="a commitment leads to a lower probability of a win",
+                detail=drop,
+            )
+
+
+@check("probability_missing")
+def _probability_missing(ladder: Ladder) -> Iterator[Finding]:
+    given = [r.id for r in ladder.rungs.values() if r.probability is not None]
+    if not given:
+        return
+    for rung in ladder.rungs.values():
+        if rung.probability is not None:
+            continue
+        yield Finding(
+            code="probability_missing",
+            severity="warning",
+            location=f"rungs.{rung.id}",
+            message=(
+                f"{rung.id} has no probability while {len(given)} other rung(s) have one "
+                f"({', '.join(given[:3])}{', ...' if len(given) > 3 else ''}): a forecast "
+                "has no declared chance for deals standing there"
+            ),
+            hint=f"give {rung.id} `probability:` (0 to 1, say 0.3 for 30%)",
+            summary="a rung has no probability while others have one",
+            detail=f"{rung.id} has no probability",
+        )

@@ -69,6 +69,17 @@ class MemoryStore:
         with self._lock:
             return list(self._events.get(enrollment_id, ()))
 
+    def event_log(self, *, ladder: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every enrollment's events (of ``ladder``, or of all), one list per enrollment,
+        oldest first: what the funnel and the forecast read."""
+        with self._lock:
+            logs = [
+                list(self._events.get(eid, ()))
+                for eid, stored in self._enrollments.items()
+                if ladder is None or stored.ladder == ladder
+            ]
+        yield from logs
+
     def apply(self, change: Change) -> Receipt | None:
         eid = change.enrollment_id
         with self._lock:

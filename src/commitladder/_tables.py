@@ -41,6 +41,10 @@ class Rung:
     requires: frozenset[str]
     on_decline: str
     on_expire: str
+    #: the CRM deal stage this rung stands for, its win probability and the host's own data
+    stage: str | None = None
+    probability: float | None = None
+    meta: Mapping[str, object] | None = None
 
     @property
     def branches(self) -> bool:
@@ -57,12 +61,16 @@ class Rung:
 
 @dataclass(frozen=True, slots=True)
 class End:
-    """An end of the ladder: its id, its ``result`` (``won``, ``lost`` or ``neutral``) and
-    an optional title."""
+    """An end of the ladder: its id, its ``result`` (``won``, ``lost`` or ``neutral``), an
+    optional title, and where it sits in a CRM's pipeline (``stage``, ``probability``,
+    ``meta``)."""
 
     id: str
     result: str
     title: str | None
+    stage: str | None = None
+    probability: float | None = None
+    meta: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -34,6 +34,7 @@ from ._errors import (
 )
 from ._events import AskIssued, Enrolled, Event, event_from_dict
 from ._fold import fold_all, start
+from ._hooks import Hook, stage_change
 from ._ladder import Ladder
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
 from ._names import DisplayName, naming
@@ -140,6 +141,7 @@ class Tracker:
         clock: Clock | None = None,
         ladders: Iterable[Ladder] = (),
         listeners: Iterable[Listener] = (),
+        hooks: Iterable[Hook] = (),
         max_attempts: int = 8,
         backoff: timedelta = timedelta(seconds=30),
         max_backoff: timedelta = timedelta(hours=1),
@@ -161,6 +163,7 @@ class Tracker:
         self.display_name = display_name
         self._ladders: dict[str, Ladder] = {}
         self._listeners: list[Listener] = list(listeners)
+        self._hooks: list[Hook] = list(hooks)
         for ladder in ladders:
             self.register(ladder)
 
@@ -185,6 +188,14 @@ class Tracker:
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for each stored event, after its commit."""
         self._listeners.append(listener)
+
+    def add_hook(self, hook: Hook) -> None:
+        """Call ``hook(change)`` with each write's ``StageChange``, inside the store's
+        transaction, before it commits: what the hook writes through the store's
+        connection commits or rolls back with the ladder, and a hook that raises rolls
+        the command back and the error reaches the caller. (``MemoryStore`` has no
+        transaction: there the ladder's write stands.)"""
+        self._hooks.append(hook)
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -238,6 +249,7 @@ class Tracker:
                     if first is not None:
                         self._check_binding(first, "enroll", target, args)
                         return self._get_id(store, first.enrollment_id)
+                    self._hooked(store, lad, None, state, events)
             except ConflictError:
                 continue  # enrolled by someone else meanwhile: return theirs
             self._committed(lad, events)
@@ -305,6 +317,7 @@ class Tracker:
                         if first is not None:
                             self._check_binding(first, command.name, target, args)
                             return self._replayed(first)
+                        self._hooked(store, lad, state, after, events)
             except ConflictError:
                 continue  # another writer moved first: decide again on the fresh snapshot
             except Refused as refusal:
@@ -820,6 +833,20 @@ class Tracker:
             now=now,
         )
 
+    def _hooked(
+        self,
+        store: Store,
+        ladder: Ladder,
+        before: State | None,
+        after: State,
+        events: Sequence[Event],
+    ) -> None:
+        """Run the hooks inside ``store``'s transaction (an error rolls the write back)."""
+        if self._hooks:
+            change = stage_change(ladder, store, before, after, events)
+            for hook in self._hooks:
+                hook(change)
+
     def _committed(self, ladder: Ladder, events: Sequence[Event]) -> None:
         """Tell the listeners, once the store says the command is durably committed."""
         if events:
@@ -896,6 +923,8 @@ class Tracker:
         store.apply(
             self._change(lad, stored, state, after, events, None, now, fired=fired, alerts=alerts)
         )
+        if events:
+            self._hooked(store, lad, state, after, events)
         return lad, events
 
     @staticmethod

@@ -523,6 +523,20 @@ class SqlStore:
         return view
 
     @property
+    def connection(self) -> Connection:
+        """The connection of the transaction this store is in: the session's (what a
+        ``Tracker`` hook writes the host's rows with) or the host's joined connection.
+        Outside both there is none (``StoreError``): open one with ``session()``."""
+        conn = self._bound if self._bound is not None else self._conn
+        if conn is None:
+            raise StoreError(
+                "this SqlStore is in no transaction: use store.connection inside "
+                "`with store.session() as s:` (a Tracker hook gets such a store), or join "
+                "your own with SqlStore.joined(connection, store)"
+            )
+        return conn
+
+    @property
     def metadata(self) -> sa.MetaData:
         """The ``MetaData`` holding the store's tables (``tables.metadata``)."""
         return self.tables.metadata
@@ -735,6 +749,25 @@ class SqlStore:
                 sa.select(t.c.body).where(t.c.enrollment_id == enrollment_id).order_by(t.c.seq)
             )
             return [row.body for row in rows]
+
+    def event_log(self, *, ladder: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every enrollment's events (of ``ladder``, or of all), one list per enrollment,
+        oldest first: what the funnel and the forecast read. Read in one transaction."""
+        t, e = self.tables.events, self.tables.enrollments
+        query = sa.select(t.c.enrollment_id, t.c.body).order_by(t.c.enrollment_id, t.c.seq)
+        if ladder is not None:
+            query = query.join(e, e.c.id == t.c.enrollment_id).where(e.c.ladder == ladder)
+        with self._transaction(write=False) as conn:
+            current: str | None = None
+            batch: list[dict[str, Any]] = []
+            for eid, body in conn.execute(query):
+                if eid != current and batch:
+                    yield batch
+                    batch = []
+                current = eid
+                batch.append(body)
+            if batch:
+                yield batch
 
     def count(self) -> int:
         """How many enrollments are stored."""

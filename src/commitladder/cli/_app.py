@@ -13,7 +13,7 @@ import typer
 
 from commitladder import __version__
 
-from . import _definitions, _demo, _drawing, _proving, _simulation
+from . import _definitions, _demo, _drawing, _forecasting, _importing, _proving, _simulation
 from ._output import DEBUG, out
 
 __all__ = ["app", "main"]
@@ -60,7 +60,9 @@ app.command()(_drawing.paths)
 app.command("test")(_proving.property_test)
 app.command()(_simulation.simulate)
 app.command()(_simulation.funnel)
+app.command()(_forecasting.forecast)
 app.command()(_definitions.schema)
+app.command("import")(_importing.import_pipeline)
 app.command()(_demo.demo)
 
 

@@ -158,10 +158,11 @@ def demo(
         report = run_simulation(
             ladder, url, prospects=prospects, seed=seed, days=90, prefix=DEFAULT_PREFIX
         )
+        from commitladder._funnel import funnel as read
         from commitladder._stats import read_funnel
 
-        found = read_funnel(url, ladder=ladder.name)
-        print_table(funnel_table(found))
+        print_table(funnel_table(read(url, ladder=ladder.name)))
+        found = read_funnel(url, ladder=ladder.name)  # the edges, for the diagram
         out.print(
             f"{report.commands:,} commands, {report.refused:,} refused by the guards, "
             f"{report.timers:,} timers fired, over 90 simulated days",

@@ -7,7 +7,7 @@ chart backend load inside the command that needs them, never at import.
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -19,9 +19,9 @@ from rich.table import Table
 from ._output import DEFAULT_PREFIX, File, Prefix, db_url, err, out, speaking
 
 if TYPE_CHECKING:
+    from commitladder._funnel import FunnelFigures
     from commitladder._ladder import Ladder
     from commitladder._simulate import SimulationReport
-    from commitladder._stats import Funnel
 
 __all__ = [
     "FunnelFormat",
@@ -47,17 +47,19 @@ def _human(wait: timedelta | None) -> str:
     return f"{hours:.0f}h" if hours < 48 else f"{hours / 24:.1f}d"
 
 
-def funnel_table(funnel: Funnel) -> Table:
+def funnel_table(funnel: FunnelFigures, *, title: str | None = None) -> Table:
     """The funnel as a Rich table, one row per rung in funnel order."""
     table = Table(
-        title=f"Funnel of {funnel.ladder}: {funnel.enrollments:,} enrollments",
+        title=title or f"Funnel of {funnel.ladder}: {funnel.enrollments:,} enrollments",
         caption=_ends_text(funnel),
         box=box.SIMPLE_HEAD,
         title_justify="left",
         caption_justify="left",
     )
-    # yes = committed, no = declined, wait = median time from ask to yes
-    for name in ("rung", "asked", "yes", "no", "expired", "conv.", "wait", "open", "parked"):
+    # yes = committed, no = declined, wait = median time from ask to yes, stay = median time
+    # on the rung (commitment to the next commitment or the end), p90 = its 90th percentile
+    columns = ("rung", "asked", "yes", "no", "expired", "conv.", "wait", "stay", "p90", "open")
+    for name in (*columns, "parked"):
         table.add_column(name, justify="left" if name == "rung" else "right", no_wrap=True)
     for row in funnel.rungs:
         rate = f"{row.conversion:.0%}" if row.conversion is not None else "-"
@@ -68,7 +70,9 @@ def funnel_table(funnel: Funnel) -> Table:
             f"{row.declined:,}",
             f"{row.expired:,}",
             rate,
-            _human(row.median_time_to_commit),
+            _human(row.time_to_commit.median),
+            _human(row.time_in_rung.median),
+            _human(row.time_in_rung.p90),
             f"{row.open:,}",
             f"{row.parked:,}",
         )
@@ -76,16 +80,16 @@ def funnel_table(funnel: Funnel) -> Table:
 
 
 def print_table(table: Table) -> None:
-    """Print ``table`` on stdout, at least 96 columns wide."""
-    # a pipe or a narrow terminal gets 80 columns from Rich: a funnel needs about 90
+    """Print ``table`` on stdout, at least 112 columns wide."""
+    # a pipe or a narrow terminal gets 80 columns from Rich: a funnel needs about 105
     from rich.console import Console
 
     colour: Literal["auto"] | None = "auto" if out.color_system else None
-    wide = Console(file=out.file, width=max(out.width, 96), highlight=False, color_system=colour)
+    wide = Console(file=out.file, width=max(out.width, 112), highlight=False, color_system=colour)
     wide.print(table)
 
 
-def _ends_text(funnel: Funnel) -> str:
+def _ends_text(funnel: FunnelFigures) -> str:
     ends = ", ".join(f"{name} {count:,}" for name, count in sorted(funnel.ends.items()))
     return f"ended: {ends or 'none yet'}; still climbing: {funnel.active:,}"
 
@@ -118,33 +122,66 @@ def funnel(
         typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
     ] = None,
     prefix: Prefix = DEFAULT_PREFIX,
+    version: Annotated[
+        list[int] | None,
+        typer.Option("--version", metavar="N", help="Only enrollments on this ladder version."),
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option("--since", metavar="DATE", help="Only enrollments from this date (UTC)."),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option("--until", metavar="DATE", help="Only enrollments before this date (UTC)."),
+    ] = None,
+    cohort: Annotated[
+        Cohort | None,
+        typer.Option("--cohort", help="Also one funnel per week or month of enrollment."),
+    ] = None,
 ) -> None:
     """Report a store's funnel per rung: asked, yes, no, expired.
 
-    Also the conversion, the median time from ask to yes, and how many asks are open now
-    and how many deals are parked there. Read-only. PNG draws a funnel chart (the `plot`
-    extra: matplotlib) and needs -o.
+    Also the conversion, the median time from ask to yes, the time deals stay on each rung
+    (median and 90th percentile), and how many asks are open now and how many deals are
+    parked there. Read-only. PNG draws a funnel chart (the `plot` extra: matplotlib) and
+    needs -o.
 
     \b
     Example:
       commitladder funnel --db commitladder-demo/demo.db --format csv
+      commitladder funnel --db crm.db --cohort month --since 2026-01-01
     """
     if fmt is FunnelFormat.png and output is None:
         err.print("a PNG is binary: give -o FILE.png (or use --format table, csv or json)")
         raise typer.Exit(2)
     with speaking(ctx):
-        from commitladder._stats import read_funnel
+        from commitladder._funnel import funnel as read
 
-        found = read_funnel(db_url(db), ladder=ladder, prefix=prefix)
+        found = read(
+            db_url(db),
+            ladder=ladder,
+            prefix=prefix,
+            versions=version or None,
+            since=_utc(since),
+            until=_utc(until),
+            cohort=None if cohort is None else cohort.value,
+        )
         if fmt is FunnelFormat.png:
             from commitladder._charts import funnel_png
 
             data = funnel_png(found)
         elif fmt is FunnelFormat.table:
+            tables = [funnel_table(found)] + [
+                funnel_table(
+                    c.figures, title=f"Cohort {c.label}: {c.figures.enrollments:,} enrollments"
+                )
+                for c in found.cohorts
+            ]
             if output is None:
-                print_table(funnel_table(found))
+                for table in tables:
+                    print_table(table)
                 return
-            data = _plain(funnel_table(found)).encode()
+            data = "".join(_plain(t) for t in tables).encode()
         else:
             data = (found.to_csv() if fmt is FunnelFormat.csv else found.to_json() + "\n").encode()
     if output is None:
@@ -153,6 +190,18 @@ def funnel(
     else:
         output.write_bytes(data)
         err.print(f"wrote {output} ({fmt.value}, {len(data):,} bytes)", markup=False)
+
+
+class Cohort(StrEnum):
+    week = "week"
+    month = "month"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A date from the command line, read in UTC unless it names its own zone."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def run_simulation(
@@ -227,14 +276,14 @@ def simulate(
     """
     url = db_url(db)
     with speaking(ctx):
+        from commitladder._funnel import funnel as read
         from commitladder._ladder import load
-        from commitladder._stats import read_funnel
 
         ladder = load(file)
         report = run_simulation(
             ladder, url, prospects=prospects, seed=seed, days=days, prefix=prefix
         )
-        found = read_funnel(url, ladder=ladder.name, prefix=prefix)
+        found = read(url, ladder=ladder.name, prefix=prefix)
     print_table(funnel_table(found))
     out.print(
         f"{report.commands:,} commands ({report.refused:,} refused by the guards), "

@@ -8,11 +8,14 @@
         "CLOCK": None,                                            # an object with now()
         "TABLE_PREFIX": "commitladder_",                          # set before the migration
         "DISPLAY_NAME": "commitladder.contrib.django.models.display_name",  # names people
+        "HOOKS": ["crm.hooks.keep_deal_stage"],  # run inside the command's transaction
     }
 
 Dotted paths name a class or factory called without arguments (``MESSENGER``,
 ``CLOCK``) or a callable used as it is (``LISTENERS``, ``DISPLAY_NAME``: prospect id ->
 the name refusal sentences use), the way Django names backends.
+``HOOKS`` are callables (or their paths) that receive each write's ``StageChange``
+inside the transaction (``Tracker(hooks=...)``).
 Listeners added with ``tracker().add_listener`` survive a rebuild (a settings change).
 Nothing here runs a command: it only wires objects up.
 """
@@ -47,7 +50,16 @@ Listener = Callable[[cl.Event], object]
 
 DEFAULT_MESSENGER = "commitladder.contrib.django.messengers.EmailMessenger"
 SETTINGS = frozenset(
-    {"LADDERS", "DATABASE", "MESSENGER", "LISTENERS", "CLOCK", "TABLE_PREFIX", "DISPLAY_NAME"}
+    {
+        "LADDERS",
+        "DATABASE",
+        "MESSENGER",
+        "LISTENERS",
+        "CLOCK",
+        "TABLE_PREFIX",
+        "DISPLAY_NAME",
+        "HOOKS",
+    }
 )
 """The keys ``settings.COMMITLADDER`` may hold."""
 
@@ -114,13 +126,14 @@ def _object(key: str, value: Any, *, call: bool) -> Any:
     return value
 
 
-def _listeners(config: dict[str, Any]) -> list[Listener]:
+def _callables(config: dict[str, Any], key: str) -> list[Any]:
+    """The callables a list setting (``LISTENERS``, ``HOOKS``) names, or holds."""
     found = []
-    for item in config.get("LISTENERS", ()):
-        listener = _object("LISTENERS", item, call=False)
+    for item in config.get(key, ()):
+        listener = _object(key, item, call=False)
         if not callable(listener):
             raise ImproperlyConfigured(
-                f"COMMITLADDER['LISTENERS'] holds {item!r}, which is not callable"
+                f"COMMITLADDER[{key!r}] holds {item!r}, which is not callable"
             )
         found.append(listener)
     return found
@@ -156,7 +169,8 @@ def _build() -> cl.Tracker:
             messenger=messenger,
             clock=clock,
             ladders=[_ladder(item) for item in config.get("LADDERS", ())],
-            listeners=[*_listeners(config), *_added],
+            listeners=[*_callables(config, "LISTENERS"), *_added],
+            hooks=_callables(config, "HOOKS"),
             display_name=display_name,
         )
     except ValueError as exc:

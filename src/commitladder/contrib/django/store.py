@@ -215,6 +215,12 @@ class DjangoStore:
         with self._sql() as store:
             return store.apply(change)
 
+    def event_log(self, *, ladder: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every enrollment's events, one list per enrollment (``commitladder.funnel`` and
+        ``commitladder.forecast`` read them)."""
+        with self._sql() as store:
+            yield from store.event_log(ladder=ladder)
+
     def recall(self, key: str) -> Receipt | None:
         with self._sql() as store:
             return store.recall(key)

@@ -1,0 +1,630 @@
+"""The forecast: how likely each open deal is to be won, what it is worth, and when it closes.
+
+For every enrollment still open at ``as_of``, the chance of reaching a won end from
+where it stands (its position): the probability its rung declares, or the one the
+store's own history teaches (``P(won | position)``: of the enrollments that stood
+there and have ended, the share that won, with a Wilson score interval and the sample
+size behind it). Times the amount the host gives, summed by stage and by expected close
+month (from the median time the won deals took from that position to the win).
+``backtest`` forecasts as of a past date, from what was known then, and compares with
+what closed since. It reads event logs only; it never writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._errors import LadderError
+from ._events import Committed, Ended, Enrolled, Event
+from ._funnel import EventLog, enrollment_logs
+
+if TYPE_CHECKING:
+    from ._ladder import Ladder
+    from ._tracker import Tracker
+
+__all__ = [
+    "Backtest",
+    "Chance",
+    "DealForecast",
+    "Forecast",
+    "ForecastRow",
+    "backtest",
+    "forecast",
+    "read_amounts",
+]
+
+Method = Literal["learned", "declared"]
+Source = Literal["learned", "declared", "none"]
+Amounts = Mapping[str, float] | Callable[[str], float | None]
+NOT_STARTED = "(no commitment yet)"
+UNSCHEDULED = "unscheduled"
+
+
+@dataclass(frozen=True, slots=True)
+class Chance:
+    """``P(won | position)``: the chance a deal standing at ``position`` (the last rung
+    committed to; ``None`` before the first) reaches a won end.
+
+    ``source`` says where it comes from. ``learned``: from the moves deals made out of
+    each position (to the next rung, or to an end), ``sample`` of them out of this one,
+    chained to a won end (deals still standing somewhere count only for the moves they
+    made, so recent deals do not bias it towards quick losses); ``low``..``high`` is the
+    credible interval at the forecast's confidence, from 400 seeded draws of the move
+    chances (Dirichlet, Jeffreys prior). ``declared``: the rung's ``probability:`` (no
+    interval). ``none``: neither, and the deal counts for nothing. ``time_to_win`` is
+    the median time the won deals took from their arrival here to the win.
+    """
+
+    position: str | None
+    probability: float | None
+    low: float | None
+    high: float | None
+    sample: int
+    source: Source
+    time_to_win: timedelta | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "probability": _round(self.probability),
+            "low": _round(self.low),
+            "high": _round(self.high),
+            "sample": self.sample,
+            "source": self.source,
+            "days_to_win": None
+            if self.time_to_win is None
+            else round(self.time_to_win / timedelta(days=1), 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DealForecast:
+    """One open deal: where it stands, its chance, its amount and expected value, and the
+    month it is expected to close (``unscheduled`` when no won deal went that way yet)."""
+
+    prospect: str
+    enrollment_id: str
+    position: str | None
+    stage: str
+    probability: float | None
+    low: float | None
+    high: float | None
+    source: Source
+    amount: float | None
+    expected: float
+    close_month: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prospect": self.prospect,
+            "enrollment_id": self.enrollment_id,
+            "position": self.position,
+            "stage": self.stage,
+            "probability": _round(self.probability),
+            "low": _round(self.low),
+            "high": _round(self.high),
+            "source": self.source,
+            "amount": self.amount,
+            "expected": round(self.expected, 2),
+            "close_month": self.close_month,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastRow:
+    """A sum over deals (one stage, one close month, or all): how many, their amounts,
+    the expected revenue, and the same at the low and high ends of each deal's interval."""
+
+    key: str
+    deals: int
+    amount: float
+    expected: float
+    low: float
+    high: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "deals": self.deals,
+            "amount": round(self.amount, 2),
+            "expected": round(self.expected, 2),
+            "low": round(self.low, 2),
+            "high": round(self.high, 2),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """``forecast()``'s answer: the chances per position, every open deal, and the sums
+    by stage (pipeline order), by expected close month, and in ``total``."""
+
+    ladder: str
+    as_of: datetime
+    method: Method
+    confidence: float
+    chances: tuple[Chance, ...]
+    deals: tuple[DealForecast, ...]
+    by_stage: tuple[ForecastRow, ...]
+    by_month: tuple[ForecastRow, ...]
+    total: ForecastRow
+    missing_amounts: int
+
+    def chance(self, position: str | None) -> Chance:
+        """The chance at ``position`` (``KeyError`` when no deal stood there)."""
+        for c in self.chances:
+            if c.position == position:
+                return c
+        raise KeyError(f"no chance learned or declared for position {position!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ladder": self.ladder,
+            "as_of": self.as_of.isoformat(),
+            "method": self.method,
+            "confidence": self.confidence,
+            "total": self.total.to_dict(),
+            "by_stage": [r.to_dict() for r in self.by_stage],
+            "by_month": [r.to_dict() for r in self.by_month],
+            "chances": [c.to_dict() for c in self.chances],
+            "missing_amounts": self.missing_amounts,
+            "deals": [d.to_dict() for d in self.deals],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_csv(self) -> str:
+        """One row per open deal."""
+        out = io.StringIO()
+        columns = list(DealForecast.__dataclass_fields__)
+        writer = csv.DictWriter(out, columns, lineterminator="\n")
+        writer.writeheader()
+        for deal in self.deals:
+            writer.writerow(deal.to_dict())
+        return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """A forecast made as of ``as_of`` from what was known then, against what happened
+    to those deals by ``until``.
+
+    ``revenue_error`` is (expected - actual) / actual won revenue and ``count_error`` the
+    same for the number of wins (``None`` when nothing was won); ``brier`` is the mean
+    squared gap between each deal's probability and its outcome (1 won, 0 not; lower is
+    better); ``still_open`` deals had not ended by ``until`` and count as not won.
+    """
+
+    as_of: datetime
+    until: datetime
+    forecast: Forecast
+    deals: int
+    expected_wins: float
+    actual_wins: int
+    expected_revenue: float
+    actual_revenue: float
+    still_open: int
+    brier: float | None
+
+    @property
+    def revenue_error(self) -> float | None:
+        if not self.actual_revenue:
+            return None
+        return (self.expected_revenue - self.actual_revenue) / self.actual_revenue
+
+    @property
+    def count_error(self) -> float | None:
+        if not self.actual_wins:
+            return None
+        return (self.expected_wins - self.actual_wins) / self.actual_wins
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "until": self.until.isoformat(),
+            "deals": self.deals,
+            "expected_wins": round(self.expected_wins, 2),
+            "actual_wins": self.actual_wins,
+            "count_error": _round(self.count_error),
+            "expected_revenue": round(self.expected_revenue, 2),
+            "actual_revenue": round(self.actual_revenue, 2),
+            "revenue_error": _round(self.revenue_error),
+            "brier": _round(self.brier),
+            "still_open": self.still_open,
+            "forecast": self.forecast.to_dict(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+# ---- one enrollment's climb, as known at a time ---------------------------------------------
+
+
+@dataclass(slots=True)
+class _Climb:
+    enrollment_id: str
+    prospect: str
+    arrived: dict[str | None, datetime]  # first arrival at each position
+    path: list[str | None]  # the positions, in order (a cycle repeats them)
+    position: str | None
+    ended_at: datetime | None
+    result: str | None
+
+
+def _climb(log: Sequence[Event], as_of: datetime) -> _Climb | None:
+    """The climb as known at ``as_of`` (``None``: not enrolled by then)."""
+    first = log[0] if log else None
+    if not isinstance(first, Enrolled) or first.at > as_of:
+        return None
+    climb = _Climb(first.enrollment_id, first.prospect, {None: first.at}, [None], None, None, None)
+    for event in log:
+        if event.at > as_of:
+            break
+        if isinstance(event, Committed):
+            climb.position = event.rung
+            climb.path.append(event.rung)
+            climb.arrived.setdefault(event.rung, event.at)
+        elif isinstance(event, Ended):
+            climb.ended_at, climb.result = event.at, event.result
+            break
+    return climb
+
+
+Target = tuple[str, str | None]  # ("rung", id) or ("end", result)
+DRAWS = 400  # posterior draws behind each interval
+
+
+def _moves(climbs: Iterable[_Climb]) -> dict[str | None, dict[Target, int]]:
+    """How many deals moved from each position to each next position or end result."""
+    moves: dict[str | None, dict[Target, int]] = {}
+    for climb in climbs:
+        steps: list[Target] = [("rung", p) for p in climb.path[1:]]
+        if climb.ended_at is not None:
+            steps.append(("end", climb.result))
+        for here, there in zip(climb.path, steps, strict=False):
+            out = moves.setdefault(here, {})
+            out[there] = out.get(there, 0) + 1
+    return moves
+
+
+def _absorb(
+    chances: Mapping[str | None, Mapping[Target, float]], fixed: Mapping[str | None, float]
+) -> dict[str | None, float]:
+    """The chance of ending won from each position, given the chance of each move (a
+    position with no moves keeps its ``fixed`` value, or 0): the least solution of
+    ``w(p) = sum of chance(p, q) * w(q)``, found by iterating from zero."""
+    w: dict[str | None, float] = dict.fromkeys(chances, 0.0)
+    for _ in range(10_000):
+        change = 0.0
+        for p, out in chances.items():
+            value = 0.0
+            for (kind, q), chance in out.items():
+                if kind == "end":
+                    value += chance if q == "won" else 0.0
+                else:
+                    value += chance * (w[q] if q in w else fixed.get(q, 0.0))
+            change = max(change, abs(value - w[p]))
+            w[p] = value
+        if change < 1e-12:
+            break
+    return w
+
+
+def _chances(
+    climbs: Sequence[_Climb],
+    positions: Iterable[str | None],
+    *,
+    ladder: Ladder | None,
+    method: Method,
+    confidence: float,
+) -> dict[str | None, Chance]:
+    import random
+
+    declared: dict[str | None, float] = {}
+    if ladder is not None:
+        declared = {k: r.probability for k, r in ladder.rungs.items() if r.probability is not None}
+    waits: dict[str | None, list[timedelta]] = {}
+    for climb in climbs:
+        if climb.ended_at is not None and climb.result == "won":
+            for position, arrived in climb.arrived.items():
+                waits.setdefault(position, []).append(climb.ended_at - arrived)
+    moves = _moves(climbs) if method == "learned" else {}
+    sample = {p: sum(out.values()) for p, out in moves.items()}
+    point = _absorb(
+        {p: {t: n / sample[p] for t, n in out.items()} for p, out in moves.items()}, declared
+    )
+    draws: dict[str | None, list[float]] = {p: [] for p in moves}
+    rng = random.Random(0)  # the same store gives the same intervals
+    for _ in range(DRAWS if moves else 0):
+        drawn = {}
+        for p, out in moves.items():
+            weights = {t: rng.gammavariate(n + 0.5, 1.0) for t, n in out.items()}
+            total = sum(weights.values())
+            drawn[p] = {t: v / total for t, v in weights.items()}
+        for p, value in _absorb(drawn, declared).items():
+            draws[p].append(value)
+    tail = (1 - confidence) / 2
+    found: dict[str | None, Chance] = {}
+    for position in dict.fromkeys([*moves, *positions]):
+        wait = waits.get(position)
+        median = (
+            timedelta(seconds=statistics.median(w.total_seconds() for w in wait)) if wait else None
+        )
+        if position in moves:
+            ranked = sorted(draws[position])
+            low = ranked[int(tail * (len(ranked) - 1))]
+            high = ranked[math.ceil((1 - tail) * (len(ranked) - 1))]
+            found[position] = Chance(
+                position, point[position], low, high, sample[position], "learned", median
+            )
+        elif position in declared:
+            given = declared[position]
+            found[position] = Chance(position, given, given, given, 0, "declared", median)
+        else:
+            found[position] = Chance(position, None, None, None, 0, "none", median)
+    return found
+
+
+# ---- the forecast -------------------------------------------------------------------------
+
+
+def forecast(
+    source: EventLog | Tracker | str,
+    *,
+    ladder: Ladder | str | None = None,
+    amounts: Amounts | None = None,
+    method: Method = "learned",
+    as_of: datetime | None = None,
+    confidence: float = 0.95,
+    prefix: str = "commitladder_",
+) -> Forecast:
+    """Forecast the open enrollments of ``ladder`` in ``source`` (a store, a tracker or a
+    database URL, read-only) as of ``as_of`` (default: the last event in the store).
+
+    ``ladder`` is a ``Ladder`` (its rungs' ``stage:`` and ``probability:`` are used) or
+    a ladder name (then stages are the rung ids and only learned chances exist).
+    ``method="learned"`` learns ``P(won | position)`` from the enrollments that ended by
+    ``as_of``, falling back to the declared probability where none did;
+    ``"declared"`` uses the rungs' ``probability:`` only. ``amounts`` maps a prospect to
+    its deal amount (a mapping, or a callable returning ``None`` when unknown; see
+    ``read_amounts`` for a CSV). ``confidence`` is the level of the learned intervals.
+    """
+    if method not in ("learned", "declared"):
+        raise ValueError(f"method must be 'learned' or 'declared', not {method!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, not {confidence!r}")
+    if as_of is not None and as_of.tzinfo is None:
+        raise ValueError("as_of must be an aware datetime (say datetime(..., tzinfo=UTC))")
+    compiled = None if ladder is None or isinstance(ladder, str) else ladder
+    name = ladder if isinstance(ladder, str) else (compiled.name if compiled else None)
+    found, logs = enrollment_logs(source, ladder=name, prefix=prefix)
+    return _forecast(found, logs, compiled, amounts, method, as_of, confidence)
+
+
+def _last_event(logs: Sequence[Sequence[Event]]) -> datetime:
+    return max((log[-1].at for log in logs if log), default=datetime.now(UTC))
+
+
+def _forecast(
+    name: str,
+    logs: Sequence[Sequence[Event]],
+    ladder: Ladder | None,
+    amounts: Amounts | None,
+    method: Method,
+    as_of: datetime | None,
+    confidence: float,
+) -> Forecast:
+    when = as_of if as_of is not None else _last_event(logs)
+    climbs = [c for c in (_climb(log, when) for log in logs) if c is not None]
+    open_ = [c for c in climbs if c.ended_at is None]
+    chances = _chances(
+        climbs,
+        (c.position for c in open_),
+        ladder=ladder,
+        method=method,
+        confidence=confidence,
+    )
+    amount_of = _amount_lookup(amounts)
+    deals: list[DealForecast] = []
+    missing = 0
+    for climb in open_:
+        chance = chances[climb.position]
+        amount = amount_of(climb.prospect)
+        if amount is None:
+            missing += 1
+        p = chance.probability
+        close = UNSCHEDULED
+        if chance.time_to_win is not None:
+            due = max(when, climb.arrived[climb.position] + chance.time_to_win)
+            close = f"{due.year}-{due.month:02d}"
+        deals.append(
+            DealForecast(
+                prospect=climb.prospect,
+                enrollment_id=climb.enrollment_id,
+                position=climb.position,
+                stage=_stage(ladder, climb.position),
+                probability=p,
+                low=chance.low,
+                high=chance.high,
+                source=chance.source,
+                amount=amount,
+                expected=(p or 0.0) * (amount or 0.0),
+                close_month=close,
+            )
+        )
+    order = _stage_order(ladder, deals)
+    by_stage = _sums(deals, lambda d: d.stage, order)
+    months = sorted({d.close_month for d in deals} - {UNSCHEDULED})
+    by_month = _sums(deals, lambda d: d.close_month, [*months, UNSCHEDULED])
+    total = _sums(deals, lambda d: "total", ["total"])
+    return Forecast(
+        ladder=name,
+        as_of=when,
+        method=method,
+        confidence=confidence,
+        chances=tuple(
+            sorted(chances.values(), key=lambda c: _order_key(order, _stage(ladder, c.position)))
+        ),
+        deals=tuple(deals),
+        by_stage=by_stage,
+        by_month=by_month,
+        total=total[0] if total else ForecastRow("total", 0, 0.0, 0.0, 0.0, 0.0),
+        missing_amounts=missing,
+    )
+
+
+def _order_key(order: Sequence[str], key: str) -> int:
+    return order.index(key) if key in order else len(order)
+
+
+def _stage(ladder: Ladder | None, position: str | None) -> str:
+    if position is None:
+        return NOT_STARTED
+    if ladder is not None and position in ladder.rungs:
+        return ladder.rungs[position].stage or position
+    return position
+
+
+def _stage_order(ladder: Ladder | None, deals: Sequence[DealForecast]) -> list[str]:
+    """Stages in pipeline order: by declared probability, then as the ladder lists them."""
+    listed = [NOT_STARTED]
+    if ladder is not None:
+        rungs = sorted(
+            enumerate(ladder.rungs.values()),
+            key=lambda ir: (ir[1].probability if ir[1].probability is not None else -1, ir[0]),
+        )
+        listed += [_stage(ladder, r.id) for _, r in rungs]
+    listed += sorted({d.stage for d in deals})
+    return list(dict.fromkeys(listed))
+
+
+def _sums(
+    deals: Sequence[DealForecast], key: Callable[[DealForecast], str], order: Sequence[str]
+) -> tuple[ForecastRow, ...]:
+    rows: dict[str, list[float]] = {}
+    for deal in deals:
+        row = rows.setdefault(key(deal), [0, 0.0, 0.0, 0.0, 0.0])
+        amount = deal.amount or 0.0
+        row[0] += 1
+        row[1] += amount
+        row[2] += deal.expected
+        row[3] += (deal.low or 0.0) * amount
+        row[4] += (deal.high or 0.0) * amount
+    return tuple(
+        ForecastRow(k, int(rows[k][0]), rows[k][1], rows[k][2], rows[k][3], rows[k][4])
+        for k in sorted(rows, key=lambda k: _order_key(order, k))
+    )
+
+
+def _amount_lookup(amounts: Amounts | None) -> Callable[[str], float | None]:
+    if amounts is None:
+        return lambda prospect: None
+    if isinstance(amounts, Mapping):
+        table = amounts
+        return lambda prospect: table.get(prospect)
+    return amounts
+
+
+def read_amounts(path: str | Path) -> dict[str, float]:
+    """Deal amounts from a CSV file with the columns ``prospect`` and ``amount`` (a header
+    row; other columns are ignored). A bad row is named by ``file:line``."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise LadderError(f"cannot read the amounts file {name}: {exc.strerror}") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    if "prospect" not in header or "amount" not in header:
+        raise LadderError(
+            f"{name}:1: the amounts CSV needs the columns prospect and amount (it has "
+            f"{', '.join(header) or 'no header'})"
+        )
+    out: dict[str, float] = {}
+    for row in reader:
+        clean = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        raw = clean["amount"].replace(",", "").replace("_", "")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise LadderError(
+                f"{name}:{reader.line_num}: amount {clean['amount']!r} of "
+                f"{clean['prospect']!r} is not a number"
+            ) from None
+        if not math.isfinite(value) or value < 0:
+            raise LadderError(
+                f"{name}:{reader.line_num}: amount {clean['amount']!r} must be 0 or more"
+            )
+        out[clean["prospect"]] = value
+    return out
+
+
+# ---- the backtest ------------------------------------------------------------------------------
+
+
+def backtest(
+    source: EventLog | Tracker | str,
+    *,
+    as_of: datetime,
+    until: datetime | None = None,
+    ladder: Ladder | str | None = None,
+    amounts: Amounts | None = None,
+    method: Method = "learned",
+    confidence: float = 0.95,
+    prefix: str = "commitladder_",
+) -> Backtest:
+    """How good the forecast would have been: forecast as of ``as_of`` from the history up
+    to then, and compare each deal with what happened by ``until`` (default: the last
+    event in the store)."""
+    if as_of.tzinfo is None or (until is not None and until.tzinfo is None):
+        raise ValueError("as_of and until must be aware datetimes")
+    compiled = None if ladder is None or isinstance(ladder, str) else ladder
+    name = ladder if isinstance(ladder, str) else (compiled.name if compiled else None)
+    found, logs = enrollment_logs(source, ladder=name, prefix=prefix)
+    end = until if until is not None else _last_event(logs)
+    if end <= as_of:
+        raise ValueError(f"until ({end.isoformat()}) must come after as_of ({as_of.isoformat()})")
+    past = _forecast(found, logs, compiled, amounts, method, as_of, confidence)
+    outcome = {}
+    for log in logs:
+        climb = _climb(log, end)
+        if climb is not None:
+            outcome[climb.enrollment_id] = climb.result if climb.ended_at is not None else None
+    wins = 0
+    revenue = 0.0
+    still_open = 0
+    squares: list[float] = []
+    for deal in past.deals:
+        result = outcome.get(deal.enrollment_id)
+        won = result == "won"
+        still_open += result is None
+        wins += won
+        revenue += (deal.amount or 0.0) if won else 0.0
+        if deal.probability is not None:
+            squares.append((deal.probability - won) ** 2)
+    return Backtest(
+        as_of=as_of,
+        until=end,
+        forecast=past,
+        deals=len(past.deals),
+        expected_wins=sum(d.probability or 0.0 for d in past.deals),
+        actual_wins=wins,
+        expected_revenue=past.total.expected,
+        actual_revenue=revenue,
+        still_open=still_open,
+        brier=statistics.fmean(squares) if squares else None,
+    )
