@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from . import commands
+    from ._calendar import BusinessDays, Calendar
+    from ._calendar_definition import CalendarDefinition, HolidaysDefinition
     from ._clock import Clock, SteppableClock, SystemClock
     from ._definition import (
         Defaults,
@@ -96,6 +98,8 @@ __version__ = "0.1.0.dev0"
 # Where each public name lives. The names imported for type checkers above, this table
 # and __all__ list the same names (tests/test_lazy_import.py holds them together).
 _HOMES: dict[str, tuple[str, ...]] = {
+    "._calendar": ("BusinessDays", "Calendar"),
+    "._calendar_definition": ("CalendarDefinition", "HolidaysDefinition"),
     "._clock": ("Clock", "SteppableClock", "SystemClock"),
     "._definition": (
         "Defaults",
@@ -177,6 +181,9 @@ __all__ = [
     "AskNotOpen",
     "AskPending",
     "AskWithdrawn",
+    "BusinessDays",
+    "Calendar",
+    "CalendarDefinition",
     "ChannelNotAllowed",
     "Clock",
     "Committed",
@@ -198,6 +205,7 @@ __all__ = [
     "FollowUpTooSoon",
     "FollowUps",
     "FollowedUp",
+    "HolidaysDefinition",
     "InCooldown",
     "InvalidText",
     "KeyReused",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, assert_never
 
-from ._clock import later
+from ._calendar import after
 from ._errors import LadderError
 from ._events import (
     AskExpired,
@@ -130,7 +130,8 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
                 s.expired = s.pending
             s.pending = None
             if rung.cooldown is not None:
-                s.cooldowns = {**s.cooldowns, event.rung: later(event.at, rung.cooldown)}
+                until = after(event.at, rung.cooldown, ladder.calendar)
+                s.cooldowns = {**s.cooldowns, event.rung: until}
             s.state = tables.ready[position]
             s.status = "ready"
             # a redirect is the only next ask; an answer to it (not a withdraw) uses it up

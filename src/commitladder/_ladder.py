@@ -14,6 +14,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._calendar import Calendar
 from ._clock import Clock
 from ._files import read_ladder_file
 from ._format import MAX_BYTES
@@ -87,6 +88,10 @@ class Ladder:
         self.rungs: Mapping[str, Rung] = MappingProxyType(rungs)
         self.ends: Mapping[str, End] = MappingProxyType(
             {k: End(k, e.result, e.title) for k, e in definition.ends.items()}
+        )
+        #: when business days are, for ``3bd`` durations (None: no ``calendar:`` section)
+        self.calendar: Calendar | None = (
+            definition.calendar.build() if definition.calendar is not None else None
         )
         #: the compiled lookup tables the rules read (see ``Tables``)
         self.tables: Tables = compile_tables(self.start, self.rungs, self.ends, self.name)

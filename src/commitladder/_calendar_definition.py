@@ -1,0 +1,77 @@
+"""The ``calendar:`` section of the ladder format: time zone, working week, holidays.
+
+Shapes and values only (a time zone this system knows, a country and subdivision the
+``holidays`` package knows); ``build`` turns the section into the ``Calendar`` the
+rules use. It never loads ``holidays`` for a calendar that names no country.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ._calendar import WEEKDAYS, Calendar, holiday_source, zone
+
+__all__ = ["CalendarDefinition", "HolidaysDefinition", "Weekday"]
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_MAX_DATES = 1000
+_WEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HolidaysDefinition(_Model):
+    """Days off: a country's public holidays (and its subdivision's), plus extra dates."""
+
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")] | None = None
+    subdivision: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,12}$")] | None = None
+    dates: list[date] = Field(default_factory=list, max_length=_MAX_DATES)
+
+    @model_validator(mode="after")
+    def _known(self) -> HolidaysDefinition:
+        if self.subdivision is not None and self.country is None:
+            raise ValueError(
+                "give `country:` with `subdivision:` (say country: US, subdivision: NY)"
+            )
+        if self.country is not None:
+            holiday_source(self.country, self.subdivision)  # raises, naming what it knows
+        return self
+
+
+class CalendarDefinition(_Model):
+    """When the ladder works: its time zone, working week and holidays."""
+
+    timezone: str = "UTC"
+    working_days: list[Weekday] = Field(
+        default_factory=lambda: list(_WEEK), min_length=1, max_length=7
+    )
+    holidays: HolidaysDefinition | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        twice = sorted({d for d in value if value.count(d) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed more than once: name each day once")
+        return value
+
+    def build(self) -> Calendar:
+        """The ``Calendar`` this section describes."""
+        h = self.holidays
+        return Calendar(
+            timezone=self.timezone,
+            working_days=(WEEKDAYS.index(d) for d in self.working_days),
+            holidays=holiday_source(h.country, h.subdivision) if h and h.country else None,
+            extra=h.dates if h else (),
+        )
