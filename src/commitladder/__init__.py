@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         TimeOrderError,
         UnknownEnd,
         UnknownRung,
+        UnknownTimeZone,
     )
     from ._events import (
         AskExpired,
@@ -144,6 +145,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "TimeOrderError",
         "UnknownEnd",
         "UnknownRung",
+        "UnknownTimeZone",
     ),
     "._events": (
         "AskExpired",
@@ -247,6 +249,7 @@ __all__ = [
     "Tracker",
     "UnknownEnd",
     "UnknownRung",
+    "UnknownTimeZone",
     "Verification",
     "commands",
     "event_from_dict",

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._durations import format_duration, parse_duration
+from ._errors import UnknownTimeZone
 
 __all__ = [
     "BUSINESS_DAYS_PATTERN",
@@ -29,6 +30,7 @@ __all__ = [
     "Calendar",
     "Span",
     "after",
+    "check_zone",
     "format_span",
     "holiday_source",
     "parse_span",
@@ -109,6 +111,20 @@ def zone(name: str) -> ZoneInfo:
             "Europe/Berlin or America/New_York (install the `tzdata` package where the "
             "system has no zone data)"
         ) from exc
+
+
+def check_zone(value: object, name: str = "timezone") -> str | None:
+    """``value`` when it is None or a time zone this system knows, else ``UnknownTimeZone``
+    (or a ``TypeError`` for what is not a string) naming the argument."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be an IANA time zone name, not {type(value).__name__}")
+    try:
+        zone(value)
+    except ValueError as exc:
+        raise UnknownTimeZone(f"{name}={exc}") from None
+    return value
 
 
 def holiday_source(

@@ -125,13 +125,15 @@ def due(ladder: Ladder, s: State) -> tuple[Timer, ...]:
         if ask.expires_at is not None:
             timers.append(Timer("expire", ask.expires_at, ask.rung))
         if ask.follow_ups < rung.follow_ups_max and rung.follow_ups_every is not None:
-            every = after(ask.last_touch_at, rung.follow_ups_every, ladder.calendar)
+            every = after(
+                ask.last_touch_at, rung.follow_ups_every, ladder.calendar, s.ident.timezone
+            )
             timers.append(Timer("follow_up", every, ask.rung))
     elif s.status == "ready" and s.position is not None:
         # committed (or back to ready) with no ask open: there must be a next step soon
         within = rungs[s.position].next_ask_within
         if within is not None:
-            overdue = after(s.since, within, ladder.calendar)
+            overdue = after(s.since, within, ladder.calendar, s.ident.timezone)
             timers.append(Timer("next_step_overdue", overdue, s.position))
     elif s.status == "parked" and s.resume_at is not None:
         timers.append(Timer("resume", s.resume_at, None))
@@ -164,7 +166,7 @@ def _ask(ladder: Ladder, s: State, cmd: AskFor, now: datetime) -> Decision:
             except OverflowError:
                 expires = later(now, span)
         else:  # business days, on the ladder's calendar
-            expires = after(now, span, ladder.calendar)
+            expires = after(now, span, ladder.calendar, s.ident.timezone)
     actor, reason = cmd.actor, cmd.reason
     if actor is not None or reason is not None:
         _who(cmd)
@@ -294,7 +296,7 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
             max=limit,
         )
     assert rung.follow_ups_every is not None  # a rung with follow-ups has a spacing
-    due_at = after(ask.last_touch_at, rung.follow_ups_every, ladder.calendar)
+    due_at = after(ask.last_touch_at, rung.follow_ups_every, ladder.calendar, s.ident.timezone)
     if now < due_at:
         return FollowUpTooSoon(
             f"the last touch on {rung.id} was {when(ask.last_touch_at)}; "

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._calendar import check_zone
 from ._clock import Clock, SystemClock, aware
 from ._decide import allowed, decide, due, why_not
 from ._errors import LadderError, ReadOnlyEnrollment, Refused, check_text
@@ -136,9 +137,11 @@ class Enrollment:
         actor: str | None = None,
         reason: str | None = None,
         listeners: Iterable[Listener] = (),
+        timezone: str | None = None,
     ) -> Enrollment:
         """Enroll ``prospect`` on ``ladder`` (what ``ladder.enroll`` does)."""
         check_text(prospect, "prospect")
+        check_zone(timezone)
         if enrollment_id is not None:
             check_text(enrollment_id, "enrollment_id")
         clock = clock or _SYSTEM_CLOCK
@@ -152,6 +155,7 @@ class Enrollment:
             prospect=prospect,
             ladder=ladder.name,
             version=ladder.version,
+            timezone=timezone,
         )
         enrollment = cls(ladder, enrolled, clock=clock, listeners=listeners)
         enrollment._notify((enrolled,))
@@ -234,6 +238,13 @@ class Enrollment:
     def version(self) -> int:
         """The version of the ladder the prospect was enrolled on."""
         return self._s.ident.version
+
+    @property
+    def timezone(self) -> str:
+        """The IANA time zone business days are counted in: the prospect's, given at
+        enroll, else the ladder calendar's, else ``"UTC"``."""
+        calendar = self.ladder.calendar
+        return self._s.ident.timezone or (calendar.timezone if calendar else "UTC")
 
     @property
     def state(self) -> str:

@@ -45,7 +45,13 @@ def start(ladder: Ladder, enrolled: Enrolled) -> State:
             f"not {ladder.name!r}"
         )
     s = State.__new__(State)
-    s.ident = Identity(enrolled.enrollment_id, enrolled.prospect, enrolled.ladder, enrolled.version)
+    s.ident = Identity(
+        enrolled.enrollment_id,
+        enrolled.prospect,
+        enrolled.ladder,
+        enrolled.version,
+        enrolled.timezone,
+    )
     s.state = ladder.tables.ready[None]
     s.status = "ready"
     s.position = s.outcome = s.pending = s.redirect = s.expired = None
@@ -130,7 +136,7 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
                 s.expired = s.pending
             s.pending = None
             if rung.cooldown is not None:
-                until = after(event.at, rung.cooldown, ladder.calendar)
+                until = after(event.at, rung.cooldown, ladder.calendar, s.ident.timezone)
                 s.cooldowns = {**s.cooldowns, event.rung: until}
             s.state = tables.ready[position]
             s.status = "ready"

@@ -180,8 +180,12 @@ class Ladder:
         actor: str | None = None,
         reason: str | None = None,
         listeners: Iterable[Listener] = (),
+        timezone: str | None = None,
     ) -> Enrollment:
-        """Start ``prospect`` on this ladder and return their in-memory ``Enrollment``."""
+        """Start ``prospect`` on this ladder and return their in-memory ``Enrollment``.
+
+        ``timezone`` is the prospect's IANA time zone (``"Asia/Kolkata"``): business days
+        are counted there; without it, in the ladder calendar's zone."""
         from ._enrollment import Enrollment
 
         return Enrollment.start(
@@ -193,6 +197,7 @@ class Ladder:
             actor=actor,
             reason=reason,
             listeners=listeners,
+            timezone=timezone,
         )
 
     def add_listener(self, listener: Listener) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
 
+from ._calendar import check_zone
 from ._clock import Clock, SystemClock, aware, later
 from ._decide import decide, due
 from ._enrollment import Enrollment, Listener
@@ -191,8 +192,12 @@ class Tracker:
         actor: str | None = None,
         reason: str | None = None,
         idempotency_key: str | None = None,
+        timezone: str | None = None,
     ) -> Enrollment:
         """Start ``prospect`` on ``ladder``; enrolling again returns the existing enrollment.
+
+        ``timezone`` is the prospect's IANA time zone: business days are counted there
+        (default: the ladder calendar's zone).
 
         The enrollment returned is read from the store: reading works, commands go
         through the tracker (``ReadOnlyEnrollment`` otherwise)."""
@@ -203,6 +208,9 @@ class Tracker:
         key = self._key(idempotency_key)
         target = {"prospect": prospect, "ladder": lad.name}
         args = {"command": "enroll", "enrollment_id": eid}
+        zone = check_zone(timezone)
+        if zone is not None:
+            args["timezone"] = zone
         for _ in range(self._retries):
             try:
                 with self.store.session() as store:
@@ -222,6 +230,7 @@ class Tracker:
                         prospect=prospect,
                         ladder=lad.name,
                         version=lad.version,
+                        timezone=timezone,
                     )
                     state = start(lad, enrolled)
                     events = (enrolled,)
