@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,11 +30,15 @@ __all__ = [
     "BusinessDays",
     "Calendar",
     "Span",
+    "Window",
     "after",
     "check_zone",
     "format_span",
+    "format_window",
     "holiday_source",
+    "next_open",
     "parse_span",
+    "parse_window",
     "zone",
 ]
 
@@ -170,7 +175,7 @@ class Calendar:
     keeps each year's holidays once asked, so it is cheap to share among enrollments.
     """
 
-    __slots__ = ("_extra", "_holidays", "_lock", "_years", "timezone", "working_days")
+    __slots__ = ("_extra", "_holidays", "_lock", "_years", "timezone", "windows", "working_days")
 
     def __init__(
         self,
@@ -179,6 +184,7 @@ class Calendar:
         working_days: Iterable[int] = (0, 1, 2, 3, 4),
         holidays: Callable[[int], frozenset[date]] | None = None,
         extra: Iterable[date] = (),
+        windows: Mapping[str, Iterable[Window]] | None = None,
     ) -> None:
         days = frozenset(working_days)
         if not days or not days <= set(range(7)):
@@ -188,6 +194,10 @@ class Calendar:
         self.working_days = days
         self._holidays = holidays
         self._extra = frozenset(extra)
+        #: send windows by channel (``"default"``: every channel not named), sorted
+        self.windows: Mapping[str, tuple[Window, ...]] = MappingProxyType(
+            {k: tuple(sorted(v)) for k, v in (windows or {}).items()}
+        )
         self._years: dict[int, frozenset[date]] = {}
         self._lock = threading.Lock()
 
@@ -198,6 +208,18 @@ class Calendar:
     def zone(self, name: str | None = None) -> ZoneInfo:
         """The zone ``name``, or the calendar's own when ``name`` is None."""
         return zone(name if name is not None else self.timezone)
+
+    def window(self, channel: str | None) -> tuple[Window, ...]:
+        """The send windows of ``channel`` (else the ``default`` ones); empty: any time."""
+        windows = self.windows
+        found = windows.get(channel) if channel is not None else None
+        return found if found is not None else windows.get("default", ())
+
+    def opens(self, moment: datetime, channel: str | None, timezone: str | None = None) -> datetime:
+        """When a message over ``channel`` made at ``moment`` goes out: ``moment`` when
+        its window is open (or it has none), else the window's next opening."""
+        spans = self.window(channel)
+        return next_open(self, moment, spans, timezone) if spans else moment
 
     def is_holiday(self, day: date) -> bool:
         """Whether ``day`` is a public holiday or one of the extra days off."""
@@ -281,3 +303,100 @@ def after(
         except OverflowError:
             return _LATEST
     return (calendar or PLAIN).add(moment, span, timezone)
+
+
+#: One send window: from ``start`` to ``end`` seconds after local midnight (end 86400 is
+#: midnight at the end of the day); a window never spans midnight.
+Window = tuple[int, int]
+_DAY = 86400
+
+
+def parse_window(text: object) -> Window:
+    """``'08:00-18:00'`` -> ``(28800, 64800)``; ``'24:00'`` may end a window."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a window: write HH:MM-HH:MM, such as 08:00-18:00")
+    match = re.fullmatch(r"\s*([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})\s*", text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a window: write HH:MM-HH:MM, such as 08:00-18:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+        raise ValueError(f"{text!r} is not a window: hours run 00-23 (24:00 may end one)")
+    start, end = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
+    if start >= end:
+        raise ValueError(
+            f"{text!r} closes before it opens: a window lies within one day "
+            "(write 22:00-24:00 and 00:00-06:00 for a night)"
+        )
+    return start, end
+
+
+def format_window(window: Window) -> str:
+    """``(28800, 64800)`` -> ``'08:00-18:00'``."""
+    (h1, m1), (h2, m2) = (divmod(window[0] // 60, 60)), (divmod(window[1] // 60, 60))
+    return f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
+
+
+def _wall(moment: datetime, here: ZoneInfo) -> tuple[date, float]:
+    local = moment.astimezone(here)
+    seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+    return local.date(), seconds
+
+
+def _first_at_or_after(day: date, seconds: int, here: ZoneInfo) -> tuple[datetime, datetime]:
+    """The earliest instant whose wall time on ``day`` is at least ``seconds`` past
+    midnight, and the later occurrence of that wall time when the clock repeats it (else
+    the same instant)."""
+    wall = datetime.combine(day, datetime.min.time()) + timedelta(seconds=seconds)
+    first = wall.replace(tzinfo=here).astimezone(UTC)
+    second = wall.replace(tzinfo=here, fold=1).astimezone(UTC)
+    if first.astimezone(here).replace(tzinfo=None) == wall:  # the wall time exists
+        return first, max(first, second)
+    # skipped by the clock: the first instant after the gap (found to the second)
+    low, high = second, first  # wall(low) is before the gap, wall(high) after it
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        middle = middle.replace(microsecond=0)
+        if middle <= low:
+            break
+        if middle.astimezone(here).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return high, high
+
+
+def next_open(
+    calendar: Calendar, moment: datetime, windows: tuple[Window, ...], timezone: str | None = None
+) -> datetime:
+    """The earliest instant at or after ``moment`` inside one of ``windows`` on a business
+    day of ``calendar``, in ``timezone`` (else the calendar's); ``moment`` itself when it
+    is inside one. A window's times are wall-clock times: on the day the clock skips its
+    opening, it opens when the clock reaches a later time; when the clock repeats an hour,
+    the window holds both. The result is in ``moment``'s time zone."""
+    here = calendar.zone(timezone)
+    found: datetime | None = None
+    start_day = moment.astimezone(here).date() - timedelta(days=1)
+    for offset in range(_LONGEST_BREAK + 3):
+        try:
+            day = start_day + timedelta(days=offset)
+        except OverflowError:
+            break
+        if found is not None and day > found.astimezone(here).date() + timedelta(days=1):
+            break  # a day later than one found cannot hold an earlier instant
+        if not calendar.is_business_day(day):
+            continue
+        for start, end in windows:
+            first, again = _first_at_or_after(day, start, here)
+            for candidate in sorted({first, again, moment}):
+                if candidate < moment or (found is not None and candidate >= found):
+                    continue
+                on, seconds = _wall(candidate, here)
+                if on == day and start <= seconds < end:
+                    found = candidate
+                    break
+    if found is None:
+        raise ValueError(
+            f"no send window opens in the {_LONGEST_BREAK} days after {moment.isoformat()}: "
+            "the calendar's working week and holidays leave it no day"
+        )
+    return found.astimezone(moment.tzinfo)

@@ -8,17 +8,46 @@ rules use. It never loads ``holidays`` for a calendar that names no country.
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from ._calendar import WEEKDAYS, Calendar, holiday_source, zone
+from ._calendar import WEEKDAYS, Calendar, holiday_source, parse_window, zone
 
 __all__ = ["CalendarDefinition", "HolidaysDefinition", "Weekday"]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _MAX_DATES = 1000
 _WEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+
+
+def _window(text: str) -> str:
+    parse_window(text)
+    return text
+
+
+#: ``HH:MM-HH:MM`` on the wall clock, such as ``08:00-18:00`` (``24:00`` may end one)
+WindowText = Annotated[
+    str,
+    AfterValidator(_window),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*[0-9]{1,2}:[0-5][0-9]\s*-\s*[0-9]{1,2}:[0-5][0-9]\s*$",
+            "description": "a window on the wall clock, HH:MM-HH:MM (24:00 may end one)",
+            "examples": ["08:00-18:00"],
+        }
+    ),
+]
 
 
 class _Model(BaseModel):
@@ -51,6 +80,23 @@ class CalendarDefinition(_Model):
         default_factory=lambda: list(_WEEK), min_length=1, max_length=7
     )
     holidays: HolidaysDefinition | None = None
+    send_windows: Annotated[
+        dict[
+            Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)],
+            Annotated[list[WindowText], Field(min_length=1, max_length=12)],
+        ],
+        Field(max_length=64),
+    ] = Field(default_factory=dict)
+
+    @field_validator("send_windows")
+    @classmethod
+    def _windows(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for channel, texts in value.items():
+            spans = sorted(parse_window(text) for text in texts)
+            for (_, end), (start, _) in pairwise(spans):
+                if start < end:
+                    raise ValueError(f"{channel}: windows overlap; merge them into one")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -74,4 +120,5 @@ class CalendarDefinition(_Model):
             working_days=(WEEKDAYS.index(d) for d in self.working_days),
             holidays=holiday_source(h.country, h.subdivision) if h and h.country else None,
             extra=h.dates if h else (),
+            windows={k: [parse_window(t) for t in v] for k, v in self.send_windows.items()},
         )

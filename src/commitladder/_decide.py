@@ -55,6 +55,7 @@ from ._events import (
 )
 from ._state import ASK_WINDOW
 from ._values import PARK, Ask, Timer
+from ._windows import windowed
 from .commands import AskFor, Command, Commit, Decline, End, Expire, FollowUp, Resume, Withdraw
 
 if TYPE_CHECKING:
@@ -137,6 +138,9 @@ def due(ladder: Ladder, s: State) -> tuple[Timer, ...]:
             timers.append(Timer("next_step_overdue", overdue, s.position))
     elif s.status == "parked" and s.resume_at is not None:
         timers.append(Timer("resume", s.resume_at, None))
+    calendar = ladder.calendar
+    if calendar is not None and calendar.windows and timers:
+        return windowed(calendar, s, timers)
     return tuple(timers)
 
 

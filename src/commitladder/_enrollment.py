@@ -239,6 +239,24 @@ class Enrollment:
         """The version of the ladder the prospect was enrolled on."""
         return self._s.ident.version
 
+    def sends_at(self, channel: str | None = None, *, now: datetime | None = None) -> datetime:
+        """When a message goes out under the ladder's send windows, in this prospect's zone.
+
+        With no ``channel``: the open ask's latest message (the ask, or its last follow-up).
+        With a ``channel``: one made over it at ``now``. A message made inside its window
+        goes out when made; one made outside waits for the window's next opening."""
+        ask = self._s.pending
+        if channel is None and ask is not None:
+            moment, channel = ask.last_touch_at, ask.channel
+        else:
+            if channel is not None:
+                check_text(channel, "channel")
+            moment = aware(now) if now is not None else self._clock.now()
+        calendar = self.ladder.calendar
+        if calendar is None:
+            return moment
+        return calendar.opens(moment, channel, self._s.ident.timezone)
+
     @property
     def timezone(self) -> str:
         """The IANA time zone business days are counted in: the prospect's, given at

@@ -113,7 +113,7 @@ class MemoryStore:
                 self._timers[eid] = list(change.timers)
             now = change.now or datetime.min
             for message in change.messages:
-                self._outbox[message.key] = OutboxEntry(message, "pending", 0, now)
+                self._outbox[message.key] = OutboxEntry(message, "pending", 0, message.due(now))
             if change.receipt is not None:
                 self._receipts[change.receipt.key] = change.receipt
             return None

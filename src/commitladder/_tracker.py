@@ -763,7 +763,9 @@ class Tracker:
         ask_after = after.pending
         ident = after.ident
         rung_of = {a.seq: a.rung for a in (ask_before, ask_after) if a is not None}
-        messages = [*messages_for(ladder, ident.prospect, events, rung_of=rung_of), *alerts]
+        zone = ident.timezone
+        made = messages_for(ladder, ident.prospect, events, rung_of=rung_of, timezone=zone)
+        messages = [*made, *alerts]
         after_timers = due(ladder, after)
         before_timers = due(ladder, before) if before is not None else ()
         if fired or was_fired:  # some alert fired already: the store keeps only the others

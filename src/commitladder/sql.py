@@ -742,7 +742,7 @@ class SqlStore:
                             "kind": m.kind,
                             "status": "pending",
                             "attempts": 0,
-                            "next_attempt_at": at or m.at,
+                            "next_attempt_at": m.due(at or m.at),
                             "lease_until": None,
                             "sent_at": None,
                             "last_error": None,
