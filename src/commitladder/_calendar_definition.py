@@ -22,8 +22,9 @@ from pydantic import (
 )
 
 from ._calendar import WEEKDAYS, Calendar, holiday_source, parse_window, zone
+from ._throttle import ThrottleRule
 
-__all__ = ["CalendarDefinition", "HolidaysDefinition", "Weekday"]
+__all__ = ["CalendarDefinition", "HolidaysDefinition", "ThrottleDefinition", "Weekday"]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _MAX_DATES = 1000
@@ -122,3 +123,18 @@ class CalendarDefinition(_Model):
             extra=h.dates if h else (),
             windows={k: [parse_window(t) for t in v] for k, v in self.send_windows.items()},
         )
+
+
+class ThrottleDefinition(_Model):
+    """A cap on first asks: at most ``max`` per ``per`` over ``channel`` (every channel when
+    left out), per ``sender``: ``actor`` (whoever asked), a mailbox name (everyone asking
+    from it, on every ladder that names it), or left out (this ladder as a whole)."""
+
+    max: Annotated[int, Field(ge=1, le=1_000_000)]
+    per: Literal["day", "hour"]
+    channel: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)] | None = None
+    sender: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    def build(self) -> ThrottleRule:
+        """The compiled rule."""
+        return ThrottleRule(self.max, self.per, self.channel, self.sender)

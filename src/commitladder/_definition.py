@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from ._calendar import BUSINESS_DAYS_PATTERN, BusinessDays, format_span, parse_span
-from ._calendar_definition import CalendarDefinition
+from ._calendar_definition import CalendarDefinition, ThrottleDefinition
 from ._durations import DURATION_PATTERN, format_duration, parse_duration
 from ._format import (
     MAX_CHANNELS,
@@ -277,6 +277,7 @@ class LadderDefinition(_Model):
     ends: Annotated[dict[Id, EndDefinition], Field(min_length=1, max_length=MAX_ENDS)]
     rules: Rules = Field(default_factory=Rules)
     calendar: CalendarDefinition | None = None
+    throttles: list[ThrottleDefinition] = Field(default_factory=list, max_length=16)
     simulation: Simulation | None = None
 
     @field_serializer("start")

@@ -93,6 +93,8 @@ class Ladder:
         self.calendar: Calendar | None = (
             definition.calendar.build() if definition.calendar is not None else None
         )
+        #: caps on first asks (the ``throttles:`` section), in the order declared
+        self.throttles = tuple(t.build() for t in definition.throttles)
         #: the compiled lookup tables the rules read (see ``Tables``)
         self.tables: Tables = compile_tables(self.start, self.rungs, self.ends, self.name)
 

@@ -29,6 +29,7 @@ from ._events import (
     Parked,
     Resumed,
 )
+from ._throttle import Throttle
 from ._values import iso
 
 if TYPE_CHECKING:
@@ -80,6 +81,9 @@ class Message:
     text: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     not_before: datetime | None = None
+    #: the caps an ask's message counts against (the store queues it for the first
+    #: period with room); not part of the message's data
+    throttle: Throttle | None = field(default=None, compare=False, repr=False)
 
     def due(self, now: datetime) -> datetime:
         """When the outbox may first deliver it, written at ``now``."""
@@ -192,6 +196,7 @@ def messages_for(
     out: list[Message] = []
     calendar = ladder.calendar
     windows = calendar is not None and bool(calendar.windows)
+    throttles = ladder.throttles
     for event in events:
         channel: str | None = None
         rung: str | None = None
@@ -227,6 +232,10 @@ def messages_for(
             assert calendar is not None
             opens = calendar.opens(event.at, channel, timezone)
             not_before = opens if opens != event.at else None
+        throttle = None
+        if throttles and kind == "ask":
+            assert channel is not None
+            throttle = _throttle(ladder, channel, event.actor, timezone)
         out.append(
             Message(
                 key=f"{event.enrollment_id}#{event.seq}:{kind}",
@@ -240,6 +249,23 @@ def messages_for(
                 text=text,
                 data=data,
                 not_before=not_before,
+                throttle=throttle,
             )
         )
     return out
+
+
+def _throttle(
+    ladder: Ladder, channel: str, actor: str | None, timezone: str | None
+) -> Throttle | None:
+    """The caps an ask over ``channel`` by ``actor`` counts against, counted in the
+    ladder's zone (the sender's day), and its window, in the prospect's zone."""
+    calendar = ladder.calendar
+    sender_zone = calendar.timezone if calendar is not None else "UTC"
+    caps = (rule.cap(ladder.name, channel, actor, sender_zone) for rule in ladder.throttles)
+
+    def opens(moment: datetime) -> datetime:
+        return calendar.opens(moment, channel, timezone) if calendar is not None else moment
+
+    found = tuple(cap for cap in caps if cap is not None)
+    return Throttle(found, opens) if found else None
