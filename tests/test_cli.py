@@ -166,7 +166,18 @@ def test_demo_walk_shows_each_guard_on_one_prospect() -> None:
 
 # ---- the command line as a whole -------------------------------------------------------------
 
-COMMANDS = ["validate", "check", "graph", "paths", "test", "simulate", "funnel", "schema", "demo"]
+COMMANDS = [
+    "validate",
+    "check",
+    "graph",
+    "paths",
+    "explain-time",
+    "test",
+    "simulate",
+    "funnel",
+    "schema",
+    "demo",
+]
 CLI_SOURCE = Path(commitladder.__file__).parent / "cli"
 
 

@@ -206,8 +206,9 @@ FRIDAY_EVENING_NY = datetime(2026, 12, 4, 17, 30, tzinfo=NEW_YORK)  # Saturday 0
 def test_the_worked_example(store: Any) -> None:
     """A seller in New York asks a prospect in Kolkata on Friday 17:30 New York time: the
     ask is recorded at once, its email waits for Monday 08:00 in Kolkata, the follow-up
-    falls due then too (1bd after Saturday 04:00 there is Monday 04:00, before the window
-    opens), and the ask expires Wednesday 04:00 Kolkata."""
+    falls due one business day after the email went out (Tuesday 08:00 there, not with
+    the email it follows), and the ask expires Wednesday 04:00 Kolkata (3bd after the
+    ask: the expiry is never moved)."""
     ladder = cl.Ladder.from_yaml(WINDOWS_YAML)
     messenger = cl.RecordingMessenger()
     clock = cl.SteppableClock(FRIDAY_EVENING_NY)
@@ -221,7 +222,7 @@ def test_the_worked_example(store: Any) -> None:
     assert ask.expires_at is not None
     assert ask.expires_at.astimezone(KOLKATA) == datetime(2026, 12, 9, 4, 0, tzinfo=KOLKATA)
     (follow_up,) = [t for t in e.timers if t.kind == "follow_up"]
-    assert follow_up.due_at == monday_8
+    assert follow_up.due_at == datetime(2026, 12, 8, 8, 0, tzinfo=KOLKATA)
     (entry,) = store.outbox()
     assert entry.next_attempt_at == monday_8
     assert entry.message.not_before == monday_8

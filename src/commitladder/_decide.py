@@ -140,7 +140,7 @@ def due(ladder: Ladder, s: State) -> tuple[Timer, ...]:
         timers.append(Timer("resume", s.resume_at, None))
     calendar = ladder.calendar
     if calendar is not None and calendar.windows and timers:
-        return windowed(calendar, s, timers)
+        return windowed(ladder, calendar, s, timers)
     return tuple(timers)
 
 

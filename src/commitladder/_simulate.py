@@ -282,15 +282,23 @@ class _Run:
         calendar = self.ladder.calendar
         span = rung.expires_after
         deadline = after(now, span, calendar) if span is not None else None
-        if replies and (deadline is None or now + delay < deadline):
-            self.at(now + delay, who, "reply")
+        sent, nudged = now, None
+        if calendar is not None and calendar.windows:
+            # the prospect reads the message when it goes out, and the seller follows up
+            # when the tracker says (both wait for the send window)
+            e = self.tracker.get(who.id, ladder=self.ladder.name)
+            sent = e.sends_at()
+            nudged = next((t.due_at for t in e.timers if t.kind == "follow_up"), None)
+        if replies and (deadline is None or sent + delay < deadline):
+            self.at(sent + delay, who, "reply")
         elif rung.follow_ups_every is not None and who.touches < rung.follow_ups_max:
             nudge = rung.follow_ups_every
             last = now
             for _ in range(who.touches + 1):
                 last = after(last, nudge, calendar)
-            if deadline is None or last < deadline:
-                self.at(after(now, nudge, calendar), who, "follow_up")
+            follow_at = nudged or after(now, nudge, calendar)
+            if deadline is None or max(last, follow_at) < deadline:
+                self.at(follow_at, who, "follow_up")
 
     def reply(self, who: _Prospect, now: datetime) -> None:
         assert who.rung is not None
