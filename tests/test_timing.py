@@ -142,3 +142,17 @@ def test_simulated_prospects_hear_asks_only_inside_the_window(tmp_path: Any) -> 
         assert calendar.opens(due, channel) == due, (channel, due)
     assert any(e.next_attempt_at > e.message.at for e in entries)  # some waited
     assert all(e.next_attempt_at >= e.message.at.astimezone(UTC) for e in entries)
+
+
+def test_check_warns_of_a_daily_cap_the_hourly_one_cannot_drain() -> None:
+    """50 a day over email, 5 an hour, and the email window open 08:00-18:00: 10 hours let
+    50 through (fine); 08:00-12:00 lets 20 through, and the queue only grows."""
+    caps = "throttles:\n  - {max: 50, per: day, channel: email}\n  - {max: 5, per: hour}\n"
+    fits = cl.Ladder.from_yaml(LINTED.replace("defaults:", caps + "defaults:"))
+    assert "throttle_cannot_drain" not in codes(fits)
+    short = LINTED.replace("08:00-18:00", "08:00-12:00").replace("defaults:", caps + "defaults:")
+    (message,) = codes(cl.Ladder.from_yaml(short))["throttle_cannot_drain"]
+    assert message.startswith(
+        "50 first asks a day over email cannot all go out: 5 an hour over the 4 hours the "
+        "window is open lets 20 through"
+    )

@@ -738,3 +738,34 @@ def _longest_wait(calendar: Calendar, spans: tuple[Window, ...]) -> tuple[dateti
             if worst is None or opens - closed > worst[1] - worst[0]:
                 worst = (closed, opens)
     return worst if worst is not None else (_CALENDAR_PROBE, _CALENDAR_PROBE)
+
+
+@check("throttle_cannot_drain")
+def _throttle_cannot_drain(ladder: Ladder) -> Iterator[Finding]:
+    rules = ladder.throttles
+    calendar = ladder.calendar
+    for i, day in enumerate(rules):
+        if day.per != "day":
+            continue
+        for hour in rules:
+            covers = hour.channel in (None, day.channel) and hour.sender in (None, day.sender)
+            if hour.per != "hour" or not covers:
+                continue
+            channel = hour.channel or day.channel
+            spans = calendar.window(channel) if calendar is not None else ()
+            hours = len({h for a, b in spans for h in range(a // 3600, (b - 1) // 3600 + 1)})
+            hours = hours or 24
+            if hour.most * hours >= day.most:
+                continue
+            over = f" over {channel}" if channel else ""
+            yield Finding(
+                code="throttle_cannot_drain",
+                severity="warning",
+                location=f"throttles[{i}]",
+                message=(
+                    f"{day.most} first asks a day{over} cannot all go out: {hour.most} an hour "
+                    f"over the {hours} hours the window is open lets {hour.most * hours} through, "
+                    "so a full day's asks queue into the next day and the queue only grows"
+                ),
+                hint=f"lower the daily cap to {hour.most * hours}, or raise the hourly one",
+            )
