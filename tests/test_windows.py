@@ -223,6 +223,11 @@ def test_the_worked_example(store: Any) -> None:
     assert ask.expires_at.astimezone(KOLKATA) == datetime(2026, 12, 9, 4, 0, tzinfo=KOLKATA)
     (follow_up,) = [t for t in e.timers if t.kind == "follow_up"]
     assert follow_up.due_at == datetime(2026, 12, 8, 8, 0, tzinfo=KOLKATA)
+    refusal = e.why_not("intro", channel="phone", now=FRIDAY_EVENING_NY)
+    assert isinstance(refusal, cl.AskPending)
+    assert "by email; its message goes out 2026-12-07 08:00 IST); one commitment at a time" in (
+        refusal.message
+    )
     (entry,) = store.outbox()
     assert entry.next_attempt_at == monday_8
     assert entry.message.not_before == monday_8

@@ -55,7 +55,7 @@ from ._events import (
 )
 from ._state import ASK_WINDOW
 from ._values import PARK, Ask, Timer
-from ._windows import windowed
+from ._windows import sending, windowed
 from .commands import AskFor, Command, Commit, Decline, End, Expire, FollowUp, Resume, Withdraw
 
 if TYPE_CHECKING:
@@ -197,8 +197,8 @@ def _check_ask(
         ask = s.pending
         return AskPending(
             f"{s.ident.prospect} already has an open ask for {ask.rung} "
-            f"(asked {when(ask.asked_at)} by {ask.channel}); one commitment at a time: "
-            "wait for the answer, follow up, or withdraw it first",
+            f"(asked {when(ask.asked_at)} by {ask.channel}{sending(ladder, s, ask)}); "
+            "one commitment at a time: wait for the answer, follow up, or withdraw it first",
             enrollment_id=eid,
             rung=rung_id,
             retry_after=ask.expires_at,

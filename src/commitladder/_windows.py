@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from ._calendar import Calendar
     from ._ladder import Ladder
     from ._state import State
+    from ._values import Ask
 
-__all__ = ["windowed"]
+__all__ = ["sending", "windowed"]
 
 
 def windowed(
@@ -45,3 +46,17 @@ def windowed(
         opens = calendar.opens(due, which, zone)
         out.append(timer if opens == timer.due_at else Timer(timer.kind, opens, timer.rung))
     return tuple(out)
+
+
+def sending(ladder: Ladder, s: State, ask: Ask) -> str:
+    """``"; its message goes out <when>"`` for an open ask whose latest message waits for
+    its send window, else ``""`` (refusals that name the open ask say it)."""
+    calendar = ladder.calendar
+    if calendar is None or not calendar.windows:
+        return ""
+    touched = ask.last_touch_at
+    opens = calendar.opens(touched, ask.channel, s.ident.timezone)
+    if opens == touched:
+        return ""
+    shown = opens.astimezone(calendar.zone(s.ident.timezone))
+    return f"; its message goes out {shown:%Y-%m-%d %H:%M} {shown.tzname()}"
