@@ -156,3 +156,14 @@ def test_check_warns_of_a_daily_cap_the_hourly_one_cannot_drain() -> None:
         "50 first asks a day over email cannot all go out: 5 an hour over the 4 hours the "
         "window is open lets 20 through"
     )
+
+
+@pytest.mark.parametrize("stateful", [False, True], ids=["climbs", "stateful"])
+def test_the_testing_kit_holds_on_a_calendar_ladder(stateful: bool) -> None:
+    """Business-day expiries, windows and a throttle keep every built-in invariant (one
+    open ask, replay equals state, timers as the ladder says) over random climbs."""
+    from commitladder.testing import prove
+
+    verdict = prove(cl.load(OUTREACH), seed=3, max_examples=100, stateful=stateful, steps=15)
+    assert verdict.ok, verdict
+    assert verdict.examples >= 100  # the stateful engine counts its own setup runs too
