@@ -171,6 +171,7 @@ COMMANDS = [
     "check",
     "graph",
     "paths",
+    "explain-time",
     "test",
     "simulate",
     "funnel",

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from . import commands
     from ._async_tracker import AsyncTracker
+    from ._calendar import BusinessDays, Calendar
+    from ._calendar_definition import CalendarDefinition, HolidaysDefinition
     from ._clock import Clock, SteppableClock, SystemClock
     from ._definition import (
         Defaults,
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
         TimeOrderError,
         UnknownEnd,
         UnknownRung,
+        UnknownTimeZone,
     )
     from ._events import (
         AskExpired,
@@ -113,6 +116,8 @@ __version__ = "0.1.0.dev0"
 # and __all__ list the same names (tests/test_lazy_import.py holds them together).
 _HOMES: dict[str, tuple[str, ...]] = {
     "._async_tracker": ("AsyncTracker",),
+    "._calendar": ("BusinessDays", "Calendar"),
+    "._calendar_definition": ("CalendarDefinition", "HolidaysDefinition"),
     "._clock": ("Clock", "SteppableClock", "SystemClock"),
     "._definition": (
         "Defaults",
@@ -159,6 +164,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "TimeOrderError",
         "UnknownEnd",
         "UnknownRung",
+        "UnknownTimeZone",
     ),
     "._events": (
         "AskExpired",
@@ -220,6 +226,9 @@ __all__ = [
     "AsyncStore",
     "AsyncTracker",
     "Backtest",
+    "BusinessDays",
+    "Calendar",
+    "CalendarDefinition",
     "Chance",
     "ChannelNotAllowed",
     "Clock",
@@ -249,6 +258,7 @@ __all__ = [
     "ForecastRow",
     "FunnelFigures",
     "FunnelReport",
+    "HolidaysDefinition",
     "InCooldown",
     "InvalidText",
     "KeyReused",
@@ -294,6 +304,7 @@ __all__ = [
     "Tracker",
     "UnknownEnd",
     "UnknownRung",
+    "UnknownTimeZone",
     "Verification",
     "backtest",
     "commands",

@@ -11,9 +11,10 @@ rules, and ``why_not`` is the same check as an ask. A wrong argument type is a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, assert_never
 
+from ._calendar import after
 from ._clock import aware, later
 from ._errors import (
     AskLapsed,
@@ -55,6 +56,7 @@ from ._events import (
 from ._names import prospect_name, speaking
 from ._state import ASK_WINDOW
 from ._values import PARK, Ask, Timer
+from ._windows import sending, windowed
 from .commands import AskFor, Command, Commit, Decline, End, Expire, FollowUp, Resume, Withdraw
 
 if TYPE_CHECKING:
@@ -125,15 +127,21 @@ def due(ladder: Ladder, s: State) -> tuple[Timer, ...]:
         if ask.expires_at is not None:
             timers.append(Timer("expire", ask.expires_at, ask.rung))
         if ask.follow_ups < rung.follow_ups_max and rung.follow_ups_every is not None:
-            every = rung.follow_ups_every
-            timers.append(Timer("follow_up", later(ask.last_touch_at, every), ask.rung))
+            every = after(
+                ask.last_touch_at, rung.follow_ups_every, ladder.calendar, s.ident.timezone
+            )
+            timers.append(Timer("follow_up", every, ask.rung))
     elif s.status == "ready" and s.position is not None:
         # committed (or back to ready) with no ask open: there must be a next step soon
         within = rungs[s.position].next_ask_within
         if within is not None:
-            timers.append(Timer("next_step_overdue", later(s.since, within), s.position))
+            overdue = after(s.since, within, ladder.calendar, s.ident.timezone)
+            timers.append(Timer("next_step_overdue", overdue, s.position))
     elif s.status == "parked" and s.resume_at is not None:
         timers.append(Timer("resume", s.resume_at, None))
+    calendar = ladder.calendar
+    if calendar is not None and calendar.windows and timers:
+        return windowed(ladder, calendar, s, timers)
     return tuple(timers)
 
 
@@ -155,11 +163,15 @@ def _ask(ladder: Ladder, s: State, cmd: AskFor, now: datetime) -> Decision:
     if rung.channels is None:  # any channel goes: it reaches the store's columns as given
         channel = _text(channel, "channel")
     expires = None
-    if rung.expires_after is not None:
-        try:
-            expires = now + rung.expires_after
-        except OverflowError:
-            expires = later(now, rung.expires_after)
+    span = rung.expires_after
+    if span is not None:
+        if type(span) is timedelta:
+            try:
+                expires = now + span
+            except OverflowError:
+                expires = later(now, span)
+        else:  # business days, on the ladder's calendar
+            expires = after(now, span, ladder.calendar, s.ident.timezone)
     actor, reason = cmd.actor, cmd.reason
     if actor is not None or reason is not None:
         _who(cmd)
@@ -186,8 +198,8 @@ def _check_ask(
         ask = s.pending
         return AskPending(
             f"{_who_is(s)} already has an open ask for {_step(ladder, ask.rung)} "
-            f"(asked {when(ask.asked_at)} by {ask.channel}); one commitment at a time: "
-            "wait for the answer, follow up, or withdraw it first",
+            f"(asked {when(ask.asked_at)} by {ask.channel}{sending(ladder, s, ask)}); "
+            "one commitment at a time: wait for the answer, follow up, or withdraw it first",
             enrollment_id=eid,
             rung=rung_id,
             retry_after=ask.expires_at,
@@ -292,7 +304,7 @@ def _follow_up(ladder: Ladder, s: State, cmd: FollowUp, now: datetime) -> Decisi
             max=limit,
         )
     assert rung.follow_ups_every is not None  # a rung with follow-ups has a spacing
-    due_at = later(ask.last_touch_at, rung.follow_ups_every)
+    due_at = after(ask.last_touch_at, rung.follow_ups_every, ladder.calendar, s.ident.timezone)
     if now < due_at:
         return FollowUpTooSoon(
             f"the last touch on {_step(ladder, rung.id)} was {when(ask.last_touch_at)}; "

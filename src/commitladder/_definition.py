@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     JsonValue,
     PlainSerializer,
+    PlainValidator,
     StringConstraints,
     WithJsonSchema,
     field_serializer,
@@ -27,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from ._calendar import BUSINESS_DAYS_PATTERN, BusinessDays, format_span, parse_span
+from ._calendar_definition import CalendarDefinition, ThrottleDefinition
 from ._durations import DURATION_PATTERN, format_duration, parse_duration
 from ._format import (
     MAX_CHANNELS,
@@ -42,6 +45,7 @@ from ._format import (
 
 __all__ = [
     "PARK",
+    "CalendarDefinition",
     "Defaults",
     "Duration",
     "EndDefinition",
@@ -53,6 +57,7 @@ __all__ = [
     "RungDefinition",
     "SimulatedAnswer",
     "Simulation",
+    "Span",
 ]
 
 _ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
@@ -70,6 +75,24 @@ Duration = Annotated[
             "description": "30m, 12h, 3d, 2w, or ISO 8601 such as P3D or PT12H; "
             "more than zero, at most 10 years (3650d)",
             "examples": ["3d", "P14D"],
+        }
+    ),
+]
+
+#: A rung's timing (expiry, follow-up spacing, cooldown, next step): a duration, or a
+#: count of business days (``3bd``) on the ladder's calendar.
+Span = Annotated[
+    timedelta | BusinessDays,
+    PlainValidator(parse_span),
+    PlainSerializer(format_span, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DURATION_PATTERN + "|" + BUSINESS_DAYS_PATTERN,
+            "description": "30m, 12h, 3d, 2w, or ISO 8601 such as P3D or PT12H; "
+            "more than zero, at most 10 years (3650d); or business days on the ladder's "
+            "calendar, such as 3bd (at most 2600bd)",
+            "examples": ["3d", "3bd", "P14D"],
         }
     ),
 ]
@@ -157,7 +180,7 @@ class FollowUps(_Model):
     """How often an open ask may be followed up: at most ``max`` touches, ``every`` apart."""
 
     max: Count
-    every: Duration | None = None
+    every: Span | None = None
 
     @model_validator(mode="after")
     def _every_needed(self) -> FollowUps:
@@ -169,10 +192,10 @@ class FollowUps(_Model):
 class Defaults(_Model):
     """Timing and channel settings every rung inherits unless it sets its own."""
 
-    expires_after: Duration | None = None
+    expires_after: Span | None = None
     follow_ups: FollowUps | None = None
-    cooldown: Duration | None = None
-    next_ask_within: Duration | None = None
+    cooldown: Span | None = None
+    next_ask_within: Span | None = None
     max_asks: Annotated[Count, Field(ge=1)] | None = None
     channels: Channels | None = None
 
@@ -273,6 +296,8 @@ class LadderDefinition(_Model):
     rungs: Annotated[dict[Id, RungDefinition], Field(min_length=1, max_length=MAX_RUNGS)]
     ends: Annotated[dict[Id, EndDefinition], Field(min_length=1, max_length=MAX_ENDS)]
     rules: Rules = Field(default_factory=Rules)
+    calendar: CalendarDefinition | None = None
+    throttles: list[ThrottleDefinition] = Field(default_factory=list, max_length=16)
     simulation: Simulation | None = None
 
     @field_serializer("start")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._calendar import check_zone
 from ._clock import Clock, SystemClock, aware
 from ._decide import allowed, decide, due, why_not
 from ._errors import LadderError, ReadOnlyEnrollment, Refused, check_text
@@ -143,12 +144,14 @@ class Enrollment:
         reason: str | None = None,
         listeners: Iterable[Listener] = (),
         display_name: DisplayName | None = None,
+        timezone: str | None = None,
     ) -> Enrollment:
         """Enroll ``prospect`` on ``ladder`` (what ``ladder.enroll`` does).
 
         ``display_name(prospect_id)``, when given, names the prospect in the sentences
         of refusals, which then also use the rungs' and ends' titles."""
         check_text(prospect, "prospect")
+        check_zone(timezone)
         if enrollment_id is not None:
             check_text(enrollment_id, "enrollment_id")
         clock = clock or _SYSTEM_CLOCK
@@ -162,6 +165,7 @@ class Enrollment:
             prospect=prospect,
             ladder=ladder.name,
             version=ladder.version,
+            timezone=timezone,
         )
         enrollment = cls(
             ladder, enrolled, clock=clock, listeners=listeners, display_name=display_name
@@ -257,6 +261,31 @@ class Enrollment:
     def version(self) -> int:
         """The version of the ladder the prospect was enrolled on."""
         return self._s.ident.version
+
+    def sends_at(self, channel: str | None = None, *, now: datetime | None = None) -> datetime:
+        """When a message goes out under the ladder's send windows, in this prospect's zone.
+
+        With no ``channel``: the open ask's latest message (the ask, or its last follow-up).
+        With a ``channel``: one made over it at ``now``. A message made inside its window
+        goes out when made; one made outside waits for the window's next opening."""
+        ask = self._s.pending
+        if channel is None and ask is not None:
+            moment, channel = ask.last_touch_at, ask.channel
+        else:
+            if channel is not None:
+                check_text(channel, "channel")
+            moment = aware(now) if now is not None else self._clock.now()
+        calendar = self.ladder.calendar
+        if calendar is None:
+            return moment
+        return calendar.opens(moment, channel, self._s.ident.timezone)
+
+    @property
+    def timezone(self) -> str:
+        """The IANA time zone business days are counted in: the prospect's, given at
+        enroll, else the ladder calendar's, else ``"UTC"``."""
+        calendar = self.ladder.calendar
+        return self._s.ident.timezone or (calendar.timezone if calendar else "UTC")
 
     @property
     def state(self) -> str:

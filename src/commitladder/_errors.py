@@ -30,6 +30,7 @@
     ├── InvalidText              an id or a value that is not valid text (also a ValueError)
     ├── PipelineImportError      a CRM pipeline export that `import` cannot read (file:line)
     ├── NaiveDatetimeError       a datetime without a timezone (also a ValueError)
+    ├── UnknownTimeZone          a time zone name this system does not know (also a ValueError)
     └── TimeOrderError           a command dated before the enrollment's last event
 
 A refusal never changes state, names its rule with a stable ``code``, names the
@@ -679,6 +680,10 @@ class NaiveDatetimeError(LadderError, ValueError):
     """A datetime without a timezone was given where an instant is needed."""
 
 
+class UnknownTimeZone(LadderError, ValueError):
+    """A prospect's time zone that is not an IANA name this system knows."""
+
+
 class TimeOrderError(LadderError, ValueError):
     """A command's ``now`` is earlier than the enrollment's last event."""
 
@@ -688,6 +693,7 @@ for _cls in (LadderError, DefinitionError, LadderFileNotFoundError, Problem, Sto
              ConflictError, NotEnrolled,
              KeyReused, ReadOnlyEnrollment, InvalidText, NaiveDatetimeError, TimeOrderError,
              PipelineImportError,
+             UnknownTimeZone,
              *_REFUSALS.values()):  # fmt: skip
     _cls.__module__ = "commitladder"
 del _cls

@@ -98,12 +98,20 @@ class _Enrolled(NamedTuple):
     version: int
     actor: str | None = None
     reason: str | None = None
+    timezone: str | None = None
 
 
 class Enrolled(_Event, _Enrolled):
-    """The prospect started on ``ladder`` (version ``version``): always event 1."""
+    """The prospect started on ``ladder`` (version ``version``): always event 1.
+    ``timezone`` is the prospect's IANA time zone, when given (else the ladder's)."""
 
     __slots__ = ()
+
+    def data(self) -> dict[str, Any]:
+        data = super().data()
+        if data["timezone"] is None:  # as events were written before time zones
+            del data["timezone"]
+        return data
 
 
 class _AskIssued(NamedTuple):

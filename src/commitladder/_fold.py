@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, assert_never
 
-from ._clock import later
+from ._calendar import after
 from ._errors import LadderError
 from ._events import (
     AskExpired,
@@ -45,7 +45,13 @@ def start(ladder: Ladder, enrolled: Enrolled) -> State:
             f"not {ladder.name!r}"
         )
     s = State.__new__(State)
-    s.ident = Identity(enrolled.enrollment_id, enrolled.prospect, enrolled.ladder, enrolled.version)
+    s.ident = Identity(
+        enrolled.enrollment_id,
+        enrolled.prospect,
+        enrolled.ladder,
+        enrolled.version,
+        enrolled.timezone,
+    )
     s.state = ladder.tables.ready[None]
     s.status = "ready"
     s.position = s.outcome = s.pending = s.redirect = s.expired = None
@@ -130,7 +136,8 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
                 s.expired = s.pending
             s.pending = None
             if rung.cooldown is not None:
-                s.cooldowns = {**s.cooldowns, event.rung: later(event.at, rung.cooldown)}
+                until = after(event.at, rung.cooldown, ladder.calendar, s.ident.timezone)
+                s.cooldowns = {**s.cooldowns, event.rung: until}
             s.state = tables.ready[position]
             s.status = "ready"
             # a redirect is the only next ask; an answer to it (not a withdraw) uses it up

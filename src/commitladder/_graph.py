@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ._calendar import format_span
 from ._definition import PARK
-from ._durations import format_duration
 from ._errors import LadderError
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def _rung_lines(ladder: Ladder, rung_id: str, funnel: Funnel | None) -> list[str
     lines = [rung.title or rung_id, f"{rung.kind}, size {rung.size}"]
     details = []
     if rung.expires_after is not None:
-        details.append(f"expires {format_duration(rung.expires_after)}")
+        details.append(f"expires {format_span(rung.expires_after)}")
     if rung.requires:
         details.append("needs " + ", ".join(sorted(rung.requires)))
     if details:

@@ -14,6 +14,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._calendar import Calendar
 from ._clock import Clock
 from ._files import read_ladder_file
 from ._format import MAX_BYTES
@@ -95,6 +96,12 @@ class Ladder:
                 for k, e in definition.ends.items()
             }
         )
+        #: when business days are, for ``3bd`` durations (None: no ``calendar:`` section)
+        self.calendar: Calendar | None = (
+            definition.calendar.build() if definition.calendar is not None else None
+        )
+        #: caps on first asks (the ``throttles:`` section), in the order declared
+        self.throttles = tuple(t.build() for t in definition.throttles)
         #: the compiled lookup tables the rules read (see ``Tables``)
         self.tables: Tables = compile_tables(self.start, self.rungs, self.ends, self.name)
 
@@ -196,9 +203,13 @@ class Ladder:
         reason: str | None = None,
         listeners: Iterable[Listener] = (),
         display_name: DisplayName | None = None,
+        timezone: str | None = None,
     ) -> Enrollment:
-        """Start ``prospect`` on this ladder and return their in-memory ``Enrollment``
-        (``display_name`` names them in refusal sentences: see ``Enrollment.start``)."""
+        """Start ``prospect`` on this ladder and return their in-memory ``Enrollment``.
+
+        ``display_name`` names them in refusal sentences (see ``Enrollment.start``);
+        ``timezone`` is the prospect's IANA time zone (``"Asia/Kolkata"``): business days
+        are counted there; without it, in the ladder calendar's zone."""
         from ._enrollment import Enrollment
 
         return Enrollment.start(
@@ -211,6 +222,7 @@ class Ladder:
             reason=reason,
             listeners=listeners,
             display_name=display_name,
+            timezone=timezone,
         )
 
     def add_listener(self, listener: Listener) -> None:

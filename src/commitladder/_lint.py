@@ -19,8 +19,10 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._calendar import Calendar, Window, after, format_span, next_open
 from ._definition import PARK
 from ._paths import ask_graph
 
@@ -717,3 +719,126 @@ def _probability_missing(ladder: Ladder) -> Iterator[Finding]:
             summary="a rung has no probability while others have one",
             detail=f"{rung.id} has no probability",
         )
+
+
+# ---- calendars (issue 17) --------------------------------------------------------------------
+
+#: lint looks at four weeks from this Monday for send-window gaps (holidays included)
+_CALENDAR_PROBE = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+@check("window_never_opens")
+def _window_never_opens(ladder: Ladder) -> Iterator[Finding]:
+    calendar = ladder.calendar
+    if calendar is None:
+        return
+    used = {c for r in ladder.rungs.values() for c in (r.channels or ())}
+    any_channel = any(r.channels is None for r in ladder.rungs.values())
+    for channel, spans in calendar.windows.items():
+        location = f"calendar.send_windows.{channel}"
+        try:
+            next_open(calendar, _CALENDAR_PROBE, spans)
+        except ValueError:
+            yield Finding(
+                code="window_never_opens",
+                severity="warning",
+                location=location,
+                message=f"the {channel} window never opens: no business day in a year",
+                hint="check `working_days:` and `holidays: dates:`",
+            )
+            continue
+        if channel != "default" and not any_channel and channel not in used:
+            yield Finding(
+                code="window_never_opens",
+                severity="warning",
+                location=location,
+                message=f"the {channel} window never opens for an ask: no rung asks over {channel}",
+                hint=f"add {channel} to a rung's `channels:`, or remove this window",
+            )
+
+
+@check("expires_before_window")
+def _expires_before_window(ladder: Ladder) -> Iterator[Finding]:
+    calendar = ladder.calendar
+    if calendar is None or not calendar.windows:
+        return
+    here = calendar.zone()
+    for rung in ladder.rungs.values():
+        span = rung.expires_after
+        if span is None:
+            continue
+        channels = rung.channels or tuple(calendar.windows)
+        for channel in channels:
+            spans = calendar.window(channel)
+            worst = _longest_wait(calendar, spans) if spans else None
+            if worst is None:
+                continue
+            closed, opens = worst
+            expires = after(closed, span, calendar)
+            if expires > opens:
+                continue
+            shown = f"{closed.astimezone(here):%a %H:%M}"
+            yield Finding(
+                code="expires_before_window",
+                severity="warning",
+                location=_rung_key(ladder, rung.id, "expires_after"),
+                message=(
+                    f"an ask for {rung.id} over {channel} made as the window closes ({shown}) "
+                    f"expires ({format_span(span)}) before the window opens again "
+                    f"({opens.astimezone(here):%a %H:%M}): it lapses before its message goes out"
+                ),
+                hint="make `expires_after:` longer than the longest closed stretch (say 3bd)",
+            )
+
+
+def _longest_wait(calendar: Calendar, spans: tuple[Window, ...]) -> tuple[datetime, datetime]:
+    """The window closing, in four weeks from ``_CALENDAR_PROBE``, followed by the longest
+    wait for the next opening: (when it closed, when it opens again)."""
+    here = calendar.zone()
+    worst: tuple[datetime, datetime] | None = None
+    first = _CALENDAR_PROBE.astimezone(here).date()
+    for offset in range(28):
+        day = first + timedelta(days=offset)
+        if not calendar.is_business_day(day):
+            continue
+        for _, end in spans:
+            wall = datetime.combine(day, datetime.min.time()) + timedelta(seconds=end)
+            closed = wall.replace(tzinfo=here).astimezone(UTC)
+            try:
+                opens = next_open(calendar, closed, spans)
+            except ValueError:
+                continue
+            if worst is None or opens - closed > worst[1] - worst[0]:
+                worst = (closed, opens)
+    return worst if worst is not None else (_CALENDAR_PROBE, _CALENDAR_PROBE)
+
+
+@check("throttle_cannot_drain")
+def _throttle_cannot_drain(ladder: Ladder) -> Iterator[Finding]:
+    rules = ladder.throttles
+    calendar = ladder.calendar
+    for i, day in enumerate(rules):
+        if day.per != "day":
+            continue
+        for hour in rules:
+            covers = hour.channel in (None, day.channel) and hour.sender in (None, day.sender)
+            if hour.per != "hour" or not covers:
+                continue
+            channel = hour.channel or day.channel
+            spans = calendar.window(channel) if calendar is not None else ()
+            hours = len({h for a, b in spans for h in range(a // 3600, (b - 1) // 3600 + 1)})
+            hours = hours or 24
+            if hour.most * hours >= day.most:
+                continue
+            over = f" over {channel}" if channel else ""
+            yield Finding(
+                code="throttle_cannot_drain",
+                severity="warning",
+                location=f"throttles[{i}]",
+                message=(
+                    f"{day.most} first asks a day{over} cannot all go out: {hour.most} an hour "
+                    f"over the {hours} hours the window is open lets {hour.most * hours} through, "
+                    "so a full day's asks queue into the next day and the queue only grows"
+                ),
+                hint=f"lower the daily cap to {hour.most * hours}, or raise the hourly one",
+            )

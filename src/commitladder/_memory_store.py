@@ -17,6 +17,7 @@ from typing import Any
 
 from ._errors import ConflictError
 from ._text import clean_text
+from ._throttle import slot
 from .store import (
     Change,
     DueTimer,
@@ -46,6 +47,8 @@ class MemoryStore:
         self._outbox: dict[str, OutboxEntry] = {}
         self._outbox_leases: dict[str, datetime] = {}
         self._receipts: dict[str, Receipt] = {}
+        # places taken per throttle cap and period (issue 17)
+        self._throttle: dict[tuple[str, datetime], int] = {}
 
     def create_schema(self) -> None:
         """Nothing to create; present so a ``MemoryStore`` can stand in for ``SqlStore``."""
@@ -124,10 +127,26 @@ class MemoryStore:
                 self._timers[eid] = list(change.timers)
             now = change.now or datetime.min
             for message in change.messages:
-                self._outbox[message.key] = OutboxEntry(message, "pending", 0, now)
+                due = message.due(now)
+                throttle = message.throttle
+                if throttle is not None and throttle.caps:  # issue 17: queue under the caps
+                    start = due if due.tzinfo is not None else message.at
+                    due = slot(throttle.caps, start, throttle.opens, self._take, self._give)
+                    message = replace(message, not_before=due) if due != start else message
+                self._outbox[message.key] = OutboxEntry(message, "pending", 0, due)
             if change.receipt is not None:
                 self._receipts[change.receipt.key] = change.receipt
             return None
+
+    def _take(self, key: str, period: datetime, most: int) -> bool:
+        used = self._throttle.get((key, period), 0)
+        if used >= most:
+            return False
+        self._throttle[key, period] = used + 1
+        return True
+
+    def _give(self, key: str, period: datetime) -> None:
+        self._throttle[key, period] -= 1
 
     def recall(self, key: str) -> Receipt | None:
         with self._lock:

@@ -29,6 +29,7 @@ from ._events import (
     Parked,
     Resumed,
 )
+from ._throttle import Throttle
 from ._values import iso
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class Message:
     ``follow_up_due``, ``next_step_overdue`` and ``resume_due`` from timers. ``prospect``,
     ``enrollment_id`` and ``ladder`` say whose it is; ``at`` when it was made; ``channel``
     and ``rung`` what it is about, where there is one; ``data`` the rest, JSON-ready.
+    ``not_before`` is when a message made outside its channel's send window goes out
+    (the window's next opening); the outbox holds it until then.
     ``to_dict()`` / ``Message.from_dict(data)`` convert it to and from plain data.
     """
 
@@ -84,6 +87,17 @@ class Message:
     rung: str | None = None
     text: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    not_before: datetime | None = None
+    #: the caps an ask's message counts against (the store queues it for the first
+    #: period with room); not part of the message's data
+    throttle: Throttle | None = field(default=None, compare=False, repr=False)
+
+    def due(self, now: datetime) -> datetime:
+        """When the outbox may first deliver it, written at ``now``."""
+        not_before = self.not_before
+        if not_before is None or (now.tzinfo is not None and not_before <= now):
+            return now
+        return not_before
 
     @property
     def idempotency_key(self) -> str:
@@ -91,7 +105,7 @@ class Message:
         return self.key
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "key": self.key,
             "kind": self.kind,
             "prospect": self.prospect,
@@ -103,6 +117,9 @@ class Message:
             "text": self.text,
             "data": dict(self.data),
         }
+        if self.not_before is not None:  # written only when set, as before windows
+            data["not_before"] = iso(self.not_before)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
@@ -117,6 +134,9 @@ class Message:
             rung=data.get("rung"),
             text=data.get("text"),
             data=dict(data.get("data") or {}),
+            not_before=datetime.fromisoformat(data["not_before"])
+            if data.get("not_before")
+            else None,
         )
 
 
@@ -183,10 +203,19 @@ class RecordingMessenger:
 
 
 def messages_for(
-    ladder: Ladder, prospect: str, events: Iterable[Event], *, rung_of: Mapping[int, str]
+    ladder: Ladder,
+    prospect: str,
+    events: Iterable[Event],
+    *,
+    rung_of: Mapping[int, str],
+    timezone: str | None = None,
 ) -> list[Message]:
-    """The messages ``events`` send; ``rung_of`` maps an ask's seq to its rung."""
+    """The messages ``events`` send; ``rung_of`` maps an ask's seq to its rung. Asks and
+    follow-ups made outside their send window (in ``timezone``) wait for its opening."""
     out: list[Message] = []
+    calendar = ladder.calendar
+    windows = calendar is not None and bool(calendar.windows)
+    throttles = ladder.throttles
     for event in events:
         channel: str | None = None
         rung: str | None = None
@@ -217,6 +246,15 @@ def messages_for(
                 continue
             case _:
                 assert_never(event)
+        not_before = None
+        if windows and kind in ("ask", "follow_up"):
+            assert calendar is not None
+            opens = calendar.opens(event.at, channel, timezone)
+            not_before = opens if opens != event.at else None
+        throttle = None
+        if throttles and kind == "ask":
+            assert channel is not None
+            throttle = _throttle(ladder, channel, event.actor, timezone)
         out.append(
             Message(
                 key=f"{event.enrollment_id}#{event.seq}:{kind}",
@@ -229,6 +267,24 @@ def messages_for(
                 rung=rung,
                 text=text,
                 data=data,
+                not_before=not_before,
+                throttle=throttle,
             )
         )
     return out
+
+
+def _throttle(
+    ladder: Ladder, channel: str, actor: str | None, timezone: str | None
+) -> Throttle | None:
+    """The caps an ask over ``channel`` by ``actor`` counts against, counted in the
+    ladder's zone (the sender's day), and its window, in the prospect's zone."""
+    calendar = ladder.calendar
+    sender_zone = calendar.timezone if calendar is not None else "UTC"
+    caps = (rule.cap(ladder.name, channel, actor, sender_zone) for rule in ladder.throttles)
+
+    def opens(moment: datetime) -> datetime:
+        return calendar.opens(moment, channel, timezone) if calendar is not None else moment
+
+    found = tuple(cap for cap in caps if cap is not None)
+    return Throttle(found, opens) if found else None

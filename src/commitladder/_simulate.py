@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, assert_never
 
+from ._calendar import after
 from ._clock import SteppableClock
 from ._errors import AskLimitReached, InCooldown, LadderError, Refused
 from ._events import (
@@ -213,8 +214,9 @@ class _Run:
             elif who.status == "parked":
                 rung = self.ladder.rungs[who.rung] if who.rung else None
                 wait = rung.cooldown if rung and rung.cooldown else timedelta(days=3)
+                back = after(now, wait, self.ladder.calendar)
                 # the seller gets the prospect what they need, then resumes
-                self.at(now + wait + timedelta(hours=self.rng.uniform(0, 48)), who, "resume")
+                self.at(back + timedelta(hours=self.rng.uniform(0, 48)), who, "resume")
 
     # -- the moves ------------------------------------------------------------------------
 
@@ -277,13 +279,26 @@ class _Run:
         rung, answer = self.ladder.rungs[who.rung], self.answers[who.rung]
         replies = self.rng.random() < (answer.commit + answer.decline) * keen
         delay = timedelta(seconds=self.rng.expovariate(1) * answer.reply_after.total_seconds())
-        deadline = rung.expires_after
-        if replies and (deadline is None or delay < deadline):
-            self.at(now + delay, who, "reply")
+        calendar = self.ladder.calendar
+        span = rung.expires_after
+        deadline = after(now, span, calendar) if span is not None else None
+        sent, nudged = now, None
+        if calendar is not None and calendar.windows:
+            # the prospect reads the message when it goes out, and the seller follows up
+            # when the tracker says (both wait for the send window)
+            e = self.tracker.get(who.id, ladder=self.ladder.name)
+            sent = e.sends_at()
+            nudged = next((t.due_at for t in e.timers if t.kind == "follow_up"), None)
+        if replies and (deadline is None or sent + delay < deadline):
+            self.at(sent + delay, who, "reply")
         elif rung.follow_ups_every is not None and who.touches < rung.follow_ups_max:
             nudge = rung.follow_ups_every
-            if deadline is None or nudge * (who.touches + 1) < deadline:
-                self.at(now + nudge, who, "follow_up")
+            last = now
+            for _ in range(who.touches + 1):
+                last = after(last, nudge, calendar)
+            follow_at = nudged or after(now, nudge, calendar)
+            if deadline is None or max(last, follow_at) < deadline:
+                self.at(follow_at, who, "follow_up")
 
     def reply(self, who: _Prospect, now: datetime) -> None:
         assert who.rung is not None

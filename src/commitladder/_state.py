@@ -35,6 +35,8 @@ class Identity(NamedTuple):
     prospect: str
     ladder: str
     version: int
+    #: the prospect's IANA time zone, when given at enroll (else the ladder calendar's)
+    timezone: str | None = None
 
 
 class State:
@@ -174,6 +176,8 @@ class State:
         if self.earlier:
             data["asks_before"] = dict(self.earlier)
         data["asks"] = self.asks  # for people and tools that read snapshots
+        if ident.timezone is not None:  # written only when given: older readers skip it
+            data["timezone"] = ident.timezone
         return data
 
     @classmethod
@@ -190,7 +194,11 @@ class State:
         s = _new(State)
         eid = data["id"]
         s.ident = Identity(
-            eid, data["prospect"], get(data["ladder"], data["ladder"]), int(data["version"])
+            eid,
+            data["prospect"],
+            get(data["ladder"], data["ladder"]),
+            int(data["version"]),
+            data.get("timezone"),  # absent from snapshots written before issue 17
         )
         state, status = data["state"], data["status"]
         s.state = get(state, state)

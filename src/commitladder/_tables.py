@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
+from ._calendar import Span
 from ._values import PARK, STATUSES
 
 __all__ = ["End", "Rung", "Tables", "compile_tables", "symbols"]
@@ -30,11 +30,11 @@ class Rung:
     title: str | None
     ask: str | None
     channels: tuple[str, ...] | None
-    expires_after: timedelta | None
+    expires_after: Span | None  # a timedelta, or BusinessDays on the ladder's calendar
     follow_ups_max: int
-    follow_ups_every: timedelta | None
-    cooldown: timedelta | None
-    next_ask_within: timedelta | None
+    follow_ups_every: Span | None
+    cooldown: Span | None
+    next_ask_within: Span | None
     max_asks: int | None
     next: tuple[str, ...]
     outcomes: Mapping[str, str] | None

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, assert_never
 
+from ._calendar import check_zone
 from ._clock import Clock, SystemClock, aware, later
 from ._decide import decide, due
 from ._enrollment import Enrollment, Listener
@@ -209,8 +210,12 @@ class Tracker:
         actor: str | None = None,
         reason: str | None = None,
         idempotency_key: str | None = None,
+        timezone: str | None = None,
     ) -> Enrollment:
         """Start ``prospect`` on ``ladder``; enrolling again returns the existing enrollment.
+
+        ``timezone`` is the prospect's IANA time zone: business days are counted there
+        (default: the ladder calendar's zone).
 
         The enrollment returned is read from the store: reading works, commands go
         through the tracker (``ReadOnlyEnrollment`` otherwise)."""
@@ -221,6 +226,9 @@ class Tracker:
         key = self._key(idempotency_key)
         target = {"prospect": prospect, "ladder": lad.name}
         args = {"command": "enroll", "enrollment_id": eid}
+        zone = check_zone(timezone)
+        if zone is not None:
+            args["timezone"] = zone
         for _ in range(self._retries):
             try:
                 with self.store.session() as store:
@@ -240,6 +248,7 @@ class Tracker:
                         prospect=prospect,
                         ladder=lad.name,
                         version=lad.version,
+                        timezone=timezone,
                     )
                     state = start(lad, enrolled)
                     events = (enrolled,)
@@ -786,7 +795,9 @@ class Tracker:
         ask_after = after.pending
         ident = after.ident
         rung_of = {a.seq: a.rung for a in (ask_before, ask_after) if a is not None}
-        messages = [*messages_for(ladder, ident.prospect, events, rung_of=rung_of), *alerts]
+        zone = ident.timezone
+        made = messages_for(ladder, ident.prospect, events, rung_of=rung_of, timezone=zone)
+        messages = [*made, *alerts]
         after_timers = due(ladder, after)
         before_timers = due(ladder, before) if before is not None else ()
         if fired or was_fired:  # some alert fired already: the store keeps only the others

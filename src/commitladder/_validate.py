@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ._calendar_definition import CalendarDefinition, HolidaysDefinition
 from ._definition import (
     Defaults,
     EndDefinition,
@@ -73,6 +74,7 @@ def _unique(problems: Iterable[Problem]) -> list[Problem]:
 
 
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "calendar": CalendarDefinition,
     "defaults": Defaults,
     "rules": Rules,
     "simulation": Simulation,
@@ -95,6 +97,8 @@ def _model_at(loc: Path) -> type[BaseModel] | None:
         return None
     if rest == ("follow_ups",):
         return FollowUps
+    if rest == ("holidays",) and head == "calendar":
+        return HolidaysDefinition
     return model if not rest else None
 
 

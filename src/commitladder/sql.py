@@ -18,7 +18,7 @@ import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +33,9 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from ._errors import ConflictError, StoreError
 from ._messaging import Message
 from ._sql_hot import Parked, Prepared, named_dialect, release
+from ._sql_throttle import SqlThrottles, throttle_table
 from ._text import clean_text
+from ._throttle import slot
 from .store import (
     SCHEMA_VERSION,
     Change,
@@ -118,6 +120,7 @@ class Tables:
     open_asks: sa.Table  # one row per open ask; its primary key is the prospect's slot
     outbox: sa.Table  # messages to deliver
     idempotency: sa.Table  # the first result of each command run under a key
+    throttle: sa.Table  # places taken per throttle cap and period (schema version 3)
 
 
 @lru_cache(maxsize=64)
@@ -207,6 +210,7 @@ def tables(prefix: str = "commitladder_") -> Tables:
             sa.Column("result", _Json, nullable=False),
             sa.Column("created_at", _Time, nullable=True),
         ),
+        throttle=throttle_table(metadata, p, _Time()),
     )
 
 
@@ -650,6 +654,21 @@ class SqlStore:
         else:
             self._pending.append(callback)
 
+    def _queued(
+        self, conn: Connection, messages: Sequence[Message], at: datetime | None
+    ) -> Iterator[tuple[Message, datetime]]:
+        """Each message with its first delivery time; a throttled ask takes its place
+        under its caps here, in the command's transaction (issue 17)."""
+        for m in messages:
+            due = m.due(at or m.at)
+            throttle = m.throttle
+            if throttle is not None and throttle.caps:
+                counters = SqlThrottles(conn, self.tables.throttle)
+                due = slot(throttle.caps, due, throttle.opens, counters.reserve, counters.release)
+                if due != (at or m.at):
+                    m = replace(m, not_before=due)
+            yield m, due
+
     # ---- schema ---------------------------------------------------------------------------
 
     def create_schema(self) -> None:
@@ -692,6 +711,8 @@ class SqlStore:
         completes when ``create_schema()`` runs again."""
         if found < 2:
             self._upgrade_timers_into_enrollments(conn)
+        # version 3 (issue 17, throttles) only adds <prefix>throttle, which create_all
+        # makes: nothing to move
 
     def _upgrade_timers_into_enrollments(self, conn: Connection) -> None:
         """Version 1 kept one row per timer in ``<prefix>timers``; version 2 keeps an
@@ -814,13 +835,13 @@ class SqlStore:
                             "kind": m.kind,
                             "status": "pending",
                             "attempts": 0,
-                            "next_attempt_at": at or m.at,
+                            "next_attempt_at": due,
                             "lease_until": None,
                             "sent_at": None,
                             "last_error": None,
                             "body": m.to_dict(),
                         }
-                        for m in change.messages
+                        for m, due in self._queued(conn, change.messages, at)
                     ]
                     q.outbox.run_many(conn, rows)
             except sa_exc.IntegrityError as exc:

@@ -34,7 +34,7 @@ __all__ = [
     "ask_pending",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: throttle counters (issue 17)
 """The version of the tables a durable store writes; ``create_schema`` records it (2: an
 enrollment's timers live in its own row)."""
 

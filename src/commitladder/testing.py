@@ -32,6 +32,7 @@ from hypothesis.stateful import invariant as _hypothesis_invariant
 from hypothesis.strategies import SearchStrategy
 
 from . import commands as do
+from ._calendar import BusinessDays, after
 from ._enrollment import Enrollment
 from ._errors import EnrollmentEnded, Refused
 from ._events import (
@@ -373,9 +374,11 @@ def waits(ladder: Ladder) -> SearchStrategy[timedelta]:
 def _waits(ladder: Ladder) -> list[timedelta]:
     found: set[timedelta] = {timedelta(hours=1), timedelta(days=1), timedelta(days=30)}
     for r in ladder.rungs.values():
-        for d in (r.expires_after, r.cooldown, r.follow_ups_every, r.next_ask_within):
-            if d is not None:
-                found.update({d, max(d - timedelta(minutes=1), timedelta(minutes=1))})
+        for span in (r.expires_after, r.cooldown, r.follow_ups_every, r.next_ask_within):
+            if isinstance(span, BusinessDays):  # the fewest days it takes, and ample
+                found.update({timedelta(days=span.count), timedelta(days=span.count * 2 + 7)})
+            elif span is not None:
+                found.update({span, max(span - timedelta(minutes=1), timedelta(minutes=1))})
     return sorted(found)
 
 
@@ -645,7 +648,7 @@ class _Referee:
                         f"{rung.follow_ups_max}",
                     )
                 every = rung.follow_ups_every
-                if every is not None and event.at < ask.last_touch + every:
+                if every is not None and event.at < after(ask.last_touch, every, ladder.calendar):
                     self.fail("follow_ups", f"a follow-up on {rung.id} came sooner than {every}")
                 self._channel(rung.id, event.channel)
                 ask.follow_ups += 1
@@ -665,7 +668,7 @@ class _Referee:
                         "state_agrees", f"{event.type} names {event.then}, ladder says {then}"
                     )
                 if rung.cooldown is not None:
-                    self.cooldown[rung.id] = event.at + rung.cooldown
+                    self.cooldown[rung.id] = after(event.at, rung.cooldown, ladder.calendar)
                 self.open = None
                 self.status = "ready"
                 self.redirect = then if then in ladder.rungs else None
@@ -742,7 +745,8 @@ class _Referee:
         until = self.cooldown.get(rung_id)
         if until is not None and event.at < until:
             self.fail("cooldown", f"{rung_id} was asked again inside its cooldown")
-        expected = event.at + rung.expires_after if rung.expires_after is not None else None
+        span = rung.expires_after
+        expected = after(event.at, span, ladder.calendar) if span is not None else None
         if event.expires_at != expected:
             self.fail("timers", f"the ask for {rung_id} expires at {event.expires_at}")
         rules = ladder.rules

@@ -13,7 +13,16 @@ import typer
 
 from commitladder import __version__
 
-from . import _definitions, _demo, _drawing, _forecasting, _importing, _proving, _simulation
+from . import (
+    _definitions,
+    _demo,
+    _drawing,
+    _forecasting,
+    _importing,
+    _proving,
+    _simulation,
+    _timing,
+)
 from ._output import DEBUG, out
 
 __all__ = ["app", "main"]
@@ -57,6 +66,7 @@ app.command()(_definitions.validate)
 app.command()(_definitions.check)
 app.command()(_drawing.graph)
 app.command()(_drawing.paths)
+app.command("explain-time")(_timing.explain_time)
 app.command("test")(_proving.property_test)
 app.command()(_simulation.simulate)
 app.command()(_simulation.funnel)
