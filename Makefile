@@ -21,7 +21,7 @@ PYTHON312 ?= $(shell { ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12.*/bin/py
 	| sort -V | tail -1; command -v python3.12; } | head -1)
 DJANGO6 := .venv-django6
 DJANGO_TESTS := tests/test_django_contrib.py tests/test_django_store.py \
-	tests/test_example_django_crm.py
+	tests/test_example_django_crm.py tests/test_django_hooks.py
 
 .PHONY: demo test test-thorough test-django6 lint docs package bench clean
 
