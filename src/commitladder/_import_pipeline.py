@@ -443,10 +443,25 @@ def import_pipeline(
     lost = [(s, _slug(s.label, taken)) for s in stages if s.closed and not s.won]
     won_end = won[0][1] if won else _slug("won", taken)
     lost_end = lost[0][1] if lost else _slug("lost", taken)
-    ladder_id = _slug(name or f"{system}_pipeline", set())
     title = {"salesforce": "Salesforce", "hubspot": "HubSpot", "odoo": "Odoo"}.get(
         system, "Pipedrive"
     )
+    lines = _header(title, source, _slug(name or f"{system}_pipeline", set()), opened)
+    lines += _rung_lines(opened, won_end, lost_end)
+    ends: list[tuple[Stage | None, str, str]] = [(s, slug, "won") for s, slug in won]
+    ends += [(s, slug, "lost") for s, slug in lost]
+    if not won:
+        ends.insert(0, (None, won_end, "won"))
+    if not lost:
+        ends.append((None, lost_end, "lost"))
+    lines += _end_lines(title, ends)
+    text_out = "\n".join(line for line in lines if line) + "\n"
+    Ladder.from_yaml(text_out, source=f"the ladder imported from {source}")  # always loads
+    return text_out
+
+
+def _header(title: str, source: str, ladder_id: str, opened: list[tuple[Stage, str]]) -> list[str]:
+    """The comments that say where the ladder came from, and its top-level fields."""
     lines = [
         f"# A starter ladder from the {title} pipeline in {source}.",
         "# Each open stage is a rung and each closed one an end. A rung is a commitment the",
@@ -458,7 +473,8 @@ def import_pipeline(
             "# Every open stage has a probability of 100% (the CRM's default): give each a",
             "# real one, or a forecast from declared probabilities counts every open deal won.",
         ]
-    lines += [
+    return [
+        *lines,
         f"ladder: {ladder_id}",
         "version: 1",
         f"title: {_scalar(f'{title} pipeline (imported)')}",
@@ -469,8 +485,12 @@ def import_pipeline(
         "  cooldown: 3d",
         "  next_ask_within: 3d",
         "  max_asks: 3",
-        "rungs:",
     ]
+
+
+def _rung_lines(opened: list[tuple[Stage, str]], won_end: str, lost_end: str) -> list[str]:
+    """The ``rungs:`` section: each open stage leads to the next, the last to the won end."""
+    lines = ["rungs:"]
     for i, (stage, slug) in enumerate(opened):
         following = opened[i + 1][1] if i + 1 < len(opened) else won_end
         for words, why, instead in _SELLER_WORK:
@@ -494,13 +514,12 @@ def import_pipeline(
             lines.append(f"    probability: {stage.probability:g}")
         if stage.meta:
             lines.append(f"    meta: {_scalar(dict(stage.meta))}")
-    lines.append("ends:")
-    ends: list[tuple[Stage | None, str, str]] = [(s, slug, "won") for s, slug in won]
-    ends += [(s, slug, "lost") for s, slug in lost]
-    if not won:
-        ends.insert(0, (None, won_end, "won"))
-    if not lost:
-        ends.append((None, lost_end, "lost"))
+    return lines
+
+
+def _end_lines(title: str, ends: list[tuple[Stage | None, str, str]]) -> list[str]:
+    """The ``ends:`` section: closed stages, and the won or lost end a CRM keeps as a status."""
+    lines = ["ends:"]
     for end, slug, result in ends:
         if end is None:
             lines.append(f"  # {title} keeps {result} as a deal's status, not a stage")
@@ -513,6 +532,4 @@ def import_pipeline(
             fields["meta"] = dict(end.meta)
         # one flow mapping dumped whole: YAML quotes what a flow context needs (`}`, `,`)
         lines.append(f"  {slug}: {_scalar(fields)}")
-    text_out = "\n".join(line for line in lines if line) + "\n"
-    Ladder.from_yaml(text_out, source=f"the ladder imported from {source}")  # always loads
-    return text_out
+    return lines
