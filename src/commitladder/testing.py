@@ -1178,7 +1178,7 @@ def prove(
     _check_int(chosen, "seed", 0)
     checks = tuple(invariants)
     config = _settings(_check_int(max_examples, "max_examples", 1), _check_int(steps, "steps", 1))
-    counter = {"runs": 0, "first": None}
+    counter: dict[str, int | None] = {"runs": 0, "first": None}
 
     directed: list[tuple[tuple[do.Command, ...], list[Command]]] = []
     if stateful:
@@ -1190,36 +1190,7 @@ def prove(
         machine = fixed_seed(chosen)(machine)
         test: Callable[[], None] = partial(run_state_machine_as_test, machine, settings=config)
     else:
-        seeds = _seeds(ladder)
-
-        limit = ladder.rules.max_asks_without_commitment
-
-        @config
-        @given(st.sampled_from(seeds), commands(ladder, max_size=steps))
-        def climbs(start: tuple[do.Command, ...], cmds: list[Command]) -> None:
-            counter["runs"] = int(counter["runs"] or 0) + 1
-            longest = 0
-            try:
-                trial = Trial(ladder, invariants=checks)
-                trial.replay_path(start)
-                for cmd in cmds:
-                    trial.run(cmd)
-                    if limit is not None:
-                        longest = max(longest, trial.enrollment.asks_without_commitment)
-                trial.run_finish()
-                if limit is not None:
-                    # steer generation towards long runs of unanswered asks
-                    target(longest / limit, label="asks without a commitment / limit")
-            except RuleBroken:
-                counter["first"] = counter["first"] or counter["runs"]
-                raise
-
-        if limit is not None:
-            directed = _runs_of_no(ladder, seeds, limit)
-            # a long run of no's rarely comes out of random commands: try it first, from
-            # every starting point (hypothesis runs explicit examples before random ones)
-            for start, cmds in reversed(directed):
-                climbs = example(start, cmds)(climbs)
+        climbs, directed = _climbs(ladder, checks, config, steps, counter)
         test = fixed_seed(chosen)(climbs)
     try:
         test()
@@ -1234,6 +1205,48 @@ def prove(
         return Verdict(ladder.name, chosen, runs, found, first, len(directed))
     runs = machine.examples_run if stateful else int(counter["runs"] or 0)
     return Verdict(ladder.name, chosen, runs, directed=len(directed))
+
+
+def _climbs(
+    ladder: Ladder,
+    checks: tuple[Invariant, ...],
+    config: settings,
+    steps: int,
+    counter: dict[str, int | None],
+) -> tuple[Callable[[], None], list[tuple[tuple[do.Command, ...], list[Command]]]]:
+    """The random climbs ``prove`` runs (counting runs and the first failure in
+    ``counter``), with the directed runs of no's it tries first."""
+    seeds = _seeds(ladder)
+    limit = ladder.rules.max_asks_without_commitment
+
+    @config
+    @given(st.sampled_from(seeds), commands(ladder, max_size=steps))
+    def climbs(start: tuple[do.Command, ...], cmds: list[Command]) -> None:
+        counter["runs"] = int(counter["runs"] or 0) + 1
+        longest = 0
+        try:
+            trial = Trial(ladder, invariants=checks)
+            trial.replay_path(start)
+            for cmd in cmds:
+                trial.run(cmd)
+                if limit is not None:
+                    longest = max(longest, trial.enrollment.asks_without_commitment)
+            trial.run_finish()
+            if limit is not None:
+                # steer generation towards long runs of unanswered asks
+                target(longest / limit, label="asks without a commitment / limit")
+        except RuleBroken:
+            counter["first"] = counter["first"] or counter["runs"]
+            raise
+
+    directed: list[tuple[tuple[do.Command, ...], list[Command]]] = []
+    if limit is not None:
+        directed = _runs_of_no(ladder, seeds, limit)
+        # a long run of no's rarely comes out of random commands: try it first, from
+        # every starting point (hypothesis runs explicit examples before random ones)
+        for start, cmds in reversed(directed):
+            climbs = example(start, cmds)(climbs)
+    return climbs, directed
 
 
 _MAX_RUNS_OF_NO = 60
