@@ -639,39 +639,11 @@ class _Referee:
             case AskIssued():
                 self._ask(event)
             case FollowedUp():
-                ask = self._open(event, event.ask_seq)
-                rung = ladder.rungs[ask.rung]
-                if event.number != ask.follow_ups + 1 or event.number > rung.follow_ups_max:
-                    self.fail(
-                        "follow_ups",
-                        f"follow-up {event.number} on {rung.id}, which allows "
-                        f"{rung.follow_ups_max}",
-                    )
-                every = rung.follow_ups_every
-                if every is not None and event.at < after(ask.last_touch, every, ladder.calendar):
-                    self.fail("follow_ups", f"a follow-up on {rung.id} came sooner than {every}")
-                self._channel(rung.id, event.channel)
-                ask.follow_ups += 1
-                ask.last_touch = event.at
+                self._follow_up(event)
             case Committed():
                 self._commit(event)
             case Declined() | AskExpired():
-                ask = self._open(event, event.ask_seq)
-                rung = ladder.rungs[ask.rung]
-                then = rung.on_decline if isinstance(event, Declined) else rung.on_expire
-                if isinstance(event, AskExpired):
-                    if ask.expires_at is None or event.at < ask.expires_at:
-                        self.fail("expiry", f"the ask for {rung.id} expired before its expires_at")
-                    self.expired = ask
-                if event.rung != ask.rung or event.then != then:
-                    self.fail(
-                        "state_agrees", f"{event.type} names {event.then}, ladder says {then}"
-                    )
-                if rung.cooldown is not None:
-                    self.cooldown[rung.id] = after(event.at, rung.cooldown, ladder.calendar)
-                self.open = None
-                self.status = "ready"
-                self.redirect = then if then in ladder.rungs else None
+                self._no(event)
             case AskWithdrawn():
                 self._open(event, event.ask_seq)
                 self.open = None
@@ -696,6 +668,38 @@ class _Referee:
             case _:
                 assert_never(event)
         self.last = event
+
+    def _follow_up(self, event: FollowedUp) -> None:
+        ask = self._open(event, event.ask_seq)
+        rung = self.ladder.rungs[ask.rung]
+        if event.number != ask.follow_ups + 1 or event.number > rung.follow_ups_max:
+            self.fail(
+                "follow_ups",
+                f"follow-up {event.number} on {rung.id}, which allows {rung.follow_ups_max}",
+            )
+        every = rung.follow_ups_every
+        if every is not None and event.at < after(ask.last_touch, every, self.ladder.calendar):
+            self.fail("follow_ups", f"a follow-up on {rung.id} came sooner than {every}")
+        self._channel(rung.id, event.channel)
+        ask.follow_ups += 1
+        ask.last_touch = event.at
+
+    def _no(self, event: Declined | AskExpired) -> None:
+        """A no or silence: the ask closes, and on_decline or on_expire leads on."""
+        ask = self._open(event, event.ask_seq)
+        rung = self.ladder.rungs[ask.rung]
+        then = rung.on_decline if isinstance(event, Declined) else rung.on_expire
+        if isinstance(event, AskExpired):
+            if ask.expires_at is None or event.at < ask.expires_at:
+                self.fail("expiry", f"the ask for {rung.id} expired before its expires_at")
+            self.expired = ask
+        if event.rung != ask.rung or event.then != then:
+            self.fail("state_agrees", f"{event.type} names {event.then}, ladder says {then}")
+        if rung.cooldown is not None:
+            self.cooldown[rung.id] = after(event.at, rung.cooldown, self.ladder.calendar)
+        self.open = None
+        self.status = "ready"
+        self.redirect = then if then in self.ladder.rungs else None
 
     def _late(self, event: LateCommitment) -> None:
         """A late yes names an earlier ask of this enrollment, never the one open, and moves
