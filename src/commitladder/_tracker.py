@@ -152,7 +152,8 @@ class Tracker:
         self.max_backoff = max_backoff
         self.lease = lease
         self._retries = retries
-        self._ladders: dict[str, Ladder] = {}
+        # name -> version -> ladder: versions of one ladder live side by side
+        self._ladders: dict[str, dict[int, Ladder]] = {}
         self._listeners: list[Listener] = list(listeners)
         for ladder in ladders:
             self.register(ladder)
@@ -160,20 +161,33 @@ class Tracker:
     # ---- set-up ---------------------------------------------------------------------------
 
     def register(self, ladder: Ladder) -> Ladder:
-        """Make ``ladder`` known by its name (enrollments name the ladder they are on)."""
-        known = self._ladders.get(ladder.name)
+        """Make ``ladder`` known by its name and version.
+
+        Several versions of one ladder may be registered side by side: new enrollments go
+        to the newest, and every enrollment keeps running on the version it was enrolled
+        on (until migrated). Registering another ladder under a name and version already
+        taken is refused."""
+        versions = self._ladders.setdefault(ladder.name, {})
+        known = versions.get(ladder.version)
         if known is not None and known != ladder:
             raise LadderError(
-                f"another ladder named {ladder.name!r} is registered already "
-                f"(v{known.version}); give the new one another name"
+                f"another ladder named {ladder.name!r} v{ladder.version} is registered "
+                f"already; give the changed ladder a new version (version: "
+                f"{max(versions) + 1})"
             )
-        self._ladders[ladder.name] = ladder
+        versions[ladder.version] = ladder
+        self._ladders[ladder.name] = dict(sorted(versions.items()))
         return ladder
 
     @property
     def ladders(self) -> Mapping[str, Ladder]:
-        """The registered ladders by name."""
-        return dict(self._ladders)
+        """The registered ladders by name, each at its newest version."""
+        return {name: versions[max(versions)] for name, versions in self._ladders.items()}
+
+    def versions(self, name: str) -> tuple[Ladder, ...]:
+        """Every registered version of the ladder ``name``, oldest first."""
+        self._ladder(name)
+        return tuple(self._ladders[name].values())
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for each stored event, after its commit."""
@@ -196,7 +210,11 @@ class Tracker:
 
         The enrollment returned is read from the store: reading works, commands go
         through the tracker (``ReadOnlyEnrollment`` otherwise)."""
-        lad = self._ladder(ladder.name if isinstance(ladder, Ladder) else ladder)
+        lad = (
+            self._ladder(ladder.name, ladder.version)
+            if isinstance(ladder, Ladder)
+            else self._ladder(ladder)
+        )
         check_text(prospect, "prospect")
         eid = check_text(enrollment_id, "enrollment_id") if enrollment_id else None
         eid = eid or f"{lad.name}/{prospect}"
@@ -272,7 +290,7 @@ class Tracker:
                     if replay is not None:
                         return self._replayed(replay.receipt)
                     stored = self._resolve(store, prospect, name, command)
-                    lad = self._ladder(stored.ladder)
+                    lad = self._ladder_of(stored)
                     state = restore(lad, stored.snapshot)
                     # the clock is read after the snapshot: a writer we waited for is older
                     at = self._now(now)
@@ -553,21 +571,37 @@ class Tracker:
     def _now(self, now: datetime | None) -> datetime:
         return aware(now) if now is not None else self.clock.now()
 
-    def _ladder(self, name: str) -> Ladder:
-        try:
-            return self._ladders[name]
-        except KeyError:
+    def _ladder(self, name: str, version: int | None = None) -> Ladder:
+        """The ladder ``name`` at ``version`` (the newest when ``None``)."""
+        versions = self._ladders.get(name)
+        if versions is None:
             known = ", ".join(sorted(self._ladders)) or "none yet"
             raise LadderError(
                 f"ladder {name!r} is not registered with this tracker (registered: {known}); "
                 "call tracker.register(ladder)"
-            ) from None
+            )
+        if version is None:
+            return versions[max(versions)]
+        found = versions.get(version)
+        if found is None:
+            have = ", ".join(f"v{v}" for v in versions)
+            raise LadderError(
+                f"ladder {name!r} v{version} is not registered with this tracker (it has "
+                f"{have}); enrollments on v{version} need it: register it beside the newer "
+                "version, or migrate them (tracker.migrate)"
+            )
+        return found
+
+    def _ladder_of(self, stored: StoredEnrollment) -> Ladder:
+        """The ladder, at the version it runs on, of a stored enrollment."""
+        version = stored.snapshot.get("version")
+        return self._ladder(stored.ladder, int(version) if version is not None else None)
 
     def _view(self, store: Store, stored: StoredEnrollment) -> Enrollment:
         """A read-only enrollment of ``stored``, its history loaded from the store on use."""
         events = self.store.events
         return Enrollment.from_snapshot(
-            self._ladder(stored.ladder),
+            self._ladder_of(stored),
             stored.snapshot,
             clock=self.clock,
             read_only=True,
@@ -610,7 +644,10 @@ class Tracker:
     def _fits(self, stored: StoredEnrollment, command: Command) -> bool:
         """Whether ``command`` makes sense on ``stored`` (to pick among several ladders)."""
         snap = stored.snapshot
-        lad = self._ladders.get(stored.ladder)
+        try:
+            lad: Ladder | None = self._ladder_of(stored)
+        except LadderError:
+            lad = None
         match command:
             case AskFor():
                 return lad is not None and command.rung in lad.rungs
@@ -848,9 +885,11 @@ class Tracker:
         stored = store.load(timer.enrollment_id)
         if stored is None:
             return ""
-        lad = self._ladders.get(stored.ladder)
-        if lad is None:
-            return f"ladder {stored.ladder!r} is not registered with this worker"
+        try:
+            lad = self._ladder_of(stored)
+        except LadderError:
+            version = stored.snapshot.get("version")
+            return f"ladder {stored.ladder!r} v{version} is not registered with this worker"
         state = restore(lad, stored.snapshot)
         if state.at > now:
             return f"its last event ({state.at.isoformat()}) is after this worker's clock"
