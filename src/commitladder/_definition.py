@@ -47,6 +47,7 @@ __all__ = [
     "FollowUps",
     "Kind",
     "LadderDefinition",
+    "Reentry",
     "Result",
     "Rules",
     "RungDefinition",
@@ -240,6 +241,31 @@ class Simulation(_Model):
     rungs: dict[Id, SimulatedAnswer] = Field(default_factory=dict, max_length=MAX_RUNGS)
 
 
+ReentryPolicy = Literal["never", "after_end", "any_time"]
+
+
+class Reentry(_Model):
+    """What enrolling a prospect again does, once they have been on this ladder.
+
+    ``never`` (the default): a prospect whose run ended is not enrolled again.
+    ``after_end``: a new run may start once the previous one ended, and ``cool_off``
+    after that when given. ``any_time``: every enrollment starts a new run, even while
+    another is live. A live run is always what enrolling again returns, except under
+    ``any_time``."""
+
+    policy: ReentryPolicy = "never"
+    cool_off: Duration | None = None
+
+    @model_validator(mode="after")
+    def _cool_off_after_end(self) -> Reentry:
+        if self.cool_off is not None and self.policy != "after_end":
+            raise ValueError(
+                f"cool_off applies to policy after_end only, not {self.policy}; "
+                "write policy: after_end or drop cool_off"
+            )
+        return self
+
+
 class LadderDefinition(_Model):
     """A whole ladder, as written in YAML or built in Python."""
 
@@ -249,11 +275,17 @@ class LadderDefinition(_Model):
     description: Text | None = None
     start: Targets
     exclusive: bool = True
+    reentry: ReentryPolicy | Reentry = "never"
     defaults: Defaults = Field(default_factory=Defaults)
     rungs: Annotated[dict[Id, RungDefinition], Field(min_length=1, max_length=MAX_RUNGS)]
     ends: Annotated[dict[Id, EndDefinition], Field(min_length=1, max_length=MAX_ENDS)]
     rules: Rules = Field(default_factory=Rules)
     simulation: Simulation | None = None
+
+    @staticmethod
+    def reentry_of(policy: ReentryPolicy) -> Reentry:
+        """The ``Reentry`` a policy written alone (``reentry: after_end``) stands for."""
+        return Reentry(policy=policy)
 
     @field_serializer("start")
     def _write_start(self, value: list[str]) -> str | list[str]:

@@ -24,7 +24,7 @@ from ._tables import End, Rung, Tables, compile_tables
 if TYPE_CHECKING:
     from transitions import Machine
 
-    from ._definition import LadderDefinition, Rules
+    from ._definition import LadderDefinition, Reentry, Rules
     from ._enrollment import Enrollment
     from ._events import Event
     from ._lint import Finding
@@ -52,6 +52,11 @@ class Ladder:
         self.version = definition.version
         self.title = definition.title
         self.exclusive = definition.exclusive
+        reentry = definition.reentry
+        #: what enrolling an ended prospect again does (``Reentry``)
+        self.reentry: Reentry = (
+            reentry if not isinstance(reentry, str) else type(definition).reentry_of(reentry)
+        )
         self.rules: Rules = definition.rules
         self.start: tuple[str, ...] = tuple(definition.start)
         self._listeners: tuple[Listener, ...] = tuple(listeners)
@@ -213,6 +218,7 @@ class Ladder:
             d.title,
             d.description,
             self.exclusive,
+            self.reentry,
             self.start,
             dict(self.rungs),
             dict(self.ends),

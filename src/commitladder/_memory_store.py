@@ -23,6 +23,7 @@ from .store import (
     OpenAsk,
     OutboxEntry,
     OutboxStatus,
+    PurgeReport,
     Receipt,
     StoredEnrollment,
     ask_pending,
@@ -46,6 +47,7 @@ class MemoryStore:
         self._outbox: dict[str, OutboxEntry] = {}
         self._outbox_leases: dict[str, datetime] = {}
         self._receipts: dict[str, Receipt] = {}
+        self._receipt_at: dict[str, datetime] = {}
 
     def create_schema(self) -> None:
         """Nothing to create; present so a ``MemoryStore`` can stand in for ``SqlStore``."""
@@ -116,6 +118,7 @@ class MemoryStore:
                 self._outbox[message.key] = OutboxEntry(message, "pending", 0, now)
             if change.receipt is not None:
                 self._receipts[change.receipt.key] = change.receipt
+                self._receipt_at[change.receipt.key] = now
             return None
 
     def recall(self, key: str) -> Receipt | None:
@@ -125,6 +128,7 @@ class MemoryStore:
     def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
         with self._lock:
             first = self._receipts.setdefault(receipt.key, receipt)
+            self._receipt_at.setdefault(receipt.key, now)
         return None if first is receipt else first
 
     def open_asks(self) -> list[OpenAsk]:
@@ -206,6 +210,43 @@ class MemoryStore:
                     )
                     count += 1
             return count
+
+    def purge(
+        self,
+        *,
+        sent_before: datetime | None,
+        dead_before: datetime | None,
+        receipts_before: datetime | None,
+        limit: int,
+    ) -> PurgeReport:
+        """Delete delivered and dead outbox rows and receipts older than their horizons."""
+        with self._lock:
+            sent = [
+                k
+                for k, e in self._outbox.items()
+                if sent_before is not None
+                and e.status == "sent"
+                and e.sent_at is not None
+                and e.sent_at < sent_before
+            ][:limit]
+            dead = [
+                k
+                for k, e in self._outbox.items()
+                if dead_before is not None
+                and e.status == "dead"
+                and e.next_attempt_at < dead_before
+            ][:limit]
+            receipts = [
+                k
+                for k, at in self._receipt_at.items()
+                if receipts_before is not None and at < receipts_before
+            ][:limit]
+            for key in (*sent, *dead):
+                del self._outbox[key]
+                self._outbox_leases.pop(key, None)
+            for key in receipts:
+                del self._receipts[key], self._receipt_at[key]
+            return PurgeReport(sent=len(sent), dead=len(dead), receipts=len(receipts))
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         callback()  # every apply is final the moment it returns

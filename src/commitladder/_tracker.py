@@ -34,6 +34,7 @@ from ._errors import (
 from ._events import AskIssued, Enrolled, Event, event_from_dict
 from ._fold import fold_all, start
 from ._ladder import Ladder
+from ._lifecycle import current_runs, next_run, run_number
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
 from ._state import State, restore
 from ._text import safe_error_text
@@ -50,7 +51,16 @@ from .commands import (
     Withdraw,
     checked,
 )
-from .store import Change, DueTimer, OpenAsk, Receipt, Store, StoredEnrollment
+from .store import (
+    Change,
+    DueTimer,
+    OpenAsk,
+    PurgeReport,
+    PurgingStore,
+    Receipt,
+    Store,
+    StoredEnrollment,
+)
 
 __all__ = ["DueReport", "RelayReport", "Tracker"]
 
@@ -206,10 +216,13 @@ class Tracker:
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> Enrollment:
-        """Start ``prospect`` on ``ladder``; enrolling again returns the existing enrollment.
+        """Start ``prospect`` on ``ladder`` (its newest version).
 
-        The enrollment returned is read from the store: reading works, commands go
-        through the tracker (``ReadOnlyEnrollment`` otherwise)."""
+        Enrolling a prospect whose run on the ladder is live returns that run. Once it
+        ended, the ladder's ``reentry`` policy decides: a new run (a new enrollment, id
+        ``ladder/prospect~2`` and so on), or ``ReentryRefused`` saying when it will be
+        allowed. The enrollment returned is read from the store: reading works, commands
+        go through the tracker (``ReadOnlyEnrollment`` otherwise)."""
         lad = (
             self._ladder(ladder.name, ladder.version)
             if isinstance(ladder, Ladder)
@@ -217,20 +230,26 @@ class Tracker:
         )
         check_text(prospect, "prospect")
         eid = check_text(enrollment_id, "enrollment_id") if enrollment_id else None
-        eid = eid or f"{lad.name}/{prospect}"
+        base = eid or f"{lad.name}/{prospect}"
         key = self._key(idempotency_key)
         target = {"prospect": prospect, "ladder": lad.name}
-        args = {"command": "enroll", "enrollment_id": eid}
+        args = {"command": "enroll", "enrollment_id": base}
         for _ in range(self._retries):
+            eid = base
             try:
                 with self.store.session() as store:
                     replay = self._recall(store, key, "enroll", target, args)
                     if replay is not None:
                         return self._get_id(store, replay.receipt.enrollment_id)
                     stored = store.load(eid)
-                    if stored is not None:
-                        return self._view(store, stored)
                     at = self._now(now)
+                    if stored is not None:
+                        if enrollment_id or stored.prospect != prospect:
+                            return self._view(store, stored)
+                        run = next_run(store, lad, prospect, stored, at)
+                        if not isinstance(run, str):
+                            return self._view(store, run)
+                        eid = run
                     enrolled = Enrolled(
                         enrollment_id=eid,
                         seq=1,
@@ -491,6 +510,16 @@ class Tracker:
         check_text(prospect, "prospect")
         return self._view(self.store, self._resolve(self.store, prospect, ladder, None))
 
+    def enrollments(self, prospect: str, *, ladder: str | None = None) -> list[Enrollment]:
+        """Every enrollment of ``prospect`` (on ``ladder``), each run of a ladder one of
+        them, oldest first (by enrollment time, then run), read-only as ``get``'s."""
+        check_text(prospect, "prospect")
+        with self.store.session() as store:
+            found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
+            began = {s.id: (store.events(s.id)[:1] or [{"at": ""}])[0]["at"] for s in found}
+            found.sort(key=lambda s: (began[s.id], run_number(s), s.id))
+            return [self._view(store, s) for s in found]
+
     def history(self, prospect: str, *, ladder: str | None = None) -> tuple[Event, ...]:
         """Every stored event of the prospect's enrollment (on ``ladder``), oldest first."""
         check_text(prospect, "prospect")
@@ -566,6 +595,47 @@ class Tracker:
         """Give dead-lettered messages (all, or ``keys``) a fresh retry budget."""
         return self.store.redrive(keys, self._now(now))
 
+    def purge(
+        self,
+        *,
+        sent_before: datetime | None = None,
+        dead_before: datetime | None = None,
+        receipts_before: datetime | None = None,
+        batch: int = 5_000,
+    ) -> PurgeReport:
+        """Delete what the store no longer needs, past each horizon given: outbox messages
+        delivered before ``sent_before``, dead-lettered ones last tried before
+        ``dead_before``, idempotency receipts stored before ``receipts_before`` (a key
+        retried after that runs again). Never a message not yet delivered, an enrollment
+        or an event: funnels stay right. Deletes in batches of ``batch`` rows, each in its
+        own transaction, so a large purge never holds locks for long."""
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        horizons = {
+            "sent_before": sent_before,
+            "dead_before": dead_before,
+            "receipts_before": receipts_before,
+        }
+        for name, value in horizons.items():
+            if value is not None:
+                horizons[name] = aware(value)
+        total = PurgeReport()
+        while any(v is not None for v in horizons.values()):
+            with self.store.session() as store:
+                if not isinstance(store, PurgingStore):
+                    raise LadderError(
+                        f"{type(self.store).__name__} cannot purge: it has no purge() "
+                        "(MemoryStore, SqlStore and DjangoStore do)"
+                    )
+                done = store.purge(**horizons, limit=batch)
+            total = PurgeReport(
+                total.sent + done.sent, total.dead + done.dead, total.receipts + done.receipts
+            )
+            for name, count in zip(horizons, (done.sent, done.dead, done.receipts), strict=True):
+                if count < batch:
+                    horizons[name] = None  # that kind is drained
+        return total
+
     # ---- finding the enrollment -------------------------------------------------------------
 
     def _now(self, now: datetime | None) -> datetime:
@@ -621,9 +691,15 @@ class Tracker:
         one before an ended one), else the only one, or the only one the command fits."""
         if ladder is not None:
             stored = store.load(f"{ladder}/{prospect}")
-            if stored is not None and stored.status != "ended" and stored.prospect == prospect:
+            if (
+                stored is not None
+                and stored.status != "ended"
+                and stored.prospect == prospect
+                and self._ladder(ladder).reentry.policy != "any_time"  # else runs overlap
+            ):
                 return stored  # the common case, in one read
         found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
+        found = current_runs(found)  # the newest live run of each ladder, else its newest
         if not found:
             on = f" on ladder {ladder!r}" if ladder else ""
             raise NotEnrolled(f"{prospect!r} is not enrolled{on}; enroll them first")

@@ -41,6 +41,7 @@ from .store import (
     OpenAsk,
     OutboxEntry,
     OutboxStatus,
+    PurgeReport,
     Receipt,
     StoredEnrollment,
     ask_pending,
@@ -976,6 +977,37 @@ class SqlStore:
                 query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
             )
             return int(done.rowcount)
+
+    def purge(
+        self,
+        *,
+        sent_before: datetime | None,
+        dead_before: datetime | None,
+        receipts_before: datetime | None,
+        limit: int,
+    ) -> PurgeReport:
+        """Delete up to ``limit`` delivered and dead outbox rows and receipts older than
+        their horizons (found by key, then deleted by key: portable, and each batch short)."""
+        o, i = self.tables.outbox, self.tables.idempotency
+        kinds: list[tuple[sa.Table, sa.Column[Any], Sequence[sa.ColumnElement[bool]]] | None] = [
+            (o, o.c.id, (o.c.status == "sent", o.c.sent_at < sent_before)) if sent_before else None,
+            (o, o.c.id, (o.c.status == "dead", o.c.next_attempt_at < dead_before))
+            if dead_before
+            else None,
+            (i, i.c.key, (i.c.created_at < receipts_before,)) if receipts_before else None,
+        ]
+        counts = []
+        with self._transaction() as conn:
+            for kind in kinds:
+                if kind is None:
+                    counts.append(0)
+                    continue
+                table, key, where = kind
+                keys = list(conn.execute(sa.select(key).where(*where).limit(limit)).scalars())
+                if keys:
+                    conn.execute(table.delete().where(key.in_(keys)))
+                counts.append(len(keys))
+        return PurgeReport(sent=counts[0], dead=counts[1], receipts=counts[2])
 
 
 # SQLSTATE / driver codes that mean "another transaction got in the way: try again"

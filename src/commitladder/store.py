@@ -27,6 +27,8 @@ __all__ = [
     "NotEnrolled",
     "OpenAsk",
     "OutboxEntry",
+    "PurgeReport",
+    "PurgingStore",
     "Receipt",
     "Store",
     "StoredEnrollment",
@@ -201,6 +203,40 @@ class Store(Protocol):
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the last ``apply`` is durably committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    """What ``Tracker.purge`` deleted: delivered (``sent``) and dead-lettered (``dead``)
+    outbox rows, and idempotency ``receipts`` past their horizon."""
+
+    sent: int = 0
+    dead: int = 0
+    receipts: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every row deleted."""
+        return self.sent + self.dead + self.receipts
+
+
+@runtime_checkable
+class PurgingStore(Protocol):
+    """A store that can delete what it no longer needs (``MemoryStore``, ``SqlStore``, and
+    the session of ``DjangoStore``): ``Tracker.purge`` calls it inside a session."""
+
+    def purge(
+        self,
+        *,
+        sent_before: datetime | None,
+        dead_before: datetime | None,
+        receipts_before: datetime | None,
+        limit: int,
+    ) -> PurgeReport:
+        """Delete up to ``limit`` rows of each kind: outbox rows delivered before
+        ``sent_before``, dead-lettered rows whose last attempt was due before
+        ``dead_before``, receipts stored before ``receipts_before`` (``None``: keep that
+        kind). Never a pending message."""
 
 
 def ask_pending(holder: OpenAsk, enrollment_id: str, rung: str | None) -> AskPending:

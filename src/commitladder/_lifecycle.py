@@ -1,0 +1,95 @@
+"""A prospect's runs on a ladder: which one is current, and whether a new one may start.
+
+A re-enrollment is a new enrollment: run 1 has the id ``ladder/prospect``, run ``n``
+``ladder/prospect~n``. The ladder's ``reentry`` policy decides whether enrolling a
+prospect whose run ended starts run ``n + 1``; the tracker applies what this module
+decides. Nothing here writes to a store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ._errors import ReentryRefused
+from .store import Store, StoredEnrollment
+
+if TYPE_CHECKING:
+    from ._ladder import Ladder
+
+__all__ = ["current_runs", "next_run", "run_number"]
+
+
+def run_number(stored: StoredEnrollment) -> int:
+    """The run ``stored`` is of its prospect on its ladder (1 for an id given by hand)."""
+    base = f"{stored.ladder}/{stored.prospect}~"
+    if stored.id.startswith(base):
+        number = stored.id[len(base) :].partition("~")[0]
+        if number.isdigit():
+            return int(number)
+    return 1
+
+
+def _newest(runs: Iterable[StoredEnrollment]) -> StoredEnrollment:
+    return max(runs, key=lambda s: (run_number(s), s.id))
+
+
+def current_runs(found: Sequence[StoredEnrollment]) -> list[StoredEnrollment]:
+    """Of a prospect's enrollments, the one commands address on each ladder: its newest
+    live run, else its newest run."""
+    by_ladder: dict[str, list[StoredEnrollment]] = {}
+    for stored in found:
+        by_ladder.setdefault(stored.ladder, []).append(stored)
+    current = []
+    for runs in by_ladder.values():
+        live = [s for s in runs if s.status != "ended"]
+        current.append(_newest(live or runs))
+    return current
+
+
+def next_run(
+    store: Store, ladder: Ladder, prospect: str, first: StoredEnrollment, at: datetime
+) -> StoredEnrollment | str:
+    """What enrolling ``prospect`` on ``ladder`` again does, given their run 1 (``first``):
+    the live run to return, or the id of a new run; ``ReentryRefused`` when the policy
+    keeps them out."""
+    runs = [s for s in store.find(prospect) if s.ladder == ladder.name] or [first]
+    live = [s for s in runs if s.status != "ended"]
+    reentry = ladder.reentry
+    if live and reentry.policy != "any_time":
+        return _newest(live)
+    last = _newest(runs)
+    if reentry.policy == "never":
+        raise ReentryRefused(
+            f"{prospect} already climbed {ladder.name} (run {run_number(last)}, {last.id}, "
+            f"ended) and the ladder does not take a prospect again (reentry: never); "
+            "declare reentry: after_end on the ladder to let ended prospects climb again",
+            enrollment_id=last.id,
+            policy=reentry.policy,
+            previous=last.id,
+        )
+    if reentry.cool_off is not None:
+        ended = max(_ended_at(s) for s in runs if s.status == "ended")
+        allowed = ended + reentry.cool_off
+        if at < allowed:
+            raise ReentryRefused(
+                f"{prospect}'s last run on {ladder.name} ({last.id}) ended on "
+                f"{ended:%Y-%m-%d}; the ladder lets a prospect climb again only after a "
+                f"cool-off, so enroll them from {allowed:%Y-%m-%d %H:%M %Z}".rstrip(),
+                enrollment_id=last.id,
+                policy=reentry.policy,
+                previous=last.id,
+                retry_after=allowed,
+            )
+    number = max(run_number(s) for s in runs) + 1
+    eid = f"{ladder.name}/{prospect}~{number}"
+    while store.load(eid) is not None:  # an id another prospect's own id took: make it unique
+        eid = f"{ladder.name}/{prospect}~{number}~{uuid.uuid4().hex[:8]}"
+    return eid
+
+
+def _ended_at(stored: StoredEnrollment) -> datetime:
+    """When an ended run ended (the time its status last changed)."""
+    return datetime.fromisoformat(str(stored.snapshot.get("since") or stored.snapshot["at"]))
