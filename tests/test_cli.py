@@ -10,6 +10,7 @@ import json
 import shlex
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
@@ -17,8 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 import commitladder
+import commitladder as cl
 from commitladder._stats import read_funnel
 from commitladder.cli import app
+from commitladder.sql import SqlStore
 from support import image_size, needs_dot
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "ladders").glob("*.yaml"))
@@ -102,6 +105,47 @@ def test_demo_simulates_the_seed_ladder_into_sqlite_and_draws_it_in_a_real_proce
     assert f"won {funnel.ends['won']}" in result.stdout
     assert "done in " in result.stdout
     assert "Traceback" not in result.stderr
+    # the demo relays its outbox and purges what was delivered: nothing is left behind
+    assert "messages relayed, then purged from the outbox" in result.stdout
+    store = SqlStore(f"sqlite:///{out / 'demo.db'}")
+    try:
+        assert store.outbox() == []
+    finally:
+        store.close()
+
+
+def test_purge_deletes_delivered_messages_past_the_horizon_and_says_how_many(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    store = SqlStore(url)
+    store.create_schema()
+    ladder = cl.load(Path(cl.__file__).parent / "seed" / "solopreneur.yaml")
+    long_ago = datetime.now(UTC) - timedelta(days=120)
+    tracker = cl.Tracker(store=store, messenger=cl.RecordingMessenger(), ladders=[ladder])
+    for name in ("a", "b"):
+        tracker.enroll(name, ladder=ladder.name, now=long_ago)
+        tracker.ask(name, "admit_problem", channel="email", now=long_ago)
+    tracker.relay(now=long_ago)
+    tracker.enroll("c", ladder=ladder.name, now=long_ago)
+    tracker.ask("c", "admit_problem", channel="email", now=long_ago)  # not delivered: kept
+    store.close()
+    result = runner.invoke(app, ["purge", "--db", url, "--older-than", "90d"])
+    assert result.exit_code == 0, result.output
+    assert "purged 2 delivered and 0 dead messages and 0 receipts" in result.output
+    store = SqlStore(url)
+    try:
+        assert [e.message.enrollment_id for e in store.outbox()] == ["solopreneur/c"]
+    finally:
+        store.close()
+
+
+def test_purge_with_a_bad_duration_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["purge", "--db", str(tmp_path / "p.db"), "--older-than", "ninety days"]
+    )
+    assert result.exit_code == 2
+    assert "--older-than" in result.output
 
 
 def test_demo_without_graphviz_writes_mermaid_and_dot_and_says_so(
@@ -166,7 +210,18 @@ def test_demo_walk_shows_each_guard_on_one_prospect() -> None:
 
 # ---- the command line as a whole -------------------------------------------------------------
 
-COMMANDS = ["validate", "check", "graph", "paths", "test", "simulate", "funnel", "schema", "demo"]
+COMMANDS = [
+    "validate",
+    "check",
+    "graph",
+    "paths",
+    "test",
+    "simulate",
+    "funnel",
+    "schema",
+    "demo",
+    "purge",
+]
 CLI_SOURCE = Path(commitladder.__file__).parent / "cli"
 
 

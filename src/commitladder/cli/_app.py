@@ -13,7 +13,7 @@ import typer
 
 from commitladder import __version__
 
-from . import _definitions, _demo, _drawing, _proving, _simulation
+from . import _definitions, _demo, _drawing, _lifecycle, _proving, _simulation
 from ._output import DEBUG, out
 
 __all__ = ["app", "main"]
@@ -62,6 +62,7 @@ app.command()(_simulation.simulate)
 app.command()(_simulation.funnel)
 app.command()(_definitions.schema)
 app.command()(_demo.demo)
+app.command()(_lifecycle.purge)
 
 
 def main() -> None:
