@@ -33,6 +33,7 @@ EVENTS: list[cl.Event] = [
     cl.LateCommitment(
         seq=11, ask_seq=2, rung="hello", outcome=None, facts={"pain": "yes"}, **COMMON
     ),
+    cl.Rekeyed(seq=12, was="lead-7", prospect="acme", **COMMON),
 ]
 IDS = [f"{ev.type}-{i}" for i, ev in enumerate(EVENTS)]
 

@@ -35,6 +35,7 @@ __all__ = [
     "FollowedUp",
     "LateCommitment",
     "Parked",
+    "Rekeyed",
     "Resumed",
     "event_from_dict",
 ]
@@ -284,6 +285,23 @@ class LateCommitment(_Event, _LateCommitment):
     __slots__ = ()
 
 
+class _Rekeyed(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
+    was: str
+    prospect: str
+    actor: str | None = None
+    reason: str | None = None
+
+
+class Rekeyed(_Event, _Rekeyed):
+    """The enrollment moved from prospect ``was`` to ``prospect`` (a lead converted into a
+    contact, two records merged): the climb goes on as it was."""
+
+    __slots__ = ()
+
+
 Event: TypeAlias = (
     Enrolled
     | AskIssued
@@ -296,6 +314,7 @@ Event: TypeAlias = (
     | Resumed
     | Ended
     | LateCommitment
+    | Rekeyed
 )
 """Any event: the closed union of every kind. ``isinstance(x, Event)`` works, and code that
 interprets events matches over the kinds and ends in ``assert_never``."""
@@ -315,6 +334,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         Resumed,
         Ended,
         LateCommitment,
+        Rekeyed,
     )
 }
 

@@ -24,6 +24,7 @@ from ._events import (
     FollowedUp,
     LateCommitment,
     Parked,
+    Rekeyed,
     Resumed,
 )
 from ._state import ASK_WINDOW, EMPTY, Identity, State
@@ -160,6 +161,9 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
             s.pending = s.redirect = s.needs = s.resume_at = None
         case LateCommitment():
             pass  # recorded for the seller; the climb does not move
+        case Rekeyed():
+            ident = s.ident
+            s.ident = Identity(ident.id, event.prospect, ident.ladder, ident.version)
         case Enrolled():
             raise LadderError(
                 f"event {event.seq} of {event.enrollment_id!r} is a second Enrolled; "

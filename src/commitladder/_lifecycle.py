@@ -9,7 +9,7 @@ decides. Nothing here writes to a store.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from .store import Store, StoredEnrollment
 if TYPE_CHECKING:
     from ._ladder import Ladder
 
-__all__ = ["current_runs", "next_run", "run_number"]
+__all__ = ["current_runs", "next_run", "rekey_conflicts", "run_number"]
 
 
 def run_number(stored: StoredEnrollment) -> int:
@@ -93,3 +93,23 @@ def next_run(
 def _ended_at(stored: StoredEnrollment) -> datetime:
     """When an ended run ended (the time its status last changed)."""
     return datetime.fromisoformat(str(stored.snapshot.get("since") or stored.snapshot["at"]))
+
+
+def rekey_conflicts(
+    moving: Sequence[StoredEnrollment],
+    target: Sequence[StoredEnrollment],
+    exclusive: Callable[[str], bool],
+    overlapping: Callable[[str], bool],
+) -> list[str]:
+    """The target's enrollments that clash with the moving ones: an open ask on an
+    exclusive ladder when one moves too (one open ask per prospect), or a live run on a
+    ladder where one moves live (unless that ladder's runs may overlap)."""
+    moving_ask = any(s.snapshot.get("pending") and exclusive(s.ladder) for s in moving)
+    moving_live = {s.ladder for s in moving if s.status != "ended"}
+    clash = []
+    for s in target:
+        second_ask = moving_ask and s.snapshot.get("pending") and exclusive(s.ladder)
+        second_run = s.status != "ended" and s.ladder in moving_live
+        if second_ask or (second_run and not overlapping(s.ladder)):
+            clash.append(s.id)
+    return clash

@@ -41,6 +41,7 @@ from ._events import (
     FollowedUp,
     LateCommitment,
     Parked,
+    Rekeyed,
     Resumed,
 )
 
@@ -77,6 +78,7 @@ LAYOUTS: Final[Mapping[type[Event], str]] = {
     Resumed: "",
     Ended: "ssi",
     LateCommitment: "isso",
+    Rekeyed: "ss",
 }
 #: each kind's code, the first byte of its record (``_pack`` writes them as literals)
 CODES: Final[Mapping[type[Event], int]] = {
@@ -91,6 +93,7 @@ CODES: Final[Mapping[type[Event], int]] = {
     Ended: 8,
     Enrolled: 9,
     LateCommitment: 10,
+    Rekeyed: 11,
 }
 _STRUCTS = {
     cls: struct.Struct("<BBI10s" + "".join(_FORMAT[k] for k in layout))
@@ -111,6 +114,7 @@ _WITHDRAWN = _STRUCTS[AskWithdrawn].pack
 _ENDED = _STRUCTS[Ended].pack
 _ENROLLED = _STRUCTS[Enrolled].pack
 _LATE = _STRUCTS[LateCommitment].pack
+_REKEYED = _STRUCTS[Rekeyed].pack
 
 
 class History:
@@ -232,6 +236,8 @@ class History:
                 outcome = sx(ev.outcome) if outcome is None else outcome
                 facts = _NONE_O if ev.facts is None else self._extra(ev.facts)
                 return _LATE(10, flags, ev.seq, when, ev.ask_seq, rung, outcome, facts)
+            case Rekeyed():
+                return _REKEYED(11, flags, ev.seq, when, sx(ev.was), sx(ev.prospect))
             case _:
                 assert_never(ev)
 

@@ -54,8 +54,11 @@ class MemoryStore:
 
     @contextmanager
     def session(self) -> Iterator[MemoryStore]:
-        """The store itself: a command applies at most one ``Change``, atomic on its own."""
-        yield self
+        """The store itself, locked for the block: no other thread writes between a
+        session's reads and its writes, so a session that applies several changes (a
+        rekey) checks them all before it writes any and applies them together."""
+        with self._lock:
+            yield self
 
     # ---- enrollments ----------------------------------------------------------------------
 
@@ -210,6 +213,26 @@ class MemoryStore:
                     )
                     count += 1
             return count
+
+    def readdress(self, enrollment_id: str, prospect: str) -> int:
+        with self._lock:
+            for prospect_of, ids in self._by_prospect.items():
+                if enrollment_id in ids and prospect_of != prospect:
+                    ids.remove(enrollment_id)
+                    self._by_prospect.setdefault(prospect, []).append(enrollment_id)
+                    break
+            stored = self._enrollments[enrollment_id]
+            self._enrollments[enrollment_id] = replace(stored, prospect=prospect)
+            keys = [
+                k
+                for k, e in self._outbox.items()
+                if e.message.enrollment_id == enrollment_id and e.status != "sent"
+            ]
+            for key in keys:
+                entry = self._outbox[key]
+                message = replace(entry.message, prospect=prospect)
+                self._outbox[key] = replace(entry, message=message)
+            return len(keys)
 
     def purge(
         self,

@@ -27,6 +27,7 @@ from ._events import (
     FollowedUp,
     LateCommitment,
     Parked,
+    Rekeyed,
     Resumed,
 )
 from ._values import iso
@@ -194,7 +195,9 @@ def messages_for(
                 # the seller hears of a yes that came too late to move the climb
                 kind, rung = "late_commitment", event.rung
                 data = {"ask_seq": event.ask_seq, "outcome": event.outcome}
-            case Enrolled() | Declined() | AskWithdrawn() | Parked() | Resumed() | Ended():
+            case Enrolled() | Declined() | AskWithdrawn() | Parked() | Resumed():
+                continue
+            case Ended() | Rekeyed():
                 continue
             case _:
                 assert_never(event)

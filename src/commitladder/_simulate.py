@@ -33,6 +33,7 @@ from ._events import (
     FollowedUp,
     LateCommitment,
     Parked,
+    Rekeyed,
     Resumed,
 )
 from .commands import AskFor, Command, Commit, Decline, End, FollowUp, Resume
@@ -195,7 +196,7 @@ class _Run:
                 self.report.results[event.end] = self.report.results.get(event.end, 0) + 1
             case FollowedUp():
                 who.touches = event.number
-            case AskWithdrawn() | LateCommitment():
+            case AskWithdrawn() | LateCommitment() | Rekeyed():
                 pass  # the simulation never withdraws, nor answers late
             case _:
                 assert_never(event)

@@ -33,6 +33,7 @@ from ._events import (
     FollowedUp,
     LateCommitment,
     Parked,
+    Rekeyed,
     Resumed,
     event_from_dict,
 )
@@ -234,7 +235,7 @@ def fold(ladder: str, events: Iterable[Event]) -> Funnel:
             case Ended():
                 climb.status = "ended"
                 ends[event.end] = ends.get(event.end, 0) + 1
-            case Enrolled() | FollowedUp() | LateCommitment():
+            case Enrolled() | FollowedUp() | LateCommitment() | Rekeyed():
                 pass  # no ask opened or answered in time: the funnel does not move
             case _:
                 assert_never(event)

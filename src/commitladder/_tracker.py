@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
 
@@ -24,17 +25,19 @@ from ._clock import Clock, SystemClock, aware, later
 from ._decide import decide, due
 from ._enrollment import Enrollment, Listener
 from ._errors import (
+    AskPending,
     ConflictError,
     KeyReused,
     LadderError,
     NotEnrolled,
     Refused,
+    RekeyConflict,
     check_text,
 )
-from ._events import AskIssued, Enrolled, Event, event_from_dict
-from ._fold import fold_all, start
+from ._events import AskIssued, Enrolled, Event, Rekeyed, event_from_dict
+from ._fold import fold, fold_all, start
 from ._ladder import Ladder
-from ._lifecycle import current_runs, next_run, run_number
+from ._lifecycle import current_runs, next_run, rekey_conflicts, run_number
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
 from ._state import State, restore
 from ._text import safe_error_text
@@ -54,9 +57,9 @@ from .commands import (
 from .store import (
     Change,
     DueTimer,
+    LifecycleStore,
     OpenAsk,
     PurgeReport,
-    PurgingStore,
     Receipt,
     Store,
     StoredEnrollment,
@@ -221,8 +224,10 @@ class Tracker:
         Enrolling a prospect whose run on the ladder is live returns that run. Once it
         ended, the ladder's ``reentry`` policy decides: a new run (a new enrollment, id
         ``ladder/prospect~2`` and so on), or ``ReentryRefused`` saying when it will be
-        allowed. The enrollment returned is read from the store: reading works, commands
-        go through the tracker (``ReadOnlyEnrollment`` otherwise)."""
+        allowed. An ``enrollment_id`` given by hand is the host's choice: enrolling under
+        it again returns that enrollment, and no policy applies. The enrollment returned
+        is read from the store: reading works, commands go through the tracker
+        (``ReadOnlyEnrollment`` otherwise)."""
         lad = (
             self._ladder(ladder.name, ladder.version)
             if isinstance(ladder, Ladder)
@@ -243,9 +248,17 @@ class Tracker:
                         return self._get_id(store, replay.receipt.enrollment_id)
                     stored = store.load(eid)
                     at = self._now(now)
-                    if stored is not None:
-                        if enrollment_id or stored.prospect != prospect:
+                    if enrollment_id:  # the host's own id: its choice, no policy applies
+                        if stored is not None:
                             return self._view(store, stored)
+                    elif stored is None or stored.prospect != prospect:
+                        # a run moved here from another prospect id (rekey) has that id; a
+                        # run moved away keeps this one, so a new run needs another
+                        mine = [s for s in store.find(prospect) if s.ladder == lad.name]
+                        if not mine and stored is not None:
+                            eid = f"{base}~{uuid.uuid4().hex[:8]}"
+                        stored = mine[0] if mine else None
+                    if stored is not None:
                         run = next_run(store, lad, prospect, stored, at)
                         if not isinstance(run, str):
                             return self._view(store, run)
@@ -499,6 +512,73 @@ class Tracker:
             command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
+    # ---- a prospect's lifecycle --------------------------------------------------------------
+
+    def rekey(
+        self,
+        old: str,
+        new: str,
+        *,
+        now: datetime | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> list[Enrollment]:
+        """Move every enrollment of prospect ``old`` to prospect ``new`` (a lead converted
+        into a contact, two records merged), in one transaction: the open ask, timers and
+        messages not yet delivered go along, and each history records a ``Rekeyed`` event.
+        Enrollment and ask ids stay as they were, so links to them keep working.
+
+        Refused with ``RekeyConflict``, moving nothing, when ``new`` already holds an open
+        ask while one of ``old``'s moves (one open ask per prospect), or a live run on a
+        ladder where one of ``old``'s moves live. Returns the moved enrollments."""
+        check_text(old, "old")
+        check_text(new, "new")
+        if old == new:
+            raise ValueError(f"rekey needs two prospect ids, got {old!r} twice")
+        for _ in range(self._retries):
+            moved: list[tuple[Ladder, tuple[Event, ...]]] = []
+            try:
+                with self.store.session() as store:
+                    lifecycle = _lifecycle_store(store, "rekey")
+                    moving = store.find(old)
+                    if not moving:
+                        raise NotEnrolled(f"{old!r} is not enrolled on any ladder; nothing to move")
+                    clash = rekey_conflicts(
+                        moving,
+                        store.find(new),
+                        lambda name: self._ladder(name).exclusive,
+                        lambda name: self._ladder(name).reentry.policy == "any_time",
+                    )
+                    if clash:
+                        raise _rekey_conflict(old, new, moving[0].id, clash)
+                    for stored in moving:
+                        lad = self._ladder_of(stored)
+                        state = restore(lad, stored.snapshot)
+                        at = max(self._now(now), state.at)
+                        event = Rekeyed(
+                            stored.id, state.seq + 1, at, old, new, actor=actor, reason=reason
+                        )
+                        after = fold(lad, state, event)
+                        change = self._change(lad, stored, state, after, (event,), None, at)
+                        if after.pending is not None:  # the open ask moves to new's slot
+                            change = replace(
+                                change,
+                                ask_changed=True,
+                                open_ask=self._open_ask(lad, after),
+                            )
+                        store.apply(change)
+                        lifecycle.readdress(stored.id, new)
+                        moved.append((lad, (event,)))
+            except ConflictError:
+                continue
+            except AskPending as taken:  # an ask on ``new`` won the race for its slot
+                clash = [taken.ask.enrollment_id]
+                raise _rekey_conflict(old, new, taken.enrollment_id, clash) from taken
+            for lad, events in moved:
+                self._committed(lad, events)
+            return self.enrollments(new)
+        raise ConflictError(f"could not rekey {old!r}: too many concurrent writers; try again")
+
     # ---- reading --------------------------------------------------------------------------
 
     def get(self, prospect: str, *, ladder: str | None = None) -> Enrollment:
@@ -622,12 +702,7 @@ class Tracker:
         total = PurgeReport()
         while any(v is not None for v in horizons.values()):
             with self.store.session() as store:
-                if not isinstance(store, PurgingStore):
-                    raise LadderError(
-                        f"{type(self.store).__name__} cannot purge: it has no purge() "
-                        "(MemoryStore, SqlStore and DjangoStore do)"
-                    )
-                done = store.purge(**horizons, limit=batch)
+                done = _lifecycle_store(store, "purge").purge(**horizons, limit=batch)
             total = PurgeReport(
                 total.sent + done.sent, total.dead + done.dead, total.receipts + done.receipts
             )
@@ -883,17 +958,7 @@ class Tracker:
         changed = (ask_before.seq if ask_before else None) != (ask_after.seq if ask_after else None)
         open_ask = None
         if changed and ask_after is not None:
-            slot = f"prospect:{ident.prospect}" if ladder.exclusive else f"enrollment:{ident.id}"
-            open_ask = OpenAsk(
-                slot,
-                ident.id,
-                ident.prospect,
-                ask_after.rung,
-                ask_after.channel,
-                ask_after.seq,
-                ask_after.asked_at,
-                ask_after.expires_at,
-            )
+            open_ask = self._open_ask(ladder, after)
         return Change(
             enrollment_id=ident.id,
             prospect=ident.prospect,
@@ -912,6 +977,24 @@ class Tracker:
             messages=messages,
             receipt=receipt,
             now=now,
+        )
+
+    @staticmethod
+    def _open_ask(ladder: Ladder, state: State) -> OpenAsk:
+        """The open-ask row of ``state``'s pending ask, in the prospect's slot (or the
+        enrollment's own, off an exclusive ladder)."""
+        ask, ident = state.pending, state.ident
+        assert ask is not None
+        slot = f"prospect:{ident.prospect}" if ladder.exclusive else f"enrollment:{ident.id}"
+        return OpenAsk(
+            slot,
+            ident.id,
+            ident.prospect,
+            ask.rung,
+            ask.channel,
+            ask.seq,
+            ask.asked_at,
+            ask.expires_at,
         )
 
     def _committed(self, ladder: Ladder, events: Sequence[Event]) -> None:
@@ -1010,6 +1093,26 @@ class Tracker:
             text=ladder.rungs[rung].ask if rung is not None and ask else None,
             data={"due_at": timer.due_at.isoformat(), "needs": state.needs},
         )
+
+
+def _lifecycle_store(store: Store, what: str) -> LifecycleStore:
+    if not isinstance(store, LifecycleStore):
+        raise LadderError(
+            f"{type(store).__name__} cannot {what}: it has none of LifecycleStore's methods "
+            "(MemoryStore, SqlStore and DjangoStore have them)"
+        )
+    return store
+
+
+def _rekey_conflict(old: str, new: str, eid: str, clash: Sequence[str]) -> RekeyConflict:
+    return RekeyConflict(
+        f"cannot move {old} to {new}: {new} already has {', '.join(clash)}, which would "
+        f"clash (a second open ask, or a second live run on one ladder); answer, withdraw "
+        "or end it first, then rekey again",
+        enrollment_id=eid,
+        target=new,
+        conflicts=clash,
+    )
 
 
 def _given(events: Sequence[Event]) -> Callable[[], Sequence[Event]]:

@@ -978,6 +978,21 @@ class SqlStore:
             )
             return int(done.rowcount)
 
+    def readdress(self, enrollment_id: str, prospect: str) -> int:
+        """Give the enrollment, and its messages not yet delivered, to ``prospect``."""
+        o, e = self.tables.outbox, self.tables.enrollments
+        with self._transaction() as conn:
+            conn.execute(e.update().where(e.c.id == enrollment_id).values(prospect=prospect))
+            rows = conn.execute(
+                sa.select(o.c.id, o.c.body).where(
+                    o.c.enrollment_id == enrollment_id, o.c.status != "sent"
+                )
+            ).all()
+            for row in rows:
+                body = {**row.body, "prospect": prospect}
+                conn.execute(o.update().where(o.c.id == row.id).values(body=body))
+        return len(rows)
+
     def purge(
         self,
         *,

@@ -24,11 +24,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "Change",
     "DueTimer",
+    "LifecycleStore",
     "NotEnrolled",
     "OpenAsk",
     "OutboxEntry",
     "PurgeReport",
-    "PurgingStore",
     "Receipt",
     "Store",
     "StoredEnrollment",
@@ -221,9 +221,15 @@ class PurgeReport:
 
 
 @runtime_checkable
-class PurgingStore(Protocol):
-    """A store that can delete what it no longer needs (``MemoryStore``, ``SqlStore``, and
-    the session of ``DjangoStore``): ``Tracker.purge`` calls it inside a session."""
+class LifecycleStore(Protocol):
+    """A store that can look after a prospect's data over the years (``MemoryStore``,
+    ``SqlStore``, and the session of ``DjangoStore``): ``Tracker.purge``, ``rekey`` and
+    ``forget`` call it inside a session, beside ``apply``."""
+
+    def readdress(self, enrollment_id: str, prospect: str) -> int:
+        """Give the enrollment, and its messages not yet delivered, to ``prospect`` (after
+        the ``apply`` that recorded it; the snapshot says so already). Returns how many
+        messages it readdressed."""
 
     def purge(
         self,

@@ -46,6 +46,7 @@ from ._events import (
     FollowedUp,
     LateCommitment,
     Parked,
+    Rekeyed,
     Resumed,
 )
 from ._ladder import Ladder
@@ -688,6 +689,8 @@ class _Referee:
                 self.status, self.end, self.open = "ended", event.end, None
             case LateCommitment():
                 self._late(event)
+            case Rekeyed():
+                pass  # the climb goes on under the new prospect id
             case Enrolled():
                 self.fail("state_agrees", "a second Enrolled after the start")
             case _:
@@ -855,6 +858,8 @@ def _narrate(event: Event, ladder: Ladder) -> str:
             )
         case Enrolled():
             return f"Enrolled on {event.ladder}."
+        case Rekeyed():
+            return f"The prospect {event.was} became {event.prospect}."
         case _:
             assert_never(event)
 
