@@ -87,6 +87,7 @@ if TYPE_CHECKING:
         Rung,
         load,
     )
+    from ._lifecycle import ForgetReport
     from ._lint import Finding
     from ._memory_store import MemoryStore
     from ._messaging import Message, Messenger, RecordingMessenger
@@ -171,6 +172,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "._tracker": ("DueReport", "RelayReport", "Tracker"),
     "._values": ("Ask", "Status", "Timer"),
     "._verify": ("Verification", "verify"),
+    "._lifecycle": ("ForgetReport",),
     ".store": ("Store",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -206,6 +208,7 @@ __all__ = [
     "FollowUpTooSoon",
     "FollowUps",
     "FollowedUp",
+    "ForgetReport",
     "InCooldown",
     "InvalidText",
     "KeyReused",

@@ -1,17 +1,19 @@
-"""A prospect's runs on a ladder: which one is current, and whether a new one may start.
+"""A prospect's life on the ladders: runs and re-entry, re-keying, and erasure.
 
 A re-enrollment is a new enrollment: run 1 has the id ``ladder/prospect``, run ``n``
 ``ladder/prospect~n``. The ladder's ``reentry`` policy decides whether enrolling a
-prospect whose run ended starts run ``n + 1``; the tracker applies what this module
-decides. Nothing here writes to a store.
+prospect whose run ended starts run ``n + 1``. A rekey must not clash with what the new
+prospect holds; an erased enrollment keeps only what is anonymous. The tracker applies
+what this module decides: nothing here writes to a store.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ReentryRefused
 from .store import Store, StoredEnrollment
@@ -19,7 +21,16 @@ from .store import Store, StoredEnrollment
 if TYPE_CHECKING:
     from ._ladder import Ladder
 
-__all__ = ["current_runs", "next_run", "rekey_conflicts", "run_number"]
+__all__ = [
+    "ForgetReport",
+    "anonymous_events",
+    "anonymous_id",
+    "anonymous_snapshot",
+    "current_runs",
+    "next_run",
+    "rekey_conflicts",
+    "run_number",
+]
 
 
 def run_number(stored: StoredEnrollment) -> int:
@@ -113,3 +124,54 @@ def rekey_conflicts(
         if second_ask or (second_run and not overlapping(s.ladder)):
             clash.append(s.id)
     return clash
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetReport:
+    """What ``Tracker.forget`` did: how many ``enrollments`` it erased, how many of them it
+    ``ended`` first, and how many outbox ``messages`` and idempotency ``receipts`` it
+    deleted."""
+
+    enrollments: int = 0
+    ended: int = 0
+    messages: int = 0
+    receipts: int = 0
+
+
+#: fields of a snapshot or an event's data that hold a prospect's personal data: the
+#: prospect id (``was``: a rekey's old id), free text and the facts captured
+_ANONYMOUS_DATA = {"prospect": None, "was": None, "facts": None, "needs": None}
+
+
+def anonymous_events(
+    events: Sequence[Mapping[str, Any]], eid: str, prospect: str
+) -> list[dict[str, Any]]:
+    """``events`` (``Event.to_dict()`` dicts) with nothing personal left: the new
+    anonymous ids, no reason, no facts, no needs; rungs, outcomes, ends and times stay,
+    so funnels count them as before."""
+    out = []
+    for event in events:
+        data = dict(event.get("data") or {})
+        for name in _ANONYMOUS_DATA.keys() & data.keys():
+            data[name] = prospect if name in ("prospect", "was") else None
+        out.append({**event, "enrollment_id": eid, "reason": None, "data": data})
+    return out
+
+
+def anonymous_snapshot(snapshot: Mapping[str, Any], eid: str, prospect: str) -> dict[str, Any]:
+    """An ended enrollment's snapshot with nothing personal left (see ``anonymous_events``)."""
+    return {
+        **snapshot,
+        "id": eid,
+        "prospect": prospect,
+        "facts": {},
+        "needs": None,
+        "pending": None,
+        "expired": None,  # an ask's id names the enrollment
+        "resume_at": None,
+    }
+
+
+def anonymous_id() -> str:
+    """A prospect id that names no one."""
+    return f"forgotten-{uuid.uuid4().hex[:16]}"

@@ -9,7 +9,7 @@ mistaken for durable: everything is gone when the process ends.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -134,6 +134,12 @@ class MemoryStore:
             self._receipt_at.setdefault(receipt.key, now)
         return None if first is receipt else first
 
+    def enrollments(self) -> list[StoredEnrollment]:
+        """Every stored enrollment, in the order they were enrolled (for tests and
+        inspection)."""
+        with self._lock:
+            return list(self._enrollments.values())
+
     def open_asks(self) -> list[OpenAsk]:
         """Every open ask held now (for tests and inspection)."""
         with self._lock:
@@ -233,6 +239,47 @@ class MemoryStore:
                 message = replace(entry.message, prospect=prospect)
                 self._outbox[key] = replace(entry, message=message)
             return len(keys)
+
+    def erase(
+        self,
+        enrollment_id: str,
+        *,
+        new_id: str,
+        prospect: str,
+        snapshot: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
+    ) -> tuple[int, int]:
+        with self._lock:
+            old = self._enrollments.pop(enrollment_id)
+            self._by_prospect[old.prospect].remove(enrollment_id)
+            if not self._by_prospect[old.prospect]:
+                del self._by_prospect[old.prospect]
+            del self._events[enrollment_id]
+            slot = self._slot_of.pop(enrollment_id, None)
+            if slot is not None:
+                del self._asks[slot]
+            for timer in self._timers.pop(enrollment_id, ()):
+                self._leases.pop(timer, None)
+            outbox = self._outbox.items()
+            messages = [k for k, e in outbox if e.message.enrollment_id == enrollment_id]
+            for key in messages:
+                del self._outbox[key]
+                self._outbox_leases.pop(key, None)
+            receipts = [k for k, r in self._receipts.items() if r.enrollment_id == enrollment_id]
+            for key in receipts:
+                del self._receipts[key]
+                self._receipt_at.pop(key, None)
+            self._enrollments[new_id] = StoredEnrollment(
+                id=new_id,
+                prospect=prospect,
+                ladder=old.ladder,
+                status=old.status,
+                version=old.version + 1,
+                snapshot=snapshot,
+            )
+            self._by_prospect.setdefault(prospect, []).append(new_id)
+            self._events[new_id] = [dict(e) for e in events]
+            return len(messages), len(receipts)
 
     def purge(
         self,

@@ -37,7 +37,16 @@ from ._errors import (
 from ._events import AskIssued, Enrolled, Event, Rekeyed, event_from_dict
 from ._fold import fold, fold_all, start
 from ._ladder import Ladder
-from ._lifecycle import current_runs, next_run, rekey_conflicts, run_number
+from ._lifecycle import (
+    ForgetReport,
+    anonymous_events,
+    anonymous_id,
+    anonymous_snapshot,
+    current_runs,
+    next_run,
+    rekey_conflicts,
+    run_number,
+)
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
 from ._state import State, restore
 from ._text import safe_error_text
@@ -579,6 +588,72 @@ class Tracker:
             return self.enrollments(new)
         raise ConflictError(f"could not rekey {old!r}: too many concurrent writers; try again")
 
+    def forget(
+        self,
+        prospect: str,
+        *,
+        reason: str,
+        end: str | None = None,
+        now: datetime | None = None,
+        actor: str | None = None,
+    ) -> ForgetReport:
+        """Erase ``prospect`` (a GDPR erasure request), in one transaction.
+
+        Live enrollments are ended first, at ``end`` (default: the ladder's first end whose
+        result is ``neutral``, else ``lost``), closing any open ask. Then every enrollment
+        of the prospect is replaced by an anonymous one: a new id and prospect id that
+        name no one, its events without facts, needs or reasons, and its outbox messages
+        and idempotency receipts deleted. What stays is anonymous: the rungs asked,
+        answered and reached, their times and outcomes, and the ends, so funnel figures
+        stay right. ``reason`` is required (an erasure is accountable) and is logged, not
+        stored with the prospect."""
+        check_text(prospect, "prospect")
+        check_text(reason, "reason")
+        for _ in range(self._retries):
+            ended: list[tuple[Ladder, tuple[Event, ...]]] = []
+            messages = receipts = 0
+            try:
+                with self.store.session() as store:
+                    lifecycle = _lifecycle_store(store, "forget")
+                    found = store.find(prospect)
+                    if not found:
+                        raise NotEnrolled(f"{prospect!r} is not enrolled; nothing to forget")
+                    for stored in found:
+                        lad = self._ladder_of(stored)
+                        state = restore(lad, stored.snapshot)
+                        if state.status != "ended":
+                            at = max(self._now(now), state.at)
+                            command = End(end or _quiet_end(lad), actor=actor, reason="erased")
+                            decision = decide(lad, state, command, at)
+                            if isinstance(decision, Refused):
+                                raise decision
+                            after = fold_all(lad, state, decision)
+                            store.apply(self._change(lad, stored, state, after, decision, None, at))
+                            state = after
+                            ended.append((lad, decision))
+                        new_id = f"{lad.name}/{anonymous_id()}"
+                        who = anonymous_id()
+                        gone = lifecycle.erase(
+                            stored.id,
+                            new_id=new_id,
+                            prospect=who,
+                            snapshot=anonymous_snapshot(state.to_dict(), new_id, who),
+                            events=anonymous_events(store.events(stored.id), new_id, who),
+                        )
+                        messages += gone[0]
+                        receipts += gone[1]
+            except ConflictError:
+                continue
+            _log.info(
+                "forgot a prospect (%d enrollment(s), %d ended) by %s: %s",
+                len(found),
+                len(ended),
+                actor or "someone",
+                reason,
+            )
+            return ForgetReport(len(found), len(ended), messages, receipts)
+        raise ConflictError(f"could not forget {prospect!r}: too many concurrent writers")
+
     # ---- reading --------------------------------------------------------------------------
 
     def get(self, prospect: str, *, ladder: str | None = None) -> Enrollment:
@@ -1113,6 +1188,15 @@ def _rekey_conflict(old: str, new: str, eid: str, clash: Sequence[str]) -> Rekey
         target=new,
         conflicts=clash,
     )
+
+
+def _quiet_end(ladder: Ladder) -> str:
+    """The end a forgotten prospect's live enrollment goes to: a neutral one, else lost."""
+    for result in ("neutral", "lost"):
+        for end in ladder.ends.values():
+            if end.result == result:
+                return end.id
+    return next(iter(ladder.ends))
 
 
 def _given(events: Sequence[Event]) -> Callable[[], Sequence[Event]]:

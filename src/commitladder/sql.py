@@ -993,6 +993,57 @@ class SqlStore:
                 conn.execute(o.update().where(o.c.id == row.id).values(body=body))
         return len(rows)
 
+    def erase(
+        self,
+        enrollment_id: str,
+        *,
+        new_id: str,
+        prospect: str,
+        snapshot: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
+    ) -> tuple[int, int]:
+        """Replace an ended enrollment by the anonymous one the tracker made, and delete its
+        messages, open-ask row and receipts (see ``LifecycleStore.erase``)."""
+        t = self.tables
+        e, ev, o, a, i = t.enrollments, t.events, t.outbox, t.open_asks, t.idempotency
+        with self._transaction() as conn:
+            row = conn.execute(sa.select(e).where(e.c.id == enrollment_id)).one()
+            conn.execute(ev.delete().where(ev.c.enrollment_id == enrollment_id))
+            conn.execute(a.delete().where(a.c.enrollment_id == enrollment_id))
+            messages = conn.execute(o.delete().where(o.c.enrollment_id == enrollment_id))
+            receipts = conn.execute(i.delete().where(i.c.enrollment_id == enrollment_id))
+            conn.execute(e.delete().where(e.c.id == enrollment_id))
+            conn.execute(
+                e.insert().values(
+                    id=new_id,
+                    prospect=prospect,
+                    ladder=row.ladder,
+                    status=row.status,
+                    version=row.version + 1,
+                    snapshot=dict(snapshot),
+                    fired=[],
+                    updated_at=row.updated_at,
+                    timers=None,
+                    next_due_at=None,
+                    timer_lease=None,
+                )
+            )
+            if events:
+                conn.execute(
+                    ev.insert(),
+                    [
+                        {
+                            "enrollment_id": new_id,
+                            "seq": event["seq"],
+                            "type": event["type"],
+                            "at": datetime.fromisoformat(event["at"]),
+                            "body": dict(event),
+                        }
+                        for event in events
+                    ],
+                )
+        return int(messages.rowcount), int(receipts.rowcount)
+
     def purge(
         self,
         *,

@@ -231,6 +231,20 @@ class LifecycleStore(Protocol):
         the ``apply`` that recorded it; the snapshot says so already). Returns how many
         messages it readdressed."""
 
+    def erase(
+        self,
+        enrollment_id: str,
+        *,
+        new_id: str,
+        prospect: str,
+        snapshot: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
+    ) -> tuple[int, int]:
+        """Replace an ended enrollment by an anonymous one: its row and events under
+        ``new_id`` and ``prospect`` with ``snapshot`` and ``events`` (the tracker made
+        them anonymous), and delete its outbox messages, open-ask row and idempotency
+        receipts. Returns how many messages and receipts it deleted."""
+
     def purge(
         self,
         *,
