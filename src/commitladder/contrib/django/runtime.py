@@ -4,6 +4,7 @@
         "LADDERS": [BASE_DIR / "ladders" / "solopreneur.yaml"],  # files or Ladder objects
         "DATABASE": "default",                                    # the alias to store in
         "MESSENGER": "commitladder.contrib.django.messengers.EmailMessenger",  # or None
+        "ON_DELETE": None,            # or "end" / "forget": see contrib.django.lifecycle
     }
 
 ``MESSENGER`` is the dotted path of a class (or factory) called without arguments, the
@@ -36,7 +37,7 @@ def _config() -> dict[str, Any]:
     config = getattr(settings, "COMMITLADDER", {})
     if not isinstance(config, dict):
         raise ImproperlyConfigured("settings.COMMITLADDER must be a dict")
-    unknown = set(config) - {"LADDERS", "DATABASE", "MESSENGER"}
+    unknown = set(config) - {"LADDERS", "DATABASE", "MESSENGER", "ON_DELETE"}
     if unknown:
         raise ImproperlyConfigured(f"unknown COMMITLADDER settings: {', '.join(sorted(unknown))}")
     return config
