@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         FollowUps,
         Kind,
         LadderDefinition,
+        MigrationDefinition,
         Reentry,
         Rules,
         RungDefinition,
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
         Event,
         FollowedUp,
         LateCommitment,
+        Migrated,
         Parked,
         Rekeyed,
         Resumed,
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
     from ._lint import Finding
     from ._memory_store import MemoryStore
     from ._messaging import Message, Messenger, RecordingMessenger
+    from ._migrate import MigrationReport
     from ._tracker import DueReport, RelayReport, Tracker
     from ._values import Ask, Status, Timer
     from ._verify import Verification, verify
@@ -108,6 +111,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "FollowUps",
         "Kind",
         "LadderDefinition",
+        "MigrationDefinition",
         "Reentry",
         "Rules",
         "RungDefinition",
@@ -160,6 +164,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "Event",
         "FollowedUp",
         "LateCommitment",
+        "Migrated",
         "Parked",
         "Rekeyed",
         "Resumed",
@@ -173,6 +178,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "._values": ("Ask", "Status", "Timer"),
     "._verify": ("Verification", "verify"),
     "._lifecycle": ("ForgetReport",),
+    "._migrate": ("MigrationReport",),
     ".store": ("Store",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -221,6 +227,9 @@ __all__ = [
     "MemoryStore",
     "Message",
     "Messenger",
+    "Migrated",
+    "MigrationDefinition",
+    "MigrationReport",
     "MissingFacts",
     "NaiveDatetimeError",
     "NoOpenAsk",

@@ -47,6 +47,7 @@ __all__ = [
     "FollowUps",
     "Kind",
     "LadderDefinition",
+    "MigrationDefinition",
     "Reentry",
     "Result",
     "Rules",
@@ -266,6 +267,22 @@ class Reentry(_Model):
         return self
 
 
+class MigrationDefinition(_Model):
+    """How live enrollments of an older version (``from_version``) move onto this one.
+
+    ``renamed``: a rung of the old version that is this version's rung under a new id
+    (an open ask on it survives). ``removed``: a rung of the old version that is gone,
+    mapped to a rung of this version (merged into it; an open ask on the old rung is
+    withdrawn and the mapped rung becomes askable) or to an end (the enrollment ends
+    there). ``ends``: an end of the old version under its new id. Rungs and ends not
+    named keep their id."""
+
+    from_version: Annotated[int, Field(ge=1, le=MAX_NUMBER)]
+    renamed: dict[Id, Id] = Field(default_factory=dict, max_length=MAX_RUNGS)
+    removed: dict[Id, Id] = Field(default_factory=dict, max_length=MAX_RUNGS)
+    ends: dict[Id, Id] = Field(default_factory=dict, max_length=MAX_ENDS)
+
+
 class LadderDefinition(_Model):
     """A whole ladder, as written in YAML or built in Python."""
 
@@ -276,6 +293,9 @@ class LadderDefinition(_Model):
     start: Targets
     exclusive: bool = True
     reentry: ReentryPolicy | Reentry = "never"
+    migrations: Annotated[list[MigrationDefinition], Field(max_length=MAX_NUMBER)] = Field(
+        default_factory=list
+    )
     defaults: Defaults = Field(default_factory=Defaults)
     rungs: Annotated[dict[Id, RungDefinition], Field(min_length=1, max_length=MAX_RUNGS)]
     ends: Annotated[dict[Id, EndDefinition], Field(min_length=1, max_length=MAX_ENDS)]

@@ -34,6 +34,7 @@ __all__ = [
     "Event",
     "FollowedUp",
     "LateCommitment",
+    "Migrated",
     "Parked",
     "Rekeyed",
     "Resumed",
@@ -302,6 +303,29 @@ class Rekeyed(_Event, _Rekeyed):
     __slots__ = ()
 
 
+class _Migrated(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
+    from_version: int
+    to_version: int
+    renamed: dict[str, str]
+    removed: dict[str, str]
+    ends: dict[str, str]
+    withdrawn: int | None = None
+    actor: str | None = None
+    reason: str | None = None
+
+
+class Migrated(_Event, _Migrated):
+    """The enrollment moved from version ``from_version`` of its ladder to ``to_version``,
+    by the mapping that version declares (``renamed`` and ``removed`` rungs, ``ends``);
+    ``withdrawn`` is the open ask it withdrew (its rung was removed), if any. Events
+    before it are of the old version, events after it of the new one."""
+
+    __slots__ = ()
+
+
 Event: TypeAlias = (
     Enrolled
     | AskIssued
@@ -315,6 +339,7 @@ Event: TypeAlias = (
     | Ended
     | LateCommitment
     | Rekeyed
+    | Migrated
 )
 """Any event: the closed union of every kind. ``isinstance(x, Event)`` works, and code that
 interprets events matches over the kinds and ends in ``assert_never``."""
@@ -335,6 +360,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         Ended,
         LateCommitment,
         Rekeyed,
+        Migrated,
     )
 }
 

@@ -23,10 +23,12 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
     Rekeyed,
     Resumed,
 )
+from ._remap import remap
 from ._state import ASK_WINDOW, EMPTY, Identity, State
 from ._values import Ask
 
@@ -161,6 +163,8 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
             s.pending = s.redirect = s.needs = s.resume_at = None
         case LateCommitment():
             pass  # recorded for the seller; the climb does not move
+        case Migrated():
+            remap(ladder, s, event)
         case Rekeyed():
             ident = s.ident
             s.ident = Identity(ident.id, event.prospect, ident.ladder, ident.version)

@@ -40,6 +40,7 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
     Rekeyed,
     Resumed,
@@ -79,6 +80,7 @@ LAYOUTS: Final[Mapping[type[Event], str]] = {
     Ended: "ssi",
     LateCommitment: "isso",
     Rekeyed: "ss",
+    Migrated: "iioooi",
 }
 #: each kind's code, the first byte of its record (``_pack`` writes them as literals)
 CODES: Final[Mapping[type[Event], int]] = {
@@ -94,6 +96,7 @@ CODES: Final[Mapping[type[Event], int]] = {
     Enrolled: 9,
     LateCommitment: 10,
     Rekeyed: 11,
+    Migrated: 12,
 }
 _STRUCTS = {
     cls: struct.Struct("<BBI10s" + "".join(_FORMAT[k] for k in layout))
@@ -115,6 +118,7 @@ _ENDED = _STRUCTS[Ended].pack
 _ENROLLED = _STRUCTS[Enrolled].pack
 _LATE = _STRUCTS[LateCommitment].pack
 _REKEYED = _STRUCTS[Rekeyed].pack
+_MIGRATED = _STRUCTS[Migrated].pack
 
 
 class History:
@@ -238,6 +242,20 @@ class History:
                 return _LATE(10, flags, ev.seq, when, ev.ask_seq, rung, outcome, facts)
             case Rekeyed():
                 return _REKEYED(11, flags, ev.seq, when, sx(ev.was), sx(ev.prospect))
+            case Migrated():
+                withdrawn = _NONE_I if ev.withdrawn is None else ev.withdrawn
+                return _MIGRATED(
+                    12,
+                    flags,
+                    ev.seq,
+                    when,
+                    ev.from_version,
+                    ev.to_version,
+                    self._extra(ev.renamed),
+                    self._extra(ev.removed),
+                    self._extra(ev.ends),
+                    withdrawn,
+                )
             case _:
                 assert_never(ev)
 

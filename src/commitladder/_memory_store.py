@@ -240,6 +240,14 @@ class MemoryStore:
                 self._outbox[key] = replace(entry, message=message)
             return len(keys)
 
+    def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
+        with self._lock:
+            live = [
+                s for s in self._enrollments.values() if s.ladder == ladder and s.status != "ended"
+            ]
+            found = sorted((s for s in live if after is None or s.id > after), key=lambda s: s.id)
+            return found[:limit]
+
     def erase(
         self,
         enrollment_id: str,

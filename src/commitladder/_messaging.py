@@ -26,6 +26,7 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
     Rekeyed,
     Resumed,
@@ -197,7 +198,7 @@ def messages_for(
                 data = {"ask_seq": event.ask_seq, "outcome": event.outcome}
             case Enrolled() | Declined() | AskWithdrawn() | Parked() | Resumed():
                 continue
-            case Ended() | Rekeyed():
+            case Ended() | Rekeyed() | Migrated():
                 continue
             case _:
                 assert_never(event)

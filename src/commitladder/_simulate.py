@@ -32,6 +32,7 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
     Rekeyed,
     Resumed,
@@ -196,7 +197,7 @@ class _Run:
                 self.report.results[event.end] = self.report.results.get(event.end, 0) + 1
             case FollowedUp():
                 who.touches = event.number
-            case AskWithdrawn() | LateCommitment() | Rekeyed():
+            case AskWithdrawn() | LateCommitment() | Rekeyed() | Migrated():
                 pass  # the simulation never withdraws, nor answers late
             case _:
                 assert_never(event)

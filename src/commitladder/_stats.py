@@ -32,6 +32,7 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
     Rekeyed,
     Resumed,
@@ -237,6 +238,9 @@ def fold(ladder: str, events: Iterable[Event]) -> Funnel:
                 ends[event.end] = ends.get(event.end, 0) + 1
             case Enrolled() | FollowedUp() | LateCommitment() | Rekeyed():
                 pass  # no ask opened or answered in time: the funnel does not move
+            case Migrated():
+                if event.withdrawn is not None:
+                    climb.status = "ready"  # the ask on a removed rung was withdrawn
             case _:
                 assert_never(event)
     for climb in climbs.values():

@@ -48,6 +48,7 @@ from ._lifecycle import (
     run_number,
 )
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
+from ._migrate import MigrationReport, Planned, plan
 from ._state import State, restore
 from ._text import safe_error_text
 from ._values import Ask, iso
@@ -653,6 +654,102 @@ class Tracker:
             )
             return ForgetReport(len(found), len(ended), messages, receipts)
         raise ConflictError(f"could not forget {prospect!r}: too many concurrent writers")
+
+    def migrate(
+        self,
+        name: str,
+        *,
+        to_version: int | None = None,
+        dry_run: bool = True,
+        batch: int = 500,
+        now: datetime | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        progress: Callable[[int], object] | None = None,
+    ) -> MigrationReport:
+        """Move live enrollments of ladder ``name`` onto ``to_version`` (the newest
+        registered), by the migrations that version declares.
+
+        A dry run (the default) writes nothing and reports how many enrollments would move
+        from each state to each state, and which cannot move and why. With
+        ``dry_run=False`` each enrollment moves in its own transaction, recording a
+        ``Migrated`` event: a run that stops half-way (a crash, a deploy) is resumed by
+        running it again, and moves each enrollment exactly once. Open asks survive a
+        renamed rung; an open ask on a removed rung is withdrawn (its mapped rung becomes
+        the next ask). ``progress(n)`` is called after each page of ``batch`` enrollments.
+        Only the target version needs to be registered: the old names come from the
+        snapshots. Ended enrollments stay on the version they ended on."""
+        target = self._ladder(name, to_version)
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        at = self._now(now)
+        moves: dict[tuple[str, str], int] = {}
+        blocked: list[tuple[str, str, str]] = []
+        migrated = current = 0
+        after: str | None = None
+        while True:
+            with self.store.session() as store:
+                page = _lifecycle_store(store, "migrate").scan(name, after=after, limit=batch)
+            if not page:
+                break
+            after = page[-1].id
+            for stored in page:
+                if int(stored.snapshot["version"]) == target.version:
+                    current += 1
+                    continue
+                planned = plan(stored.snapshot, target, at, actor=actor, reason=reason)
+                if planned.target is None:
+                    blocked.append((stored.id, planned.source, str(planned.why)))
+                    continue
+                if not dry_run:
+                    done = self._migrate_one(stored.id, target, at, actor, reason)
+                    if done is None:
+                        current += 1
+                        continue
+                    if done.target is None:
+                        blocked.append((stored.id, done.source, str(done.why)))
+                        continue
+                    migrated += 1
+                    planned = done
+                key = (planned.source, planned.target or "")
+                moves[key] = moves.get(key, 0) + 1
+            if progress is not None:
+                progress(len(page))
+        return MigrationReport(
+            name, target.version, dry_run, moves, tuple(blocked), migrated, current
+        )
+
+    def _migrate_one(
+        self, eid: str, target: Ladder, at: datetime, actor: str | None, reason: str | None
+    ) -> Planned | None:
+        """Migrate one enrollment in its own transaction: what was done, or ``None`` when
+        it is on the target version already (another run moved it)."""
+        for _ in range(self._retries):
+            try:
+                with self.store.session() as store:
+                    stored = store.load(eid)
+                    if stored is None or int(stored.snapshot["version"]) == target.version:
+                        return None
+                    planned = plan(stored.snapshot, target, at, actor=actor, reason=reason)
+                    if planned.event is None or planned.state is None:
+                        return planned
+                    after, events = planned.state, (planned.event,)
+                    change = self._change(target, stored, None, after, events, None, at)
+                    change = replace(
+                        change,
+                        expected_version=stored.version,
+                        ask_changed=True,
+                        had_ask=stored.snapshot.get("pending") is not None,
+                        open_ask=self._open_ask(target, after) if after.pending else None,
+                        timers_changed=True,
+                        had_timers=True,
+                    )
+                    store.apply(change)
+            except ConflictError:
+                continue
+            self._committed(target, events)
+            return planned
+        raise ConflictError(f"could not migrate {eid!r}: too many concurrent writers; try again")
 
     # ---- reading --------------------------------------------------------------------------
 

@@ -993,6 +993,16 @@ class SqlStore:
                 conn.execute(o.update().where(o.c.id == row.id).values(body=body))
         return len(rows)
 
+    def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
+        """A page of live enrollments on ``ladder``, by id (see ``LifecycleStore.scan``)."""
+        e = self.tables.enrollments
+        query = sa.select(e).where(e.c.ladder == ladder, e.c.status != "ended")
+        if after is not None:
+            query = query.where(e.c.id > after)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(query.order_by(e.c.id).limit(limit)).mappings().all()
+        return [_stored(dict(row)) for row in rows]
+
     def erase(
         self,
         enrollment_id: str,

@@ -231,6 +231,11 @@ class LifecycleStore(Protocol):
         the ``apply`` that recorded it; the snapshot says so already). Returns how many
         messages it readdressed."""
 
+    def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
+        """Up to ``limit`` live (not ended) enrollments on ``ladder`` whose id sorts after
+        ``after`` (from the first when ``None``), by id: pages that stay right while
+        other writers work."""
+
     def erase(
         self,
         enrollment_id: str,

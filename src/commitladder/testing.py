@@ -45,6 +45,7 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
     Rekeyed,
     Resumed,
@@ -691,6 +692,10 @@ class _Referee:
                 self._late(event)
             case Rekeyed():
                 pass  # the climb goes on under the new prospect id
+            case Migrated():
+                if event.withdrawn is not None:  # the kit runs one version: seldom seen
+                    self.open = None
+                    self.status = "ready"
             case Enrolled():
                 self.fail("state_agrees", "a second Enrolled after the start")
             case _:
@@ -860,6 +865,8 @@ def _narrate(event: Event, ladder: Ladder) -> str:
             return f"Enrolled on {event.ladder}."
         case Rekeyed():
             return f"The prospect {event.was} became {event.prospect}."
+        case Migrated():
+            return f"The enrollment moved from v{event.from_version} to v{event.to_version}."
         case _:
             assert_never(event)
 
