@@ -221,6 +221,7 @@ COMMANDS = [
     "schema",
     "demo",
     "purge",
+    "migrate",
 ]
 CLI_SOURCE = Path(commitladder.__file__).parent / "cli"
 
@@ -362,3 +363,31 @@ def test_every_command_exits_1_on_an_invalid_ladder_and_2_on_a_missing_file(
     assert "did you mean 'admit_problem'?" in invalid.stdout
     missing = runner.invoke(app, [command, str(tmp_path / "missing.yaml"), *extra])
     assert missing.exit_code == 2, missing.output
+
+
+def test_migrate_is_a_dry_run_by_default_and_apply_moves_them(tmp_path: Path) -> None:
+    from migration_ladders import V2, v1
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    store = SqlStore(url)
+    store.create_schema()
+    tracker = cl.Tracker(store=store, ladders=[v1()])
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    for n in range(3):
+        tracker.enroll(f"p{n}", ladder="deal", now=at)
+    tracker.ask("p1", "intro", channel="email", now=at)
+    tracker.ask("p2", "intro", channel="phone", now=at)  # hello is email-only in v2
+    store.close()
+    (tmp_path / "v2.yaml").write_text(V2)
+    args = ["migrate", "--db", url, str(tmp_path / "v2.yaml")]
+    dry = runner.invoke(app, args)
+    assert dry.exit_code == 1, dry.output  # one cannot move
+    assert "v1 (start):asking:intro" in dry.output
+    assert "v2 (start):asking:hello" in dry.output
+    assert "1 cannot move" in dry.output
+    assert "made by phone, which hello does not allow in v2" in dry.output
+    assert "dry run: 2 would move, 1 cannot, 0 on v2 already; nothing was written" in dry.output
+    done = runner.invoke(app, [*args, "--apply", "--actor", "ops"])
+    assert "moved 2; 1 cannot move; 0 were on v2 already" in done.output
+    again = runner.invoke(app, [*args, "--apply"])
+    assert "moved 0; 1 cannot move; 2 were on v2 already" in again.output

@@ -112,6 +112,15 @@ def plan(
             why_withdrawn = f"rung {pending.rung} was removed in v{target.version}"
         else:
             asked = target.rungs[name(pending.rung)]
+            position = name(state.position) if state.position is not None else None
+            if position not in target.ends and (position, asked.id) not in target.tables.asking:
+                at_ = position or "the start"
+                return Planned(
+                    source,
+                    why=f"its open ask for {pending.rung} would be for {asked.id} from "
+                    f"{at_} in v{target.version}, which is not a next step there: answer or "
+                    "withdraw it first",
+                )
             if asked.channels is not None and pending.channel not in asked.channels:
                 return Planned(
                     source,

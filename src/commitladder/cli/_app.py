@@ -63,6 +63,7 @@ app.command()(_simulation.funnel)
 app.command()(_definitions.schema)
 app.command()(_demo.demo)
 app.command()(_lifecycle.purge)
+app.command()(_lifecycle.migrate)
 
 
 def main() -> None:
