@@ -391,3 +391,20 @@ def test_migrate_is_a_dry_run_by_default_and_apply_moves_them(tmp_path: Path) ->
     assert "moved 2; 1 cannot move; 0 were on v2 already" in done.output
     again = runner.invoke(app, [*args, "--apply"])
     assert "moved 0; 1 cannot move; 2 were on v2 already" in again.output
+
+
+def test_check_compares_a_version_with_the_older_one_it_migrates_from(tmp_path: Path) -> None:
+    from migration_ladders import V1, V2
+
+    (tmp_path / "v1.yaml").write_text(V1)
+    (tmp_path / "v2.yaml").write_text(V2)
+    ok = runner.invoke(app, ["check", str(tmp_path / "v1.yaml"), str(tmp_path / "v2.yaml")])
+    assert ok.exit_code == 0, ok.output
+    (tmp_path / "v2.yaml").write_text(V2.replace(", pilot: lost", ""))
+    bad = runner.invoke(app, ["check", str(tmp_path / "v1.yaml"), str(tmp_path / "v2.yaml")])
+    assert bad.exit_code == 1
+    assert f"{tmp_path / 'v2.yaml'}:6:" in bad.output
+    assert "error [unmapped_rung] rung 'pilot' of v1 is gone from v2" in bad.output
+    assert "removed: {pilot: <rung or end>}" in bad.output
+    alone = runner.invoke(app, ["check", str(tmp_path / "v2.yaml")])
+    assert alone.exit_code == 0  # without the older version there is nothing to compare

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._events import Migrated
 from ._fold import fold
+from ._lint import Finding
 from ._state import State
 
 if TYPE_CHECKING:
     from ._ladder import Ladder
 
-__all__ = ["MigrationReport", "Planned", "plan"]
+__all__ = ["MigrationReport", "Planned", "migration_findings", "plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +153,41 @@ def plan(
     if after.state not in target.tables.states:
         return Planned(source, why=f"state {after.state!r} does not exist in v{target.version}")
     return Planned(source, f"v{target.version} {after.state}", event, after)
+
+
+def migration_findings(older: Ladder, newer: Ladder) -> list[Finding]:
+    """What ``check`` says about ``newer``'s migration from ``older`` (another version of
+    the same ladder): every rung or end of ``older`` that is gone from ``newer`` with no
+    mapping is an error (enrollments there could not move)."""
+    migration = newer.migrations.get(older.version)
+    if older.name != newer.name or migration is None:
+        return []
+    index = [m.from_version for m in newer.definition.migrations].index(older.version)
+    mapped = {**migration.renamed, **migration.removed}
+    found = []
+    for rung in older.rungs:
+        if rung not in newer.rungs and rung not in mapped:
+            found.append(
+                Finding(
+                    code="unmapped_rung",
+                    severity="error",
+                    location=f"migrations.{index}",
+                    message=f"rung {rung!r} of v{older.version} is gone from v{newer.version} "
+                    "and the migration does not map it: enrollments there could not move",
+                    hint=f"add it to `renamed: {{{rung}: <new id>}}` or "
+                    f"`removed: {{{rung}: <rung or end>}}`",
+                )
+            )
+    for end in older.ends:
+        if end not in newer.ends and end not in migration.ends:
+            found.append(
+                Finding(
+                    code="unmapped_end",
+                    severity="error",
+                    location=f"migrations.{index}",
+                    message=f"end {end!r} of v{older.version} is gone from v{newer.version} "
+                    "and the migration does not map it",
+                    hint=f"add it to `ends: {{{end}: <end of v{newer.version}>}}`",
+                )
+            )
+    return found
