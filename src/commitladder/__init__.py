@@ -89,7 +89,7 @@ if TYPE_CHECKING:
         Rung,
         load,
     )
-    from ._lifecycle import ForgetReport
+    from ._lifecycle import BulkReport, ForgetReport
     from ._lint import Finding
     from ._memory_store import MemoryStore
     from ._messaging import Message, Messenger, RecordingMessenger
@@ -177,7 +177,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "._tracker": ("DueReport", "RelayReport", "Tracker"),
     "._values": ("Ask", "Status", "Timer"),
     "._verify": ("Verification", "verify"),
-    "._lifecycle": ("ForgetReport",),
+    "._lifecycle": ("BulkReport", "ForgetReport"),
     "._migrate": ("MigrationReport",),
     ".store": ("Store",),
 }
@@ -193,6 +193,7 @@ __all__ = [
     "AskNotOpen",
     "AskPending",
     "AskWithdrawn",
+    "BulkReport",
     "ChannelNotAllowed",
     "Clock",
     "Committed",

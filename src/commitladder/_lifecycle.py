@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ._ladder import Ladder
 
 __all__ = [
+    "BulkReport",
     "ForgetReport",
     "anonymous_events",
     "anonymous_id",
@@ -124,6 +125,15 @@ def rekey_conflicts(
         if second_ask or (second_run and not overlapping(s.ladder)):
             clash.append(s.id)
     return clash
+
+
+@dataclass(frozen=True, slots=True)
+class BulkReport:
+    """What ``Tracker.enroll_many`` did: the prospects it ``enrolled``, in order, and those
+    it ``skipped``, each with why (already enrolled, or the ladder's re-entry policy)."""
+
+    enrolled: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,6 +240,19 @@ class MemoryStore:
                 self._outbox[key] = replace(entry, message=message)
             return len(keys)
 
+    def find_many(self, prospects: Sequence[str]) -> list[StoredEnrollment]:
+        with self._lock:
+            by = self._by_prospect
+            return [self._enrollments[i] for p in dict.fromkeys(prospects) for i in by.get(p, ())]
+
+    def enroll_all(self, changes: Sequence[Change]) -> None:
+        with self._lock:
+            taken = [c.enrollment_id for c in changes if c.enrollment_id in self._enrollments]
+            if taken or len({c.enrollment_id for c in changes}) < len(changes):
+                raise ConflictError(f"enrollments {taken} exist already; nothing was written")
+            for change in changes:
+                self.apply(change)
+
     def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
         with self._lock:
             live = [

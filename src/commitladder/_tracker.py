@@ -38,6 +38,7 @@ from ._events import AskIssued, Enrolled, Event, Rekeyed, event_from_dict
 from ._fold import fold, fold_all, start
 from ._ladder import Ladder
 from ._lifecycle import (
+    BulkReport,
     ForgetReport,
     anonymous_events,
     anonymous_id,
@@ -298,6 +299,106 @@ class Tracker:
                 lad, state.to_dict(), clock=self.clock, read_only=True, history=_given(events)
             )
         raise ConflictError(f"could not enroll {prospect!r}: too many concurrent writers")
+
+    def enroll_many(
+        self,
+        prospects: Iterable[str],
+        *,
+        ladder: str | Ladder,
+        now: datetime | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        batch: int = 1_000,
+    ) -> BulkReport:
+        """Enroll a list of prospects on ``ladder``, ``batch`` of them per transaction.
+
+        A prospect already live on the ladder is skipped and reported, as is one its
+        ``reentry`` policy keeps out (with the refusal's sentence); a prospect listed twice
+        is enrolled once. Each batch is read in one query and written with one multi-row
+        insert per table; if a batch meets an enrollment made meanwhile, it is enrolled
+        one by one instead. Listeners hear every ``Enrolled`` after its batch committed."""
+        lad = (
+            self._ladder(ladder.name, ladder.version)
+            if isinstance(ladder, Ladder)
+            else self._ladder(ladder)
+        )
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        wanted = [check_text(p, "prospect") for p in dict.fromkeys(prospects)]
+        enrolled: list[str] = []
+        skipped: list[tuple[str, str]] = []
+        for start_at in range(0, len(wanted), batch):
+            chunk = wanted[start_at : start_at + batch]
+            try:
+                done, passed = self._enroll_batch(chunk, lad, now, actor, reason)
+            except ConflictError:  # someone enrolled one of them meanwhile: go one by one
+                done, passed = [], []
+                for prospect in chunk:
+                    try:
+                        before = len(self.store.find(prospect))
+                        made = self.enroll(
+                            prospect, ladder=lad, now=now, actor=actor, reason=reason
+                        )
+                    except Refused as refusal:
+                        passed.append((prospect, str(refusal)))
+                        continue
+                    if len(self.store.find(prospect)) > before:
+                        done.append(prospect)
+                    else:
+                        passed.append((prospect, f"already enrolled ({made.id})"))
+            enrolled.extend(done)
+            skipped.extend(passed)
+        return BulkReport(tuple(enrolled), tuple(skipped))
+
+    def _enroll_batch(
+        self,
+        chunk: Sequence[str],
+        lad: Ladder,
+        now: datetime | None,
+        actor: str | None,
+        reason: str | None,
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        done: list[str] = []
+        passed: list[tuple[str, str]] = []
+        events: list[Enrolled] = []
+        with self.store.session() as store:
+            lifecycle = _lifecycle_store(store, "enroll_many")
+            at = self._now(now)
+            runs: dict[str, list[StoredEnrollment]] = {}
+            for stored in lifecycle.find_many(chunk):
+                if stored.ladder == lad.name:
+                    runs.setdefault(stored.prospect, []).append(stored)
+            changes = []
+            for prospect in chunk:
+                eid = f"{lad.name}/{prospect}"
+                mine = runs.get(prospect)
+                if mine:
+                    try:
+                        run = next_run(store, lad, prospect, mine[0], at)
+                    except Refused as refusal:
+                        passed.append((prospect, str(refusal)))
+                        continue
+                    if not isinstance(run, str):
+                        passed.append((prospect, f"already enrolled ({run.id})"))
+                        continue
+                    eid = run
+                enrolled = Enrolled(
+                    enrollment_id=eid,
+                    seq=1,
+                    at=at,
+                    actor=actor,
+                    reason=reason,
+                    prospect=prospect,
+                    ladder=lad.name,
+                    version=lad.version,
+                )
+                state = start(lad, enrolled)
+                changes.append(self._change(lad, None, None, state, (enrolled,), None, at))
+                events.append(enrolled)
+                done.append(prospect)
+            lifecycle.enroll_all(changes)
+        self._committed(lad, events)
+        return done, passed
 
     def execute(
         self,

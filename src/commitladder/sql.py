@@ -993,6 +993,61 @@ class SqlStore:
                 conn.execute(o.update().where(o.c.id == row.id).values(body=body))
         return len(rows)
 
+    def find_many(self, prospects: Sequence[str]) -> list[StoredEnrollment]:
+        """Every enrollment of any of ``prospects``, read in pages of 500 prospects."""
+        e = self.tables.enrollments
+        unique = list(dict.fromkeys(prospects))
+        found: list[StoredEnrollment] = []
+        with self._transaction(write=False) as conn:
+            for start in range(0, len(unique), 500):
+                page = unique[start : start + 500]
+                rows = conn.execute(sa.select(e).where(e.c.prospect.in_(page))).mappings()
+                found.extend(_stored(dict(row)) for row in rows)
+        return found
+
+    def enroll_all(self, changes: Sequence[Change]) -> None:
+        """Insert new enrollments and their events with one executemany each (SQLAlchemy
+        sends them as multi-row INSERTs where the driver allows)."""
+        if not changes:
+            return
+        t = self.tables
+        enrollments: list[dict[str, Any]] = [
+            {
+                "id": c.enrollment_id,
+                "prospect": c.prospect,
+                "ladder": c.ladder,
+                "status": c.status,
+                "version": 1,
+                "snapshot": c.snapshot,
+                "fired": [],
+                "updated_at": c.now,
+                "timers": None,
+                "next_due_at": None,
+                "timer_lease": None,
+            }
+            for c in changes
+        ]
+        events: list[dict[str, Any]] = [
+            {
+                "enrollment_id": c.enrollment_id,
+                "seq": ev["seq"],
+                "type": ev["type"],
+                "at": datetime.fromisoformat(ev["at"]),
+                "body": dict(ev),
+            }
+            for c in changes
+            for ev in c.events
+        ]
+        with self._transaction() as conn:
+            try:
+                conn.execute(t.enrollments.insert(), enrollments)
+                conn.execute(t.events.insert(), events)
+            except sa_exc.IntegrityError as exc:
+                raise ConflictError(
+                    "some of these enrollments exist already (enrolled meanwhile); "
+                    "nothing of this batch was written"
+                ) from exc
+
     def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
         """A page of live enrollments on ``ladder``, by id (see ``LifecycleStore.scan``)."""
         e = self.tables.enrollments

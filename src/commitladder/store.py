@@ -231,6 +231,14 @@ class LifecycleStore(Protocol):
         the ``apply`` that recorded it; the snapshot says so already). Returns how many
         messages it readdressed."""
 
+    def find_many(self, prospects: Sequence[str]) -> list[StoredEnrollment]:
+        """Every enrollment of any of ``prospects``, in one read."""
+
+    def enroll_all(self, changes: Sequence[Change]) -> None:
+        """Write new enrollments (each ``Change`` an ``Enrolled`` one: no open ask, timer,
+        message or receipt) together, with as few statements as the database allows.
+        ``ConflictError`` when one of the ids exists already; then nothing is written."""
+
     def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
         """Up to ``limit`` live (not ended) enrollments on ``ladder`` whose id sorts after
         ``after`` (from the first when ``None``), by id: pages that stay right while
