@@ -222,6 +222,7 @@ COMMANDS = [
     "demo",
     "purge",
     "migrate",
+    "enroll",
 ]
 CLI_SOURCE = Path(commitladder.__file__).parent / "cli"
 
@@ -408,3 +409,22 @@ def test_check_compares_a_version_with_the_older_one_it_migrates_from(tmp_path: 
     assert "removed: {pilot: <rung or end>}" in bad.output
     alone = runner.invoke(app, ["check", str(tmp_path / "v2.yaml")])
     assert alone.exit_code == 0  # without the older version there is nothing to compare
+
+
+def test_enroll_from_csv_enrolls_a_list_and_counts_what_it_skipped(tmp_path: Path) -> None:
+    from migration_ladders import V1
+
+    (tmp_path / "deal.yaml").write_text(V1)
+    (tmp_path / "leads.csv").write_text("email,name\na@x.io,A\nb@x.io,B\n\na@x.io,A again\n")
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    args = ["enroll", str(tmp_path / "deal.yaml"), "--db", url]
+    args += ["--from-csv", str(tmp_path / "leads.csv"), "--column", "email"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "enrolled 2 on deal v1; skipped 0" in first.output
+    again = runner.invoke(app, args)
+    assert "enrolled 0 on deal v1; skipped 2" in again.output
+    assert "2 x already enrolled" in again.output
+    wrong = runner.invoke(app, [*args[:-1], "mail"])
+    assert wrong.exit_code == 2
+    assert "no column 'mail' (columns: email, name)" in wrong.output

@@ -64,6 +64,7 @@ app.command()(_definitions.schema)
 app.command()(_demo.demo)
 app.command()(_lifecycle.purge)
 app.command()(_lifecycle.migrate)
+app.command()(_lifecycle.enroll)
 
 
 def main() -> None:

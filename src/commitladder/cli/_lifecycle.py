@@ -7,6 +7,7 @@ a ladder's rules: everything they do is a ``Tracker`` method a program can call 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -192,3 +193,81 @@ def _print_report(report: MigrationReport) -> None:
             f"{report.current:,} were on v{report.to_version} already",
             markup=False,
         )
+
+
+def enroll(
+    ctx: typer.Context,
+    file: File,
+    db: Annotated[
+        str, typer.Option("--db", metavar="URL", help="Store URL, or a SQLite file path.")
+    ],
+    from_csv: Annotated[
+        Path,
+        typer.Option(
+            "--from-csv",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="CSV",
+            help="A CSV file with a header row; one prospect per row.",
+        ),
+    ],
+    column: Annotated[
+        str, typer.Option("--column", metavar="NAME", help="The column holding prospect ids.")
+    ] = "prospect",
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, metavar="N", help="Prospects per transaction.")
+    ] = 1_000,
+    actor: Annotated[
+        str | None, typer.Option("--actor", metavar="NAME", help="Recorded in each event.")
+    ] = None,
+    prefix: Prefix = DEFAULT_PREFIX,
+) -> None:
+    """Enroll a list of prospects from a CSV file on a ladder.
+
+    FILE is the ladder. Prospects already enrolled, or kept out by the ladder's re-entry
+    policy, are skipped and counted by reason. Batches of --batch prospects, each one
+    transaction.
+
+    \b
+    Example:
+      commitladder enroll ladder.yaml --db crm.db --from-csv leads.csv
+    """
+    import csv
+
+    with speaking(ctx):
+        from commitladder._ladder import load
+        from commitladder._tracker import Tracker
+        from commitladder.sql import SqlStore
+
+        with from_csv.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if column not in (reader.fieldnames or []):
+                found = ", ".join(reader.fieldnames or []) or "none"
+                err.print(
+                    f"{from_csv}: no column {column!r} (columns: {found}); "
+                    "name the one holding prospect ids with --column",
+                    markup=False,
+                )
+                raise typer.Exit(2)
+            prospects = [row[column].strip() for row in reader if (row[column] or "").strip()]
+        ladder = load(file)
+        store = SqlStore(db_url(db), prefix=prefix)
+        try:
+            store.create_schema()
+            report = Tracker(store=store, ladders=[ladder]).enroll_many(
+                prospects, ladder=ladder, batch=batch, actor=actor
+            )
+        finally:
+            store.close()
+        reasons: dict[str, int] = {}
+        for _, why in report.skipped:
+            key = "already enrolled" if why.startswith("already enrolled") else why
+            reasons[key] = reasons.get(key, 0) + 1
+        out.print(
+            f"enrolled {len(report.enrolled):,} on {ladder.name} v{ladder.version}; "
+            f"skipped {len(report.skipped):,}",
+            markup=False,
+        )
+        for why, count in sorted(reasons.items()):
+            out.print(f"  {count:,} x {why}", markup=False)
