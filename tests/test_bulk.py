@@ -77,3 +77,21 @@ def test_enroll_many_checks_its_arguments() -> None:
         tracker.enroll_many(["a"], ladder="list", batch=0)
     with pytest.raises(TypeError, match="prospect"):
         tracker.enroll_many(["a", ""], ladder="list")
+
+
+def test_enroll_many_writes_what_enroll_writes(ladders: dict[str, cl.Ladder]) -> None:
+    """The batch path builds each new enrollment's change without ``_change``: it must
+    store exactly what one ``enroll`` stores (snapshot, events, timers, messages)."""
+    for lad in ladders.values():
+        one, many = cl.MemoryStore(), cl.MemoryStore()
+        cl.Tracker(store=one, ladders=[lad]).enroll("p", ladder=lad.name, now=T0, actor="ops")
+        cl.Tracker(store=many, ladders=[lad]).enroll_many(
+            ["p"], ladder=lad.name, now=T0, actor="ops"
+        )
+        assert many.enrollments() == one.enrollments(), lad.name
+        assert many.events(f"{lad.name}/p") == one.events(f"{lad.name}/p")
+        assert (many.timers(), many.outbox(), many.open_asks()) == (
+            one.timers(),
+            one.outbox(),
+            one.open_asks(),
+        )

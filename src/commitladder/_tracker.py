@@ -369,6 +369,7 @@ class Tracker:
                 if stored.ladder == lad.name:
                     runs.setdefault(stored.prospect, []).append(stored)
             changes = []
+            quiet: bool | None = None
             for prospect in chunk:
                 eid = f"{lad.name}/{prospect}"
                 mine = runs.get(prospect)
@@ -393,7 +394,27 @@ class Tracker:
                     version=lad.version,
                 )
                 state = start(lad, enrolled)
-                changes.append(self._change(lad, None, None, state, (enrolled,), None, at))
+                if quiet is None:  # a fresh enrollment makes no timer or message: check once
+                    made = self._change(lad, None, None, state, (enrolled,), None, at)
+                    quiet = not (made.timers or made.messages or made.open_ask)
+                if quiet:
+                    # what ``_change`` makes of a fresh enrollment, without working it out
+                    change = Change(
+                        enrollment_id=eid,
+                        prospect=prospect,
+                        ladder=lad.name,
+                        status=state.status,
+                        expected_version=0,
+                        snapshot=state.to_dict(),
+                        events=[enrolled.to_dict()],
+                        had_ask=False,
+                        timers_changed=False,
+                        had_timers=False,
+                        now=at,
+                    )
+                else:
+                    change = self._change(lad, None, None, state, (enrolled,), None, at)
+                changes.append(change)
                 events.append(enrolled)
                 done.append(prospect)
             lifecycle.enroll_all(changes)
