@@ -140,12 +140,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stored", type=int, action="append", default=None)
     parser.add_argument("--postgres", default=os.environ.get("COMMITLADDER_TEST_POSTGRES_URL"))
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one database only")
     args = parser.parse_args()
     stored_sizes = args.stored or [0]
     folder = Path(tempfile.mkdtemp(prefix="bench_bulk_"))
     targets = [("sqlite", f"sqlite:///{folder / 'bulk.db'}")]
     if args.postgres:
         targets.append(("postgresql", args.postgres))
+    targets = [t for t in targets if args.only in (None, t[0])]
     print(
         f"bulk enroll of {args.prospects:,} prospects, batches of {BATCH:,}, {args.rounds} rounds"
     )

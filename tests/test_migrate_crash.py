@@ -59,15 +59,16 @@ def populate(store: SqlStore) -> None:
 def test_a_killed_migration_run_again_moves_every_enrollment_exactly_once(
     db: str, request: pytest.FixtureRequest
 ) -> None:
-    from dbfixtures import fresh_prefix
+    from dbfixtures import clear, fresh_prefix
 
     rng = random.Random(14)
     killed = finished = partly = 0
-    for _ in range(TRIALS):
-        prefix = fresh_prefix()
-        store = SqlStore(db, prefix=prefix)
-        store.create_schema()
-        try:
+    prefix = fresh_prefix()  # one prefix: tables() keeps a bounded cache of them
+    store = SqlStore(db, prefix=prefix)
+    store.create_schema()
+    try:
+        for _ in range(TRIALS):
+            clear(store)
             populate(store)
             child = subprocess.Popen(
                 [sys.executable, "-c", CHILD, db, prefix, str(TESTS)],
@@ -100,9 +101,9 @@ def test_a_killed_migration_run_again_moves_every_enrollment_exactly_once(
                 history = tracker.history(f"p{n}")
                 assert [e.type for e in history].count("Migrated") == 1, f"p{n}: {history}"
                 assert tracker.get(f"p{n}").version == 2
-        finally:
-            store.drop_schema()
-            store.close()
+    finally:
+        store.drop_schema()
+        store.close()
     assert killed + finished == TRIALS
     report(
         request,

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from ._events import Migrated
 from ._fold import fold
-from ._lint import Finding
 from ._state import State
 
 if TYPE_CHECKING:
     from ._ladder import Ladder
+    from ._lint import Finding
 
 __all__ = ["MigrationReport", "Planned", "migration_findings", "plan"]
 
@@ -159,6 +159,8 @@ def migration_findings(older: Ladder, newer: Ladder) -> list[Finding]:
     """What ``check`` says about ``newer``'s migration from ``older`` (another version of
     the same ladder): every rung or end of ``older`` that is gone from ``newer`` with no
     mapping is an error (enrollments there could not move)."""
+    from ._lint import Finding  # lint loads the definition layer: only ``check`` needs it
+
     migration = newer.migrations.get(older.version)
     if older.name != newer.name or migration is None:
         return []
