@@ -10,6 +10,7 @@ import json
 import shlex
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
@@ -17,8 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 import commitladder
+import commitladder as cl
 from commitladder._stats import read_funnel
 from commitladder.cli import app
+from commitladder.sql import SqlStore
 from support import image_size, needs_dot
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "ladders").glob("*.yaml"))
@@ -102,6 +105,47 @@ def test_demo_simulates_the_seed_ladder_into_sqlite_and_draws_it_in_a_real_proce
     assert f"won {funnel.ends['won']}" in result.stdout
     assert "done in " in result.stdout
     assert "Traceback" not in result.stderr
+    # the demo relays its outbox and purges what was delivered: nothing is left behind
+    assert "messages relayed, then purged from the outbox" in result.stdout
+    store = SqlStore(f"sqlite:///{out / 'demo.db'}")
+    try:
+        assert store.outbox() == []
+    finally:
+        store.close()
+
+
+def test_purge_deletes_delivered_messages_past_the_horizon_and_says_how_many(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    store = SqlStore(url)
+    store.create_schema()
+    ladder = cl.load(Path(cl.__file__).parent / "seed" / "solopreneur.yaml")
+    long_ago = datetime.now(UTC) - timedelta(days=120)
+    tracker = cl.Tracker(store=store, messenger=cl.RecordingMessenger(), ladders=[ladder])
+    for name in ("a", "b"):
+        tracker.enroll(name, ladder=ladder.name, now=long_ago)
+        tracker.ask(name, "admit_problem", channel="email", now=long_ago)
+    tracker.relay(now=long_ago)
+    tracker.enroll("c", ladder=ladder.name, now=long_ago)
+    tracker.ask("c", "admit_problem", channel="email", now=long_ago)  # not delivered: kept
+    store.close()
+    result = runner.invoke(app, ["purge", "--db", url, "--older-than", "90d"])
+    assert result.exit_code == 0, result.output
+    assert "purged 2 delivered and 0 dead messages and 0 receipts" in result.output
+    store = SqlStore(url)
+    try:
+        assert [e.message.enrollment_id for e in store.outbox()] == ["solopreneur/c"]
+    finally:
+        store.close()
+
+
+def test_purge_with_a_bad_duration_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["purge", "--db", str(tmp_path / "p.db"), "--older-than", "ninety days"]
+    )
+    assert result.exit_code == 2
+    assert "--older-than" in result.output
 
 
 def test_demo_without_graphviz_writes_mermaid_and_dot_and_says_so(
@@ -179,6 +223,9 @@ COMMANDS = [
     "schema",
     "import",
     "demo",
+    "purge",
+    "migrate",
+    "enroll",
 ]
 CLI_SOURCE = Path(commitladder.__file__).parent / "cli"
 
@@ -320,3 +367,67 @@ def test_every_command_exits_1_on_an_invalid_ladder_and_2_on_a_missing_file(
     assert "did you mean 'admit_problem'?" in invalid.stdout
     missing = runner.invoke(app, [command, str(tmp_path / "missing.yaml"), *extra])
     assert missing.exit_code == 2, missing.output
+
+
+def test_migrate_is_a_dry_run_by_default_and_apply_moves_them(tmp_path: Path) -> None:
+    from migration_ladders import V2, v1
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    store = SqlStore(url)
+    store.create_schema()
+    tracker = cl.Tracker(store=store, ladders=[v1()])
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    for n in range(3):
+        tracker.enroll(f"p{n}", ladder="deal", now=at)
+    tracker.ask("p1", "intro", channel="email", now=at)
+    tracker.ask("p2", "intro", channel="phone", now=at)  # hello is email-only in v2
+    store.close()
+    (tmp_path / "v2.yaml").write_text(V2)
+    args = ["migrate", "--db", url, str(tmp_path / "v2.yaml")]
+    dry = runner.invoke(app, args)
+    assert dry.exit_code == 1, dry.output  # one cannot move
+    assert "v1 (start):asking:intro" in dry.output
+    assert "v2 (start):asking:hello" in dry.output
+    assert "1 cannot move" in dry.output
+    assert "made by phone, which hello does not allow in v2" in dry.output
+    assert "dry run: 2 would move, 1 cannot, 0 on v2 already; nothing was written" in dry.output
+    done = runner.invoke(app, [*args, "--apply", "--actor", "ops"])
+    assert "moved 2; 1 cannot move; 0 were on v2 already" in done.output
+    again = runner.invoke(app, [*args, "--apply"])
+    assert "moved 0; 1 cannot move; 2 were on v2 already" in again.output
+
+
+def test_check_compares_a_version_with_the_older_one_it_migrates_from(tmp_path: Path) -> None:
+    from migration_ladders import V1, V2
+
+    (tmp_path / "v1.yaml").write_text(V1)
+    (tmp_path / "v2.yaml").write_text(V2)
+    ok = runner.invoke(app, ["check", str(tmp_path / "v1.yaml"), str(tmp_path / "v2.yaml")])
+    assert ok.exit_code == 0, ok.output
+    (tmp_path / "v2.yaml").write_text(V2.replace(", pilot: lost", ""))
+    bad = runner.invoke(app, ["check", str(tmp_path / "v1.yaml"), str(tmp_path / "v2.yaml")])
+    assert bad.exit_code == 1
+    assert f"{tmp_path / 'v2.yaml'}:6:" in bad.output
+    assert "error [unmapped_rung] rung 'pilot' of v1 is gone from v2" in bad.output
+    assert "removed: {pilot: <rung or end>}" in bad.output
+    alone = runner.invoke(app, ["check", str(tmp_path / "v2.yaml")])
+    assert alone.exit_code == 0  # without the older version there is nothing to compare
+
+
+def test_enroll_from_csv_enrolls_a_list_and_counts_what_it_skipped(tmp_path: Path) -> None:
+    from migration_ladders import V1
+
+    (tmp_path / "deal.yaml").write_text(V1)
+    (tmp_path / "leads.csv").write_text("email,name\na@x.io,A\nb@x.io,B\n\na@x.io,A again\n")
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    args = ["enroll", str(tmp_path / "deal.yaml"), "--db", url]
+    args += ["--from-csv", str(tmp_path / "leads.csv"), "--column", "email"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "enrolled 2 on deal v1; skipped 0" in first.output
+    again = runner.invoke(app, args)
+    assert "enrolled 0 on deal v1; skipped 2" in again.output
+    assert "2 x already enrolled" in again.output
+    wrong = runner.invoke(app, [*args[:-1], "mail"])
+    assert wrong.exit_code == 2
+    assert "no column 'mail' (columns: email, name)" in wrong.output

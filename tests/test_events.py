@@ -33,6 +33,18 @@ EVENTS: list[cl.Event] = [
     cl.LateCommitment(
         seq=11, ask_seq=2, rung="hello", outcome=None, facts={"pain": "yes"}, **COMMON
     ),
+    cl.Rekeyed(seq=12, was="lead-7", prospect="acme", **COMMON),
+    cl.Migrated(
+        seq=13,
+        from_version=1,
+        to_version=2,
+        renamed={"hello": "hi"},
+        removed={"nudge": "hi", "call": "lost"},
+        ends={"lost": "gone"},
+        withdrawn=12,
+        **COMMON,
+    ),
+    cl.Migrated(seq=13, from_version=1, to_version=3, renamed={}, removed={}, ends={}, **COMMON),
 ]
 IDS = [f"{ev.type}-{i}" for i, ev in enumerate(EVENTS)]
 

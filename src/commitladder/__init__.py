@@ -27,6 +27,8 @@ if TYPE_CHECKING:
         FollowUps,
         Kind,
         LadderDefinition,
+        MigrationDefinition,
+        Reentry,
         Rules,
         RungDefinition,
     )
@@ -60,7 +62,9 @@ if TYPE_CHECKING:
         PipelineImportError,
         Problem,
         ReadOnlyEnrollment,
+        ReentryRefused,
         Refused,
+        RekeyConflict,
         StoreError,
         TimeOrderError,
         UnknownEnd,
@@ -78,7 +82,9 @@ if TYPE_CHECKING:
         Event,
         FollowedUp,
         LateCommitment,
+        Migrated,
         Parked,
+        Rekeyed,
         Resumed,
         event_from_dict,
     )
@@ -101,9 +107,11 @@ if TYPE_CHECKING:
         Rung,
         load,
     )
+    from ._lifecycle import BulkReport, ForgetReport
     from ._lint import Finding
     from ._memory_store import MemoryStore
     from ._messaging import AsyncMessenger, Message, Messenger, RecordingMessenger
+    from ._migrate import MigrationReport
     from ._names import DisplayName
     from ._tracker import DueReport, RelayReport, Tracker
     from ._values import Ask, Status, Timer
@@ -125,6 +133,8 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "FollowUps",
         "Kind",
         "LadderDefinition",
+        "MigrationDefinition",
+        "Reentry",
         "Rules",
         "RungDefinition",
     ),
@@ -159,7 +169,9 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "PipelineImportError",
         "Problem",
         "ReadOnlyEnrollment",
+        "ReentryRefused",
         "Refused",
+        "RekeyConflict",
         "StoreError",
         "TimeOrderError",
         "UnknownEnd",
@@ -177,7 +189,9 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "Event",
         "FollowedUp",
         "LateCommitment",
+        "Migrated",
         "Parked",
+        "Rekeyed",
         "Resumed",
         "event_from_dict",
     ),
@@ -208,6 +222,8 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "._tracker": ("DueReport", "RelayReport", "Tracker"),
     "._values": ("Ask", "Status", "Timer"),
     "._verify": ("Verification", "verify"),
+    "._lifecycle": ("BulkReport", "ForgetReport"),
+    "._migrate": ("MigrationReport",),
     ".store": ("AsyncStore", "Store"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -226,6 +242,7 @@ __all__ = [
     "AsyncStore",
     "AsyncTracker",
     "Backtest",
+    "BulkReport",
     "BusinessDays",
     "Calendar",
     "CalendarDefinition",
@@ -256,6 +273,7 @@ __all__ = [
     "FollowedUp",
     "Forecast",
     "ForecastRow",
+    "ForgetReport",
     "FunnelFigures",
     "FunnelReport",
     "HolidaysDefinition",
@@ -271,6 +289,9 @@ __all__ = [
     "MemoryStore",
     "Message",
     "Messenger",
+    "Migrated",
+    "MigrationDefinition",
+    "MigrationReport",
     "MissingFacts",
     "NaiveDatetimeError",
     "NoOpenAsk",
@@ -285,7 +306,11 @@ __all__ = [
     "Problem",
     "ReadOnlyEnrollment",
     "RecordingMessenger",
+    "Reentry",
+    "ReentryRefused",
     "Refused",
+    "RekeyConflict",
+    "Rekeyed",
     "RelayReport",
     "Resumed",
     "Rules",

@@ -52,6 +52,8 @@ __all__ = [
     "FollowUps",
     "Kind",
     "LadderDefinition",
+    "MigrationDefinition",
+    "Reentry",
     "Result",
     "Rules",
     "RungDefinition",
@@ -283,6 +285,47 @@ class Simulation(_Model):
     rungs: dict[Id, SimulatedAnswer] = Field(default_factory=dict, max_length=MAX_RUNGS)
 
 
+ReentryPolicy = Literal["never", "after_end", "any_time"]
+
+
+class Reentry(_Model):
+    """What enrolling a prospect again does, once they have been on this ladder.
+
+    ``never`` (the default): a prospect whose run ended is not enrolled again.
+    ``after_end``: a new run may start once the previous one ended, and ``cool_off``
+    after that when given. ``any_time``: every enrollment starts a new run, even while
+    another is live. A live run is always what enrolling again returns, except under
+    ``any_time``."""
+
+    policy: ReentryPolicy = "never"
+    cool_off: Duration | None = None
+
+    @model_validator(mode="after")
+    def _cool_off_after_end(self) -> Reentry:
+        if self.cool_off is not None and self.policy != "after_end":
+            raise ValueError(
+                f"cool_off applies to policy after_end only, not {self.policy}; "
+                "write policy: after_end or drop cool_off"
+            )
+        return self
+
+
+class MigrationDefinition(_Model):
+    """How live enrollments of an older version (``from_version``) move onto this one.
+
+    ``renamed``: a rung of the old version that is this version's rung under a new id
+    (an open ask on it survives). ``removed``: a rung of the old version that is gone,
+    mapped to a rung of this version (merged into it; an open ask on the old rung is
+    withdrawn and the mapped rung becomes askable) or to an end (the enrollment ends
+    there). ``ends``: an end of the old version under its new id. Rungs and ends not
+    named keep their id."""
+
+    from_version: Annotated[int, Field(ge=1, le=MAX_NUMBER)]
+    renamed: dict[Id, Id] = Field(default_factory=dict, max_length=MAX_RUNGS)
+    removed: dict[Id, Id] = Field(default_factory=dict, max_length=MAX_RUNGS)
+    ends: dict[Id, Id] = Field(default_factory=dict, max_length=MAX_ENDS)
+
+
 class LadderDefinition(_Model):
     """A whole ladder, as written in YAML or built in Python."""
 
@@ -292,6 +335,10 @@ class LadderDefinition(_Model):
     description: Text | None = None
     start: Targets
     exclusive: bool = True
+    reentry: ReentryPolicy | Reentry = "never"
+    migrations: Annotated[list[MigrationDefinition], Field(max_length=MAX_NUMBER)] = Field(
+        default_factory=list
+    )
     defaults: Defaults = Field(default_factory=Defaults)
     rungs: Annotated[dict[Id, RungDefinition], Field(min_length=1, max_length=MAX_RUNGS)]
     ends: Annotated[dict[Id, EndDefinition], Field(min_length=1, max_length=MAX_ENDS)]
@@ -299,6 +346,11 @@ class LadderDefinition(_Model):
     calendar: CalendarDefinition | None = None
     throttles: list[ThrottleDefinition] = Field(default_factory=list, max_length=16)
     simulation: Simulation | None = None
+
+    @staticmethod
+    def reentry_of(policy: ReentryPolicy) -> Reentry:
+        """The ``Reentry`` a policy written alone (``reentry: after_end``) stands for."""
+        return Reentry(policy=policy)
 
     @field_serializer("start")
     def _write_start(self, value: list[str]) -> str | list[str]:

@@ -21,7 +21,7 @@ from ._calendar import check_zone
 from ._clock import Clock, SystemClock, aware
 from ._decide import allowed, decide, due, why_not
 from ._errors import LadderError, ReadOnlyEnrollment, Refused, check_text
-from ._events import Enrolled, Event, event_from_dict
+from ._events import Enrolled, Event, Migrated, event_from_dict
 from ._fold import fold, fold_all, start
 from ._log import History
 from ._names import DisplayName, naming
@@ -182,14 +182,23 @@ class Enrollment:
         clock: Clock | None = None,
         listeners: Iterable[Listener] = (),
         display_name: DisplayName | None = None,
+        versions: Iterable[Ladder] = (),
     ) -> Enrollment:
-        """Rebuild an enrollment from its events (objects or their ``to_dict()`` form)."""
+        """Rebuild an enrollment from its events (objects or their ``to_dict()`` form).
+
+        A history that crosses versions (``Migrated`` events) replays given the older
+        versions it crossed, ``versions``: each event folds on the version it was made on,
+        and the enrollment ends up on ``ladder``, the newest."""
         events = [e if isinstance(e, Event) else event_from_dict(e) for e in history]
         if not events or not isinstance(events[0], Enrolled):
             raise LadderError("a history starts with an Enrolled event")
+        by_version = {v.version: v for v in versions if v.name == ladder.name}
+        by_version[ladder.version] = ladder
+        first = by_version.get(events[0].version, ladder)
         enrollment = cls(
-            ladder, events[0], clock=clock, listeners=listeners, display_name=display_name
+            first, events[0], clock=clock, listeners=listeners, display_name=display_name
         )
+        on = first
         s = enrollment._s
         for expected, event in enumerate(events[1:], start=2):
             if event.seq != expected or event.enrollment_id != s.ident.id:
@@ -197,13 +206,17 @@ class Enrollment:
                     f"event {event.seq} of {event.enrollment_id!r} does not follow event "
                     f"{expected - 1} of {s.ident.id!r}; the history has a gap or is mixed"
                 )
+            if isinstance(event, Migrated):
+                on = by_version.get(event.to_version) or _missing(ladder, event.to_version)
             try:
-                s = fold(ladder, s, event)
+                s = fold(on, s, event)
             except (KeyError, AttributeError) as exc:
                 raise LadderError(
-                    f"event {event.seq} ({event.type}) does not fit ladder {ladder.name!r} "
-                    f"v{ladder.version}: unknown {exc}"
+                    f"event {event.seq} ({event.type}) does not fit ladder {on.name!r} "
+                    f"v{on.version}: unknown {exc}; a history that crosses versions replays "
+                    "given them: replay(..., versions=[...])"
                 ) from exc
+        enrollment.ladder = on
         enrollment._s = s
         enrollment._keep(events[1:])
         return enrollment
@@ -607,3 +620,10 @@ class Enrollment:
             return f"<Enrollment {s.ident.id!r} ended at {s.end!r} ({self.result})>"
         pending = f", pending={s.pending.rung!r}" if s.pending else ""
         return f"<Enrollment {s.ident.id!r} {s.status} at {s.position!r}{pending}>"
+
+
+def _missing(ladder: Ladder, version: int) -> Ladder:
+    raise LadderError(
+        f"the history moves to v{version} of {ladder.name!r}, which replay was not given: "
+        "pass it, and every version the history crossed, as versions=[...]"
+    )

@@ -21,7 +21,9 @@
     │   ├── EnrollmentParked     the deal is in neutral; resume it first
     │   ├── NotParked            resume() on an enrollment that is not parked
     │   ├── UnknownEnd           end() with an end the ladder does not declare
-    │   └── EnrollmentEnded      the enrollment has ended and accepts nothing
+    │   ├── EnrollmentEnded      the enrollment has ended and accepts nothing
+    │   ├── ReentryRefused       the ladder's re-entry policy keeps an ended prospect out
+    │   └── RekeyConflict        rekey() onto a prospect whose open ask or live run clashes
     ├── StoreError               persistence problems (used by the durable stores)
     │   ├── ConflictError        another writer changed the enrollment first
     │   └── NotEnrolled          no enrollment of that prospect (also a LookupError)
@@ -80,7 +82,9 @@ __all__ = [
     "PipelineImportError",
     "Problem",
     "ReadOnlyEnrollment",
+    "ReentryRefused",
     "Refused",
+    "RekeyConflict",
     "StoreError",
     "TimeOrderError",
     "UnknownEnd",
@@ -599,6 +603,54 @@ class EnrollmentEnded(Refused):
         super().__init__(message, enrollment_id=enrollment_id, rung=rung, retry_after=retry_after)
         #: the end it reached
         self.end = end
+
+
+class ReentryRefused(Refused):
+    """Enrolling a prospect again, against the ladder's ``reentry`` policy: ``previous`` is
+    their last run; ``retry_after`` says when a cool-off lets them in (``None``: never)."""
+
+    code = "reentry"
+    fields = ("policy", "previous")
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        enrollment_id: str,
+        policy: str,
+        previous: str,
+        rung: str | None = None,
+        retry_after: datetime | None = None,
+    ) -> None:
+        super().__init__(message, enrollment_id=enrollment_id, rung=rung, retry_after=retry_after)
+        #: the ladder's policy (``never``, ``after_end``)
+        self.policy = policy
+        #: the id of the prospect's last run on the ladder
+        self.previous = previous
+
+
+class RekeyConflict(Refused):
+    """``Tracker.rekey`` onto a prospect (``target``) whose enrollments clash with the ones
+    moving: a second open ask, or a second live run on one ladder. Nothing moved."""
+
+    code = "rekey_conflict"
+    fields = ("target", "conflicts")
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        enrollment_id: str,
+        target: str,
+        conflicts: Sequence[str],
+        rung: str | None = None,
+        retry_after: datetime | None = None,
+    ) -> None:
+        super().__init__(message, enrollment_id=enrollment_id, rung=rung, retry_after=retry_after)
+        #: the prospect id the enrollments were to move to
+        self.target = target
+        #: the target's enrollments that clash
+        self.conflicts = list(conflicts)
 
 
 def _refusals(kind: type[Refused]) -> Iterator[type[Refused]]:

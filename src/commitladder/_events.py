@@ -34,7 +34,9 @@ __all__ = [
     "Event",
     "FollowedUp",
     "LateCommitment",
+    "Migrated",
     "Parked",
+    "Rekeyed",
     "Resumed",
     "event_from_dict",
 ]
@@ -292,6 +294,46 @@ class LateCommitment(_Event, _LateCommitment):
     __slots__ = ()
 
 
+class _Rekeyed(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
+    was: str
+    prospect: str
+    actor: str | None = None
+    reason: str | None = None
+
+
+class Rekeyed(_Event, _Rekeyed):
+    """The enrollment moved from prospect ``was`` to ``prospect`` (a lead converted into a
+    contact, two records merged): the climb goes on as it was."""
+
+    __slots__ = ()
+
+
+class _Migrated(NamedTuple):
+    enrollment_id: str
+    seq: int
+    at: datetime
+    from_version: int
+    to_version: int
+    renamed: dict[str, str]
+    removed: dict[str, str]
+    ends: dict[str, str]
+    withdrawn: int | None = None
+    actor: str | None = None
+    reason: str | None = None
+
+
+class Migrated(_Event, _Migrated):
+    """The enrollment moved from version ``from_version`` of its ladder to ``to_version``,
+    by the mapping that version declares (``renamed`` and ``removed`` rungs, ``ends``);
+    ``withdrawn`` is the open ask it withdrew (its rung was removed), if any. Events
+    before it are of the old version, events after it of the new one."""
+
+    __slots__ = ()
+
+
 Event: TypeAlias = (
     Enrolled
     | AskIssued
@@ -304,6 +346,8 @@ Event: TypeAlias = (
     | Resumed
     | Ended
     | LateCommitment
+    | Rekeyed
+    | Migrated
 )
 """Any event: the closed union of every kind. ``isinstance(x, Event)`` works, and code that
 interprets events matches over the kinds and ends in ``assert_never``."""
@@ -323,6 +367,8 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         Resumed,
         Ended,
         LateCommitment,
+        Rekeyed,
+        Migrated,
     )
 }
 

@@ -23,9 +23,12 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
+    Rekeyed,
     Resumed,
 )
+from ._remap import remap
 from ._state import ASK_WINDOW, EMPTY, Identity, State
 from ._values import Ask
 
@@ -167,6 +170,11 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
             s.pending = s.redirect = s.needs = s.resume_at = None
         case LateCommitment():
             pass  # recorded for the seller; the climb does not move
+        case Migrated():
+            remap(ladder, s, event)
+        case Rekeyed():
+            ident = s.ident
+            s.ident = Identity(ident.id, event.prospect, ident.ladder, ident.version)
         case Enrolled():
             raise LadderError(
                 f"event {event.seq} of {event.enrollment_id!r} is a second Enrolled; "

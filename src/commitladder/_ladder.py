@@ -25,7 +25,7 @@ from ._tables import End, Rung, Tables, compile_tables
 if TYPE_CHECKING:
     from transitions import Machine
 
-    from ._definition import LadderDefinition, Rules
+    from ._definition import LadderDefinition, MigrationDefinition, Reentry, Rules
     from ._enrollment import Enrollment
     from ._events import Event
     from ._lint import Finding
@@ -54,6 +54,15 @@ class Ladder:
         self.version = definition.version
         self.title = definition.title
         self.exclusive = definition.exclusive
+        reentry = definition.reentry
+        #: what enrolling an ended prospect again does (``Reentry``)
+        self.reentry: Reentry = (
+            reentry if not isinstance(reentry, str) else type(definition).reentry_of(reentry)
+        )
+        #: how live enrollments of older versions move onto this one, by their version
+        self.migrations: Mapping[int, MigrationDefinition] = MappingProxyType(
+            {m.from_version: m for m in definition.migrations}
+        )
         self.rules: Rules = definition.rules
         self.start: tuple[str, ...] = tuple(definition.start)
         self._listeners: tuple[Listener, ...] = tuple(listeners)
@@ -248,6 +257,8 @@ class Ladder:
             d.title,
             d.description,
             self.exclusive,
+            self.reentry,
+            tuple(d.migrations),
             self.start,
             dict(self.rungs),
             dict(self.ends),

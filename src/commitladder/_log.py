@@ -40,7 +40,9 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
+    Rekeyed,
     Resumed,
 )
 
@@ -77,6 +79,8 @@ LAYOUTS: Final[Mapping[type[Event], str]] = {
     Resumed: "",
     Ended: "ssi",
     LateCommitment: "isso",
+    Rekeyed: "ss",
+    Migrated: "iioooi",
 }
 #: each kind's code, the first byte of its record (``_pack`` writes them as literals)
 CODES: Final[Mapping[type[Event], int]] = {
@@ -91,6 +95,8 @@ CODES: Final[Mapping[type[Event], int]] = {
     Ended: 8,
     Enrolled: 9,
     LateCommitment: 10,
+    Rekeyed: 11,
+    Migrated: 12,
 }
 _STRUCTS = {
     cls: struct.Struct("<BBI10s" + "".join(_FORMAT[k] for k in layout))
@@ -111,6 +117,8 @@ _WITHDRAWN = _STRUCTS[AskWithdrawn].pack
 _ENDED = _STRUCTS[Ended].pack
 _ENROLLED = _STRUCTS[Enrolled].pack
 _LATE = _STRUCTS[LateCommitment].pack
+_REKEYED = _STRUCTS[Rekeyed].pack
+_MIGRATED = _STRUCTS[Migrated].pack
 
 
 class History:
@@ -233,6 +241,22 @@ class History:
                 outcome = sx(ev.outcome) if outcome is None else outcome
                 facts = _NONE_O if ev.facts is None else self._extra(ev.facts)
                 return _LATE(10, flags, ev.seq, when, ev.ask_seq, rung, outcome, facts)
+            case Rekeyed():
+                return _REKEYED(11, flags, ev.seq, when, sx(ev.was), sx(ev.prospect))
+            case Migrated():
+                withdrawn = _NONE_I if ev.withdrawn is None else ev.withdrawn
+                return _MIGRATED(
+                    12,
+                    flags,
+                    ev.seq,
+                    when,
+                    ev.from_version,
+                    ev.to_version,
+                    self._extra(ev.renamed),
+                    self._extra(ev.removed),
+                    self._extra(ev.ends),
+                    withdrawn,
+                )
             case _:
                 assert_never(ev)
 

@@ -9,7 +9,7 @@ mistaken for durable: everything is gone when the process ends.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -24,6 +24,7 @@ from .store import (
     OpenAsk,
     OutboxEntry,
     OutboxStatus,
+    PurgeReport,
     Receipt,
     StoredEnrollment,
     ask_pending,
@@ -49,14 +50,18 @@ class MemoryStore:
         self._receipts: dict[str, Receipt] = {}
         # places taken per throttle cap and period (issue 17)
         self._throttle: dict[tuple[str, datetime], int] = {}
+        self._receipt_at: dict[str, datetime] = {}
 
     def create_schema(self) -> None:
         """Nothing to create; present so a ``MemoryStore`` can stand in for ``SqlStore``."""
 
     @contextmanager
     def session(self) -> Iterator[MemoryStore]:
-        """The store itself: a command applies at most one ``Change``, atomic on its own."""
-        yield self
+        """The store itself, locked for the block: no other thread writes between a
+        session's reads and its writes, so a session that applies several changes (a
+        rekey) checks them all before it writes any and applies them together."""
+        with self._lock:
+            yield self
 
     # ---- enrollments ----------------------------------------------------------------------
 
@@ -136,6 +141,7 @@ class MemoryStore:
                 self._outbox[message.key] = OutboxEntry(message, "pending", 0, due)
             if change.receipt is not None:
                 self._receipts[change.receipt.key] = change.receipt
+                self._receipt_at[change.receipt.key] = now
             return None
 
     def _take(self, key: str, period: datetime, most: int) -> bool:
@@ -155,7 +161,14 @@ class MemoryStore:
     def remember(self, receipt: Receipt, now: datetime) -> Receipt | None:
         with self._lock:
             first = self._receipts.setdefault(receipt.key, receipt)
+            self._receipt_at.setdefault(receipt.key, now)
         return None if first is receipt else first
+
+    def enrollments(self) -> list[StoredEnrollment]:
+        """Every stored enrollment, in the order they were enrolled (for tests and
+        inspection)."""
+        with self._lock:
+            return list(self._enrollments.values())
 
     def open_asks(self) -> list[OpenAsk]:
         """Every open ask held now (for tests and inspection)."""
@@ -236,6 +249,125 @@ class MemoryStore:
                     )
                     count += 1
             return count
+
+    def readdress(self, enrollment_id: str, prospect: str) -> int:
+        with self._lock:
+            for prospect_of, ids in self._by_prospect.items():
+                if enrollment_id in ids and prospect_of != prospect:
+                    ids.remove(enrollment_id)
+                    self._by_prospect.setdefault(prospect, []).append(enrollment_id)
+                    break
+            stored = self._enrollments[enrollment_id]
+            self._enrollments[enrollment_id] = replace(stored, prospect=prospect)
+            keys = [
+                k
+                for k, e in self._outbox.items()
+                if e.message.enrollment_id == enrollment_id and e.status != "sent"
+            ]
+            for key in keys:
+                entry = self._outbox[key]
+                message = replace(entry.message, prospect=prospect)
+                self._outbox[key] = replace(entry, message=message)
+            return len(keys)
+
+    def find_many(self, prospects: Sequence[str]) -> list[StoredEnrollment]:
+        with self._lock:
+            by = self._by_prospect
+            return [self._enrollments[i] for p in dict.fromkeys(prospects) for i in by.get(p, ())]
+
+    def enroll_all(self, changes: Sequence[Change]) -> None:
+        with self._lock:
+            taken = [c.enrollment_id for c in changes if c.enrollment_id in self._enrollments]
+            if taken or len({c.enrollment_id for c in changes}) < len(changes):
+                raise ConflictError(f"enrollments {taken} exist already; nothing was written")
+            for change in changes:
+                self.apply(change)
+
+    def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
+        with self._lock:
+            live = [
+                s for s in self._enrollments.values() if s.ladder == ladder and s.status != "ended"
+            ]
+            found = sorted((s for s in live if after is None or s.id > after), key=lambda s: s.id)
+            return found[:limit]
+
+    def erase(
+        self,
+        enrollment_id: str,
+        *,
+        new_id: str,
+        prospect: str,
+        snapshot: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
+    ) -> tuple[int, int]:
+        with self._lock:
+            old = self._enrollments.pop(enrollment_id)
+            self._by_prospect[old.prospect].remove(enrollment_id)
+            if not self._by_prospect[old.prospect]:
+                del self._by_prospect[old.prospect]
+            del self._events[enrollment_id]
+            slot = self._slot_of.pop(enrollment_id, None)
+            if slot is not None:
+                del self._asks[slot]
+            for timer in self._timers.pop(enrollment_id, ()):
+                self._leases.pop(timer, None)
+            outbox = self._outbox.items()
+            messages = [k for k, e in outbox if e.message.enrollment_id == enrollment_id]
+            for key in messages:
+                del self._outbox[key]
+                self._outbox_leases.pop(key, None)
+            receipts = [k for k, r in self._receipts.items() if r.enrollment_id == enrollment_id]
+            for key in receipts:
+                del self._receipts[key]
+                self._receipt_at.pop(key, None)
+            self._enrollments[new_id] = StoredEnrollment(
+                id=new_id,
+                prospect=prospect,
+                ladder=old.ladder,
+                status=old.status,
+                version=old.version + 1,
+                snapshot=snapshot,
+            )
+            self._by_prospect.setdefault(prospect, []).append(new_id)
+            self._events[new_id] = [dict(e) for e in events]
+            return len(messages), len(receipts)
+
+    def purge(
+        self,
+        *,
+        sent_before: datetime | None,
+        dead_before: datetime | None,
+        receipts_before: datetime | None,
+        limit: int,
+    ) -> PurgeReport:
+        """Delete delivered and dead outbox rows and receipts older than their horizons."""
+        with self._lock:
+            sent = [
+                k
+                for k, e in self._outbox.items()
+                if sent_before is not None
+                and e.status == "sent"
+                and e.sent_at is not None
+                and e.sent_at < sent_before
+            ][:limit]
+            dead = [
+                k
+                for k, e in self._outbox.items()
+                if dead_before is not None
+                and e.status == "dead"
+                and e.next_attempt_at < dead_before
+            ][:limit]
+            receipts = [
+                k
+                for k, at in self._receipt_at.items()
+                if receipts_before is not None and at < receipts_before
+            ][:limit]
+            for key in (*sent, *dead):
+                del self._outbox[key]
+                self._outbox_leases.pop(key, None)
+            for key in receipts:
+                del self._receipts[key], self._receipt_at[key]
+            return PurgeReport(sent=len(sent), dead=len(dead), receipts=len(receipts))
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         callback()  # every apply is final the moment it returns

@@ -26,7 +26,9 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
+    Rekeyed,
     Resumed,
 )
 from ._throttle import Throttle
@@ -242,7 +244,9 @@ def messages_for(
                 # the seller hears of a yes that came too late to move the climb
                 kind, rung = "late_commitment", event.rung
                 data = {"ask_seq": event.ask_seq, "outcome": event.outcome}
-            case Enrolled() | Declined() | AskWithdrawn() | Parked() | Resumed() | Ended():
+            case Enrolled() | Declined() | AskWithdrawn() | Parked() | Resumed():
+                continue
+            case Ended() | Rekeyed() | Migrated():
                 continue
             case _:
                 assert_never(event)

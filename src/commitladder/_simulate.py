@@ -33,7 +33,9 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
+    Rekeyed,
     Resumed,
 )
 from .commands import AskFor, Command, Commit, Decline, End, FollowUp, Resume
@@ -196,7 +198,7 @@ class _Run:
                 self.report.results[event.end] = self.report.results.get(event.end, 0) + 1
             case FollowedUp():
                 who.touches = event.number
-            case AskWithdrawn() | LateCommitment():
+            case AskWithdrawn() | LateCommitment() | Rekeyed() | Migrated():
                 pass  # the simulation never withdraws, nor answers late
             case _:
                 assert_never(event)

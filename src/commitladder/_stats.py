@@ -32,7 +32,9 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
+    Rekeyed,
     Resumed,
     event_from_dict,
 )
@@ -234,8 +236,11 @@ def fold(ladder: str, events: Iterable[Event]) -> Funnel:
             case Ended():
                 climb.status = "ended"
                 ends[event.end] = ends.get(event.end, 0) + 1
-            case Enrolled() | FollowedUp() | LateCommitment():
+            case Enrolled() | FollowedUp() | LateCommitment() | Rekeyed():
                 pass  # no ask opened or answered in time: the funnel does not move
+            case Migrated():
+                if event.withdrawn is not None:
+                    climb.status = "ready"  # the ask on a removed rung was withdrawn
             case _:
                 assert_never(event)
     for climb in climbs.values():

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, assert_never
 
@@ -26,18 +27,32 @@ from ._clock import Clock, SystemClock, aware, later
 from ._decide import decide, due
 from ._enrollment import Enrollment, Listener
 from ._errors import (
+    AskPending,
     ConflictError,
     KeyReused,
     LadderError,
     NotEnrolled,
     Refused,
+    RekeyConflict,
     check_text,
 )
-from ._events import AskIssued, Enrolled, Event, event_from_dict
-from ._fold import fold_all, start
+from ._events import AskIssued, Enrolled, Event, Rekeyed, event_from_dict
+from ._fold import fold, fold_all, start
 from ._hooks import Hook, stage_change
 from ._ladder import Ladder
+from ._lifecycle import (
+    BulkReport,
+    ForgetReport,
+    anonymous_events,
+    anonymous_id,
+    anonymous_snapshot,
+    current_runs,
+    next_run,
+    rekey_conflicts,
+    run_number,
+)
 from ._messaging import TIMER_MESSAGES, Message, Messenger, messages_for
+from ._migrate import MigrationReport, Planned, plan
 from ._names import DisplayName, naming
 from ._state import State, restore
 from ._text import safe_error_text
@@ -54,7 +69,17 @@ from .commands import (
     Withdraw,
     checked,
 )
-from .store import Change, DueTimer, OpenAsk, OutboxEntry, Receipt, Store, StoredEnrollment
+from .store import (
+    Change,
+    DueTimer,
+    LifecycleStore,
+    OpenAsk,
+    OutboxEntry,
+    PurgeReport,
+    Receipt,
+    Store,
+    StoredEnrollment,
+)
 
 __all__ = ["DueReport", "RelayReport", "Tracker"]
 
@@ -162,7 +187,8 @@ class Tracker:
         self._retries = retries
         #: prospect id -> the name refusal sentences use (with the rungs' and ends' titles)
         self.display_name = display_name
-        self._ladders: dict[str, Ladder] = {}
+        # name -> version -> ladder: versions of one ladder live side by side
+        self._ladders: dict[str, dict[int, Ladder]] = {}
         self._listeners: list[Listener] = list(listeners)
         self._hooks: list[Hook] = list(hooks)
         for ladder in ladders:
@@ -171,20 +197,33 @@ class Tracker:
     # ---- set-up ---------------------------------------------------------------------------
 
     def register(self, ladder: Ladder) -> Ladder:
-        """Make ``ladder`` known by its name (enrollments name the ladder they are on)."""
-        known = self._ladders.get(ladder.name)
+        """Make ``ladder`` known by its name and version.
+
+        Several versions of one ladder may be registered side by side: new enrollments go
+        to the newest, and every enrollment keeps running on the version it was enrolled
+        on (until migrated). Registering another ladder under a name and version already
+        taken is refused."""
+        versions = self._ladders.setdefault(ladder.name, {})
+        known = versions.get(ladder.version)
         if known is not None and known != ladder:
             raise LadderError(
-                f"another ladder named {ladder.name!r} is registered already "
-                f"(v{known.version}); give the new one another name"
+                f"another ladder named {ladder.name!r} v{ladder.version} is registered "
+                f"already; give the changed ladder a new version (version: "
+                f"{max(versions) + 1})"
             )
-        self._ladders[ladder.name] = ladder
+        versions[ladder.version] = ladder
+        self._ladders[ladder.name] = dict(sorted(versions.items()))
         return ladder
 
     @property
     def ladders(self) -> Mapping[str, Ladder]:
-        """The registered ladders by name."""
-        return dict(self._ladders)
+        """The registered ladders by name, each at its newest version."""
+        return {name: versions[max(versions)] for name, versions in self._ladders.items()}
+
+    def versions(self, name: str) -> tuple[Ladder, ...]:
+        """Every registered version of the ladder ``name``, oldest first."""
+        self._ladder(name)
+        return tuple(self._ladders[name].values())
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for each stored event, after its commit."""
@@ -212,33 +251,56 @@ class Tracker:
         idempotency_key: str | None = None,
         timezone: str | None = None,
     ) -> Enrollment:
-        """Start ``prospect`` on ``ladder``; enrolling again returns the existing enrollment.
+        """Start ``prospect`` on ``ladder`` (its newest version).
 
         ``timezone`` is the prospect's IANA time zone: business days are counted there
         (default: the ladder calendar's zone).
 
-        The enrollment returned is read from the store: reading works, commands go
-        through the tracker (``ReadOnlyEnrollment`` otherwise)."""
-        lad = self._ladder(ladder.name if isinstance(ladder, Ladder) else ladder)
+        Enrolling a prospect whose run on the ladder is live returns that run. Once it
+        ended, the ladder's ``reentry`` policy decides: a new run (a new enrollment, id
+        ``ladder/prospect~2`` and so on), or ``ReentryRefused`` saying when it will be
+        allowed. An ``enrollment_id`` given by hand is the host's choice: enrolling under
+        it again returns that enrollment, and no policy applies. The enrollment returned
+        is read from the store: reading works, commands go through the tracker
+        (``ReadOnlyEnrollment`` otherwise)."""
+        lad = (
+            self._ladder(ladder.name, ladder.version)
+            if isinstance(ladder, Ladder)
+            else self._ladder(ladder)
+        )
         check_text(prospect, "prospect")
         eid = check_text(enrollment_id, "enrollment_id") if enrollment_id else None
-        eid = eid or f"{lad.name}/{prospect}"
+        base = eid or f"{lad.name}/{prospect}"
         key = self._key(idempotency_key)
         target = {"prospect": prospect, "ladder": lad.name}
-        args = {"command": "enroll", "enrollment_id": eid}
+        args = {"command": "enroll", "enrollment_id": base}
         zone = check_zone(timezone)
         if zone is not None:
             args["timezone"] = zone
         for _ in range(self._retries):
+            eid = base
             try:
                 with self.store.session() as store:
                     replay = self._recall(store, key, "enroll", target, args)
                     if replay is not None:
                         return self._get_id(store, replay.receipt.enrollment_id)
                     stored = store.load(eid)
-                    if stored is not None:
-                        return self._view(store, stored)
                     at = self._now(now)
+                    if enrollment_id:  # the host's own id: its choice, no policy applies
+                        if stored is not None:
+                            return self._view(store, stored)
+                    elif stored is None or stored.prospect != prospect:
+                        # a run moved here from another prospect id (rekey) has that id; a
+                        # run moved away keeps this one, so a new run needs another
+                        mine = [s for s in store.find(prospect) if s.ladder == lad.name]
+                        if not mine and stored is not None:
+                            eid = f"{base}~{uuid.uuid4().hex[:8]}"
+                        stored = mine[0] if mine else None
+                    if stored is not None:
+                        run = next_run(store, lad, prospect, stored, at)
+                        if not isinstance(run, str):
+                            return self._view(store, run)
+                        eid = run
                     enrolled = Enrolled(
                         enrollment_id=eid,
                         seq=1,
@@ -266,6 +328,127 @@ class Tracker:
                 lad, state.to_dict(), clock=self.clock, read_only=True, history=_given(events)
             )
         raise ConflictError(f"could not enroll {prospect!r}: too many concurrent writers")
+
+    def enroll_many(
+        self,
+        prospects: Iterable[str],
+        *,
+        ladder: str | Ladder,
+        now: datetime | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        batch: int = 1_000,
+    ) -> BulkReport:
+        """Enroll a list of prospects on ``ladder``, ``batch`` of them per transaction.
+
+        A prospect already live on the ladder is skipped and reported, as is one its
+        ``reentry`` policy keeps out (with the refusal's sentence); a prospect listed twice
+        is enrolled once. Each batch is read in one query and written with one multi-row
+        insert per table; if a batch meets an enrollment made meanwhile, it is enrolled
+        one by one instead. Listeners hear every ``Enrolled`` after its batch committed."""
+        lad = (
+            self._ladder(ladder.name, ladder.version)
+            if isinstance(ladder, Ladder)
+            else self._ladder(ladder)
+        )
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        wanted = [check_text(p, "prospect") for p in dict.fromkeys(prospects)]
+        enrolled: list[str] = []
+        skipped: list[tuple[str, str]] = []
+        for start_at in range(0, len(wanted), batch):
+            chunk = wanted[start_at : start_at + batch]
+            try:
+                done, passed = self._enroll_batch(chunk, lad, now, actor, reason)
+            except ConflictError:  # someone enrolled one of them meanwhile: go one by one
+                done, passed = [], []
+                for prospect in chunk:
+                    try:
+                        before = len(self.store.find(prospect))
+                        made = self.enroll(
+                            prospect, ladder=lad, now=now, actor=actor, reason=reason
+                        )
+                    except Refused as refusal:
+                        passed.append((prospect, str(refusal)))
+                        continue
+                    if len(self.store.find(prospect)) > before:
+                        done.append(prospect)
+                    else:
+                        passed.append((prospect, f"already enrolled ({made.id})"))
+            enrolled.extend(done)
+            skipped.extend(passed)
+        return BulkReport(tuple(enrolled), tuple(skipped))
+
+    def _enroll_batch(
+        self,
+        chunk: Sequence[str],
+        lad: Ladder,
+        now: datetime | None,
+        actor: str | None,
+        reason: str | None,
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        done: list[str] = []
+        passed: list[tuple[str, str]] = []
+        events: list[Enrolled] = []
+        with self.store.session() as store:
+            lifecycle = _lifecycle_store(store, "enroll_many")
+            at = self._now(now)
+            runs: dict[str, list[StoredEnrollment]] = {}
+            for stored in lifecycle.find_many(chunk):
+                if stored.ladder == lad.name:
+                    runs.setdefault(stored.prospect, []).append(stored)
+            changes = []
+            quiet: bool | None = None
+            for prospect in chunk:
+                eid = f"{lad.name}/{prospect}"
+                mine = runs.get(prospect)
+                if mine:
+                    try:
+                        run = next_run(store, lad, prospect, mine[0], at)
+                    except Refused as refusal:
+                        passed.append((prospect, str(refusal)))
+                        continue
+                    if not isinstance(run, str):
+                        passed.append((prospect, f"already enrolled ({run.id})"))
+                        continue
+                    eid = run
+                enrolled = Enrolled(
+                    enrollment_id=eid,
+                    seq=1,
+                    at=at,
+                    actor=actor,
+                    reason=reason,
+                    prospect=prospect,
+                    ladder=lad.name,
+                    version=lad.version,
+                )
+                state = start(lad, enrolled)
+                if quiet is None:  # a fresh enrollment makes no timer or message: check once
+                    made = self._change(lad, None, None, state, (enrolled,), None, at)
+                    quiet = not (made.timers or made.messages or made.open_ask)
+                if quiet:
+                    # what ``_change`` makes of a fresh enrollment, without working it out
+                    change = Change(
+                        enrollment_id=eid,
+                        prospect=prospect,
+                        ladder=lad.name,
+                        status=state.status,
+                        expected_version=0,
+                        snapshot=state.to_dict(),
+                        events=[enrolled.to_dict()],
+                        had_ask=False,
+                        timers_changed=False,
+                        had_timers=False,
+                        now=at,
+                    )
+                else:
+                    change = self._change(lad, None, None, state, (enrolled,), None, at)
+                changes.append(change)
+                events.append(enrolled)
+                done.append(prospect)
+            lifecycle.enroll_all(changes)
+        self._committed(lad, events)
+        return done, passed
 
     def execute(
         self,
@@ -300,7 +483,7 @@ class Tracker:
                     if replay is not None:
                         return self._replayed(replay.receipt)
                     stored = self._resolve(store, prospect, name, command)
-                    lad = self._ladder(stored.ladder)
+                    lad = self._ladder_of(stored)
                     state = restore(lad, stored.snapshot)
                     # the clock is read after the snapshot: a writer we waited for is older
                     at = self._now(now)
@@ -492,6 +675,235 @@ class Tracker:
             command, prospect=prospect, ladder=ladder, now=now, idempotency_key=idempotency_key
         )
 
+    # ---- a prospect's lifecycle --------------------------------------------------------------
+
+    def rekey(
+        self,
+        old: str,
+        new: str,
+        *,
+        now: datetime | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> list[Enrollment]:
+        """Move every enrollment of prospect ``old`` to prospect ``new`` (a lead converted
+        into a contact, two records merged), in one transaction: the open ask, timers and
+        messages not yet delivered go along, and each history records a ``Rekeyed`` event.
+        Enrollment and ask ids stay as they were, so links to them keep working.
+
+        Refused with ``RekeyConflict``, moving nothing, when ``new`` already holds an open
+        ask while one of ``old``'s moves (one open ask per prospect), or a live run on a
+        ladder where one of ``old``'s moves live. Returns the moved enrollments."""
+        check_text(old, "old")
+        check_text(new, "new")
+        if old == new:
+            raise ValueError(f"rekey needs two prospect ids, got {old!r} twice")
+        for _ in range(self._retries):
+            moved: list[tuple[Ladder, tuple[Event, ...]]] = []
+            try:
+                with self.store.session() as store:
+                    lifecycle = _lifecycle_store(store, "rekey")
+                    moving = store.find(old)
+                    if not moving:
+                        raise NotEnrolled(f"{old!r} is not enrolled on any ladder; nothing to move")
+                    clash = rekey_conflicts(
+                        moving,
+                        store.find(new),
+                        lambda name: self._ladder(name).exclusive,
+                        lambda name: self._ladder(name).reentry.policy == "any_time",
+                    )
+                    if clash:
+                        raise _rekey_conflict(old, new, moving[0].id, clash)
+                    for stored in moving:
+                        lad = self._ladder_of(stored)
+                        state = restore(lad, stored.snapshot)
+                        at = max(self._now(now), state.at)
+                        event = Rekeyed(
+                            stored.id, state.seq + 1, at, old, new, actor=actor, reason=reason
+                        )
+                        after = fold(lad, state, event)
+                        change = self._change(lad, stored, state, after, (event,), None, at)
+                        if after.pending is not None:  # the open ask moves to new's slot
+                            change = replace(
+                                change,
+                                ask_changed=True,
+                                open_ask=self._open_ask(lad, after),
+                            )
+                        store.apply(change)
+                        lifecycle.readdress(stored.id, new)
+                        moved.append((lad, (event,)))
+            except ConflictError:
+                continue
+            except AskPending as taken:  # an ask on ``new`` won the race for its slot
+                clash = [taken.ask.enrollment_id]
+                raise _rekey_conflict(old, new, taken.enrollment_id, clash) from taken
+            for lad, events in moved:
+                self._committed(lad, events)
+            return self.enrollments(new)
+        raise ConflictError(f"could not rekey {old!r}: too many concurrent writers; try again")
+
+    def forget(
+        self,
+        prospect: str,
+        *,
+        reason: str,
+        end: str | None = None,
+        now: datetime | None = None,
+        actor: str | None = None,
+    ) -> ForgetReport:
+        """Erase ``prospect`` (a GDPR erasure request), in one transaction.
+
+        Live enrollments are ended first, at ``end`` (default: the ladder's first end whose
+        result is ``neutral``, else ``lost``), closing any open ask. Then every enrollment
+        of the prospect is replaced by an anonymous one: a new id and prospect id that
+        name no one, its events without facts, needs or reasons, and its outbox messages
+        and idempotency receipts deleted. What stays is anonymous: the rungs asked,
+        answered and reached, their times and outcomes, and the ends, so funnel figures
+        stay right. ``reason`` is required (an erasure is accountable) and is logged, not
+        stored with the prospect."""
+        check_text(prospect, "prospect")
+        check_text(reason, "reason")
+        for _ in range(self._retries):
+            ended: list[tuple[Ladder, tuple[Event, ...]]] = []
+            messages = receipts = 0
+            try:
+                with self.store.session() as store:
+                    lifecycle = _lifecycle_store(store, "forget")
+                    found = store.find(prospect)
+                    if not found:
+                        raise NotEnrolled(f"{prospect!r} is not enrolled; nothing to forget")
+                    for stored in found:
+                        lad = self._ladder_of(stored)
+                        state = restore(lad, stored.snapshot)
+                        if state.status != "ended":
+                            at = max(self._now(now), state.at)
+                            command = End(end or _quiet_end(lad), actor=actor, reason="erased")
+                            decision = decide(lad, state, command, at)
+                            if isinstance(decision, Refused):
+                                raise decision
+                            after = fold_all(lad, state, decision)
+                            store.apply(self._change(lad, stored, state, after, decision, None, at))
+                            state = after
+                            ended.append((lad, decision))
+                        new_id = f"{lad.name}/{anonymous_id()}"
+                        who = anonymous_id()
+                        gone = lifecycle.erase(
+                            stored.id,
+                            new_id=new_id,
+                            prospect=who,
+                            snapshot=anonymous_snapshot(state.to_dict(), new_id, who),
+                            events=anonymous_events(store.events(stored.id), new_id, who),
+                        )
+                        messages += gone[0]
+                        receipts += gone[1]
+            except ConflictError:
+                continue
+            _log.info(
+                "forgot a prospect (%d enrollment(s), %d ended) by %s: %s",
+                len(found),
+                len(ended),
+                actor or "someone",
+                reason,
+            )
+            return ForgetReport(len(found), len(ended), messages, receipts)
+        raise ConflictError(f"could not forget {prospect!r}: too many concurrent writers")
+
+    def migrate(
+        self,
+        name: str,
+        *,
+        to_version: int | None = None,
+        dry_run: bool = True,
+        batch: int = 500,
+        now: datetime | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        progress: Callable[[int], object] | None = None,
+    ) -> MigrationReport:
+        """Move live enrollments of ladder ``name`` onto ``to_version`` (the newest
+        registered), by the migrations that version declares.
+
+        A dry run (the default) writes nothing and reports how many enrollments would move
+        from each state to each state, and which cannot move and why. With
+        ``dry_run=False`` each enrollment moves in its own transaction, recording a
+        ``Migrated`` event: a run that stops half-way (a crash, a deploy) is resumed by
+        running it again, and moves each enrollment exactly once. Open asks survive a
+        renamed rung; an open ask on a removed rung is withdrawn (its mapped rung becomes
+        the next ask). ``progress(n)`` is called after each page of ``batch`` enrollments.
+        Only the target version needs to be registered: the old names come from the
+        snapshots. Ended enrollments stay on the version they ended on."""
+        target = self._ladder(name, to_version)
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        at = self._now(now)
+        moves: dict[tuple[str, str], int] = {}
+        blocked: list[tuple[str, str, str]] = []
+        migrated = current = 0
+        after: str | None = None
+        while True:
+            with self.store.session() as store:
+                page = _lifecycle_store(store, "migrate").scan(name, after=after, limit=batch)
+            if not page:
+                break
+            after = page[-1].id
+            for stored in page:
+                if int(stored.snapshot["version"]) == target.version:
+                    current += 1
+                    continue
+                planned = plan(stored.snapshot, target, at, actor=actor, reason=reason)
+                if planned.target is None:
+                    blocked.append((stored.id, planned.source, str(planned.why)))
+                    continue
+                if not dry_run:
+                    done = self._migrate_one(stored.id, target, at, actor, reason)
+                    if done is None:
+                        current += 1
+                        continue
+                    if done.target is None:
+                        blocked.append((stored.id, done.source, str(done.why)))
+                        continue
+                    migrated += 1
+                    planned = done
+                key = (planned.source, planned.target or "")
+                moves[key] = moves.get(key, 0) + 1
+            if progress is not None:
+                progress(len(page))
+        return MigrationReport(
+            name, target.version, dry_run, moves, tuple(blocked), migrated, current
+        )
+
+    def _migrate_one(
+        self, eid: str, target: Ladder, at: datetime, actor: str | None, reason: str | None
+    ) -> Planned | None:
+        """Migrate one enrollment in its own transaction: what was done, or ``None`` when
+        it is on the target version already (another run moved it)."""
+        for _ in range(self._retries):
+            try:
+                with self.store.session() as store:
+                    stored = store.load(eid)
+                    if stored is None or int(stored.snapshot["version"]) == target.version:
+                        return None
+                    planned = plan(stored.snapshot, target, at, actor=actor, reason=reason)
+                    if planned.event is None or planned.state is None:
+                        return planned
+                    after, events = planned.state, (planned.event,)
+                    change = self._change(target, stored, None, after, events, None, at)
+                    change = replace(
+                        change,
+                        expected_version=stored.version,
+                        ask_changed=True,
+                        had_ask=stored.snapshot.get("pending") is not None,
+                        open_ask=self._open_ask(target, after) if after.pending else None,
+                        timers_changed=True,
+                        had_timers=True,
+                    )
+                    store.apply(change)
+            except ConflictError:
+                continue
+            self._committed(target, events)
+            return planned
+        raise ConflictError(f"could not migrate {eid!r}: too many concurrent writers; try again")
+
     # ---- reading --------------------------------------------------------------------------
 
     def get(self, prospect: str, *, ladder: str | None = None) -> Enrollment:
@@ -502,6 +914,16 @@ class Tracker:
         first read."""
         check_text(prospect, "prospect")
         return self._view(self.store, self._resolve(self.store, prospect, ladder, None))
+
+    def enrollments(self, prospect: str, *, ladder: str | None = None) -> list[Enrollment]:
+        """Every enrollment of ``prospect`` (on ``ladder``), each run of a ladder one of
+        them, oldest first (by enrollment time, then run), read-only as ``get``'s."""
+        check_text(prospect, "prospect")
+        with self.store.session() as store:
+            found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
+            began = {s.id: (store.events(s.id)[:1] or [{"at": ""}])[0]["at"] for s in found}
+            found.sort(key=lambda s: (began[s.id], run_number(s), s.id))
+            return [self._view(store, s) for s in found]
 
     def history(self, prospect: str, *, ladder: str | None = None) -> tuple[Event, ...]:
         """Every stored event of the prospect's enrollment (on ``ladder``), oldest first."""
@@ -588,26 +1010,78 @@ class Tracker:
         """Give dead-lettered messages (all, or ``keys``) a fresh retry budget."""
         return self.store.redrive(keys, self._now(now))
 
+    def purge(
+        self,
+        *,
+        sent_before: datetime | None = None,
+        dead_before: datetime | None = None,
+        receipts_before: datetime | None = None,
+        batch: int = 5_000,
+    ) -> PurgeReport:
+        """Delete what the store no longer needs, past each horizon given: outbox messages
+        delivered before ``sent_before``, dead-lettered ones last tried before
+        ``dead_before``, idempotency receipts stored before ``receipts_before`` (a key
+        retried after that runs again). Never a message not yet delivered, an enrollment
+        or an event: funnels stay right. Deletes in batches of ``batch`` rows, each in its
+        own transaction, so a large purge never holds locks for long."""
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        horizons = {
+            "sent_before": sent_before,
+            "dead_before": dead_before,
+            "receipts_before": receipts_before,
+        }
+        for name, value in horizons.items():
+            if value is not None:
+                horizons[name] = aware(value)
+        total = PurgeReport()
+        while any(v is not None for v in horizons.values()):
+            with self.store.session() as store:
+                done = _lifecycle_store(store, "purge").purge(**horizons, limit=batch)
+            total = PurgeReport(
+                total.sent + done.sent, total.dead + done.dead, total.receipts + done.receipts
+            )
+            for name, count in zip(horizons, (done.sent, done.dead, done.receipts), strict=True):
+                if count < batch:
+                    horizons[name] = None  # that kind is drained
+        return total
+
     # ---- finding the enrollment -------------------------------------------------------------
 
     def _now(self, now: datetime | None) -> datetime:
         return aware(now) if now is not None else self.clock.now()
 
-    def _ladder(self, name: str) -> Ladder:
-        try:
-            return self._ladders[name]
-        except KeyError:
+    def _ladder(self, name: str, version: int | None = None) -> Ladder:
+        """The ladder ``name`` at ``version`` (the newest when ``None``)."""
+        versions = self._ladders.get(name)
+        if versions is None:
             known = ", ".join(sorted(self._ladders)) or "none yet"
             raise LadderError(
                 f"ladder {name!r} is not registered with this tracker (registered: {known}); "
                 "call tracker.register(ladder)"
-            ) from None
+            )
+        if version is None:
+            return versions[max(versions)]
+        found = versions.get(version)
+        if found is None:
+            have = ", ".join(f"v{v}" for v in versions)
+            raise LadderError(
+                f"ladder {name!r} v{version} is not registered with this tracker (it has "
+                f"{have}); enrollments on v{version} need it: register it beside the newer "
+                "version, or migrate them (tracker.migrate)"
+            )
+        return found
+
+    def _ladder_of(self, stored: StoredEnrollment) -> Ladder:
+        """The ladder, at the version it runs on, of a stored enrollment."""
+        version = stored.snapshot.get("version")
+        return self._ladder(stored.ladder, int(version) if version is not None else None)
 
     def _view(self, store: Store, stored: StoredEnrollment) -> Enrollment:
         """A read-only enrollment of ``stored``, its history loaded from the store on use."""
         events = self.store.events
         return Enrollment.from_snapshot(
-            self._ladder(stored.ladder),
+            self._ladder_of(stored),
             stored.snapshot,
             clock=self.clock,
             read_only=True,
@@ -628,9 +1102,15 @@ class Tracker:
         one before an ended one), else the only one, or the only one the command fits."""
         if ladder is not None:
             stored = store.load(f"{ladder}/{prospect}")
-            if stored is not None and stored.status != "ended" and stored.prospect == prospect:
+            if (
+                stored is not None
+                and stored.status != "ended"
+                and stored.prospect == prospect
+                and self._ladder(ladder).reentry.policy != "any_time"  # else runs overlap
+            ):
                 return stored  # the common case, in one read
         found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
+        found = current_runs(found)  # the newest live run of each ladder, else its newest
         if not found:
             on = f" on ladder {ladder!r}" if ladder else ""
             raise NotEnrolled(f"{prospect!r} is not enrolled{on}; enroll them first")
@@ -651,7 +1131,10 @@ class Tracker:
     def _fits(self, stored: StoredEnrollment, command: Command) -> bool:
         """Whether ``command`` makes sense on ``stored`` (to pick among several ladders)."""
         snap = stored.snapshot
-        lad = self._ladders.get(stored.ladder)
+        try:
+            lad: Ladder | None = self._ladder_of(stored)
+        except LadderError:
+            lad = None
         match command:
             case AskFor():
                 return lad is not None and command.rung in lad.rungs
@@ -813,17 +1296,7 @@ class Tracker:
         changed = (ask_before.seq if ask_before else None) != (ask_after.seq if ask_after else None)
         open_ask = None
         if changed and ask_after is not None:
-            slot = f"prospect:{ident.prospect}" if ladder.exclusive else f"enrollment:{ident.id}"
-            open_ask = OpenAsk(
-                slot,
-                ident.id,
-                ident.prospect,
-                ask_after.rung,
-                ask_after.channel,
-                ask_after.seq,
-                ask_after.asked_at,
-                ask_after.expires_at,
-            )
+            open_ask = self._open_ask(ladder, after)
         return Change(
             enrollment_id=ident.id,
             prospect=ident.prospect,
@@ -857,6 +1330,24 @@ class Tracker:
             change = stage_change(ladder, store, before, after, events)
             for hook in self._hooks:
                 hook(change)
+
+    @staticmethod
+    def _open_ask(ladder: Ladder, state: State) -> OpenAsk:
+        """The open-ask row of ``state``'s pending ask, in the prospect's slot (or the
+        enrollment's own, off an exclusive ladder)."""
+        ask, ident = state.pending, state.ident
+        assert ask is not None
+        slot = f"prospect:{ident.prospect}" if ladder.exclusive else f"enrollment:{ident.id}"
+        return OpenAsk(
+            slot,
+            ident.id,
+            ident.prospect,
+            ask.rung,
+            ask.channel,
+            ask.seq,
+            ask.asked_at,
+            ask.expires_at,
+        )
 
     def _committed(self, ladder: Ladder, events: Sequence[Event]) -> None:
         """Tell the listeners, once the store says the command is durably committed."""
@@ -905,9 +1396,11 @@ class Tracker:
         stored = store.load(timer.enrollment_id)
         if stored is None:
             return ""
-        lad = self._ladders.get(stored.ladder)
-        if lad is None:
-            return f"ladder {stored.ladder!r} is not registered with this worker"
+        try:
+            lad = self._ladder_of(stored)
+        except LadderError:
+            version = stored.snapshot.get("version")
+            return f"ladder {stored.ladder!r} v{version} is not registered with this worker"
         state = restore(lad, stored.snapshot)
         if state.at > now:
             return f"its last event ({state.at.isoformat()}) is after this worker's clock"
@@ -954,6 +1447,35 @@ class Tracker:
             text=ladder.rungs[rung].ask if rung is not None and ask else None,
             data={"due_at": timer.due_at.isoformat(), "needs": state.needs},
         )
+
+
+def _lifecycle_store(store: Store, what: str) -> LifecycleStore:
+    if not isinstance(store, LifecycleStore):
+        raise LadderError(
+            f"{type(store).__name__} cannot {what}: it has none of LifecycleStore's methods "
+            "(MemoryStore, SqlStore and DjangoStore have them)"
+        )
+    return store
+
+
+def _rekey_conflict(old: str, new: str, eid: str, clash: Sequence[str]) -> RekeyConflict:
+    return RekeyConflict(
+        f"cannot move {old} to {new}: {new} already has {', '.join(clash)}, which would "
+        f"clash (a second open ask, or a second live run on one ladder); answer, withdraw "
+        "or end it first, then rekey again",
+        enrollment_id=eid,
+        target=new,
+        conflicts=clash,
+    )
+
+
+def _quiet_end(ladder: Ladder) -> str:
+    """The end a forgotten prospect's live enrollment goes to: a neutral one, else lost."""
+    for result in ("neutral", "lost"):
+        for end in ladder.ends.values():
+            if end.result == result:
+                return end.id
+    return next(iter(ladder.ends))
 
 
 def _given(events: Sequence[Event]) -> Callable[[], Sequence[Event]]:

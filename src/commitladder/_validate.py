@@ -246,6 +246,7 @@ def _reference_problems(
                 )
 
     yield from _simulation_problems(data, rungs, where, suggest)
+    yield from _migration_problems(data, rung_ids, end_ids, where, suggest)
 
     rules = data.get("rules")
     before = rules.get("requires_before") if isinstance(rules, dict) else None
@@ -259,6 +260,51 @@ def _reference_problems(
             for i, name in enumerate(needed if isinstance(needed, list) else []):
                 if problem := unknown((*path, i), name, "rung", "rung"):
                     yield problem
+
+
+def _migration_problems(
+    data: dict[str, Any],
+    rung_ids: list[str],
+    end_ids: list[str],
+    where: Located,
+    suggest: _Suggestions,
+) -> Iterable[Problem]:
+    """A migration comes from an older version, once, and maps onto this version's ids."""
+    migrations = data.get("migrations")
+    version = data.get("version", 1)
+    seen: set[Any] = set()
+    for i, migration in enumerate(migrations if isinstance(migrations, list) else []):
+        if not isinstance(migration, dict):
+            continue
+        base: Path = ("migrations", i)
+        source = migration.get("from_version")
+        if isinstance(source, int) and isinstance(version, int) and source >= version:
+            yield where.problem(
+                (*base, "from_version"),
+                f"a migration comes from an older version: {source} is not below {version}",
+            )
+        if source in seen:
+            yield where.problem((*base, "from_version"), f"a second migration from {source}")
+        seen.add(source)
+        for section, among, what in (
+            ("renamed", rung_ids, "rung"),
+            ("removed", rung_ids + end_ids, "rung or end"),
+            ("ends", end_ids, "end"),
+        ):
+            mapping = migration.get(section)
+            for old, new in mapping.items() if isinstance(mapping, dict) else []:
+                if isinstance(new, str) and new not in among:
+                    hint = suggest(new, among, section)
+                    yield where.problem(
+                        (*base, section, old),
+                        f"{old!r} maps to {new!r}, which is not a {what} of this version{hint}",
+                    )
+                if section == "renamed" and old in rung_ids:
+                    yield where.problem(
+                        (*base, section, old),
+                        f"{old!r} is still a rung of this version: a renamed rung has a new id",
+                        key=True,
+                    )
 
 
 def _simulation_problems(

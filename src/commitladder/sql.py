@@ -43,6 +43,7 @@ from .store import (
     OpenAsk,
     OutboxEntry,
     OutboxStatus,
+    PurgeReport,
     Receipt,
     StoredEnrollment,
     ask_pending,
@@ -1069,6 +1070,168 @@ class SqlStore:
                 query.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
             )
             return int(done.rowcount)
+
+    def readdress(self, enrollment_id: str, prospect: str) -> int:
+        """Give the enrollment, and its messages not yet delivered, to ``prospect``."""
+        o, e = self.tables.outbox, self.tables.enrollments
+        with self._transaction() as conn:
+            conn.execute(e.update().where(e.c.id == enrollment_id).values(prospect=prospect))
+            rows = conn.execute(
+                sa.select(o.c.id, o.c.body).where(
+                    o.c.enrollment_id == enrollment_id, o.c.status != "sent"
+                )
+            ).all()
+            for row in rows:
+                body = {**row.body, "prospect": prospect}
+                conn.execute(o.update().where(o.c.id == row.id).values(body=body))
+        return len(rows)
+
+    def find_many(self, prospects: Sequence[str]) -> list[StoredEnrollment]:
+        """Every enrollment of any of ``prospects``, read in pages of 500 prospects."""
+        e = self.tables.enrollments
+        unique = list(dict.fromkeys(prospects))
+        found: list[StoredEnrollment] = []
+        with self._transaction(write=False) as conn:
+            for start in range(0, len(unique), 500):
+                page = unique[start : start + 500]
+                rows = conn.execute(sa.select(e).where(e.c.prospect.in_(page))).mappings()
+                found.extend(_stored(dict(row)) for row in rows)
+        return found
+
+    def enroll_all(self, changes: Sequence[Change]) -> None:
+        """Insert new enrollments and their events with one executemany each (SQLAlchemy
+        sends them as multi-row INSERTs where the driver allows)."""
+        if not changes:
+            return
+        t = self.tables
+        enrollments: list[dict[str, Any]] = [
+            {
+                "id": c.enrollment_id,
+                "prospect": c.prospect,
+                "ladder": c.ladder,
+                "status": c.status,
+                "version": 1,
+                "snapshot": c.snapshot,
+                "fired": [],
+                "updated_at": c.now,
+                "timers": None,
+                "next_due_at": None,
+                "timer_lease": None,
+            }
+            for c in changes
+        ]
+        events: list[dict[str, Any]] = [
+            {
+                "enrollment_id": c.enrollment_id,
+                "seq": ev["seq"],
+                "type": ev["type"],
+                "at": datetime.fromisoformat(ev["at"]),
+                "body": dict(ev),
+            }
+            for c in changes
+            for ev in c.events
+        ]
+        with self._transaction() as conn:
+            try:
+                conn.execute(t.enrollments.insert(), enrollments)
+                conn.execute(t.events.insert(), events)
+            except sa_exc.IntegrityError as exc:
+                raise ConflictError(
+                    "some of these enrollments exist already (enrolled meanwhile); "
+                    "nothing of this batch was written"
+                ) from exc
+
+    def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
+        """A page of live enrollments on ``ladder``, by id (see ``LifecycleStore.scan``)."""
+        e = self.tables.enrollments
+        query = sa.select(e).where(e.c.ladder == ladder, e.c.status != "ended")
+        if after is not None:
+            query = query.where(e.c.id > after)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(query.order_by(e.c.id).limit(limit)).mappings().all()
+        return [_stored(dict(row)) for row in rows]
+
+    def erase(
+        self,
+        enrollment_id: str,
+        *,
+        new_id: str,
+        prospect: str,
+        snapshot: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
+    ) -> tuple[int, int]:
+        """Replace an ended enrollment by the anonymous one the tracker made, and delete its
+        messages, open-ask row and receipts (see ``LifecycleStore.erase``)."""
+        t = self.tables
+        e, ev, o, a, i = t.enrollments, t.events, t.outbox, t.open_asks, t.idempotency
+        with self._transaction() as conn:
+            row = conn.execute(sa.select(e).where(e.c.id == enrollment_id)).one()
+            conn.execute(ev.delete().where(ev.c.enrollment_id == enrollment_id))
+            conn.execute(a.delete().where(a.c.enrollment_id == enrollment_id))
+            messages = conn.execute(o.delete().where(o.c.enrollment_id == enrollment_id))
+            receipts = conn.execute(i.delete().where(i.c.enrollment_id == enrollment_id))
+            conn.execute(e.delete().where(e.c.id == enrollment_id))
+            conn.execute(
+                e.insert().values(
+                    id=new_id,
+                    prospect=prospect,
+                    ladder=row.ladder,
+                    status=row.status,
+                    version=row.version + 1,
+                    snapshot=dict(snapshot),
+                    fired=[],
+                    updated_at=row.updated_at,
+                    timers=None,
+                    next_due_at=None,
+                    timer_lease=None,
+                )
+            )
+            if events:
+                conn.execute(
+                    ev.insert(),
+                    [
+                        {
+                            "enrollment_id": new_id,
+                            "seq": event["seq"],
+                            "type": event["type"],
+                            "at": datetime.fromisoformat(event["at"]),
+                            "body": dict(event),
+                        }
+                        for event in events
+                    ],
+                )
+        return int(messages.rowcount), int(receipts.rowcount)
+
+    def purge(
+        self,
+        *,
+        sent_before: datetime | None,
+        dead_before: datetime | None,
+        receipts_before: datetime | None,
+        limit: int,
+    ) -> PurgeReport:
+        """Delete up to ``limit`` delivered and dead outbox rows and receipts older than
+        their horizons (found by key, then deleted by key: portable, and each batch short)."""
+        o, i = self.tables.outbox, self.tables.idempotency
+        kinds: list[tuple[sa.Table, sa.Column[Any], Sequence[sa.ColumnElement[bool]]] | None] = [
+            (o, o.c.id, (o.c.status == "sent", o.c.sent_at < sent_before)) if sent_before else None,
+            (o, o.c.id, (o.c.status == "dead", o.c.next_attempt_at < dead_before))
+            if dead_before
+            else None,
+            (i, i.c.key, (i.c.created_at < receipts_before,)) if receipts_before else None,
+        ]
+        counts = []
+        with self._transaction() as conn:
+            for kind in kinds:
+                if kind is None:
+                    counts.append(0)
+                    continue
+                table, key, where = kind
+                keys = list(conn.execute(sa.select(key).where(*where).limit(limit)).scalars())
+                if keys:
+                    conn.execute(table.delete().where(key.in_(keys)))
+                counts.append(len(keys))
+        return PurgeReport(sent=counts[0], dead=counts[1], receipts=counts[2])
 
 
 class AsyncSqlStore:

@@ -25,9 +25,11 @@ __all__ = [
     "AsyncStore",
     "Change",
     "DueTimer",
+    "LifecycleStore",
     "NotEnrolled",
     "OpenAsk",
     "OutboxEntry",
+    "PurgeReport",
     "Receipt",
     "Store",
     "StoredEnrollment",
@@ -222,6 +224,73 @@ class AsyncStore(Protocol):
     async def run(self, call: Callable[[Store], _T]) -> _T:
         """Run ``call`` with a ``Store`` for one unit of work; return its result."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    """What ``Tracker.purge`` deleted: delivered (``sent``) and dead-lettered (``dead``)
+    outbox rows, and idempotency ``receipts`` past their horizon."""
+
+    sent: int = 0
+    dead: int = 0
+    receipts: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every row deleted."""
+        return self.sent + self.dead + self.receipts
+
+
+@runtime_checkable
+class LifecycleStore(Protocol):
+    """A store that can look after a prospect's data over the years (``MemoryStore``,
+    ``SqlStore``, and the session of ``DjangoStore``): ``Tracker.purge``, ``rekey`` and
+    ``forget`` call it inside a session, beside ``apply``."""
+
+    def readdress(self, enrollment_id: str, prospect: str) -> int:
+        """Give the enrollment, and its messages not yet delivered, to ``prospect`` (after
+        the ``apply`` that recorded it; the snapshot says so already). Returns how many
+        messages it readdressed."""
+
+    def find_many(self, prospects: Sequence[str]) -> list[StoredEnrollment]:
+        """Every enrollment of any of ``prospects``, in one read."""
+
+    def enroll_all(self, changes: Sequence[Change]) -> None:
+        """Write new enrollments (each ``Change`` an ``Enrolled`` one: no open ask, timer,
+        message or receipt) together, with as few statements as the database allows.
+        ``ConflictError`` when one of the ids exists already; then nothing is written."""
+
+    def scan(self, ladder: str, *, after: str | None, limit: int) -> list[StoredEnrollment]:
+        """Up to ``limit`` live (not ended) enrollments on ``ladder`` whose id sorts after
+        ``after`` (from the first when ``None``), by id: pages that stay right while
+        other writers work."""
+
+    def erase(
+        self,
+        enrollment_id: str,
+        *,
+        new_id: str,
+        prospect: str,
+        snapshot: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
+    ) -> tuple[int, int]:
+        """Replace an ended enrollment by an anonymous one: its row and events under
+        ``new_id`` and ``prospect`` with ``snapshot`` and ``events`` (the tracker made
+        them anonymous), and delete its outbox messages, open-ask row and idempotency
+        receipts. Returns how many messages and receipts it deleted."""
+
+    def purge(
+        self,
+        *,
+        sent_before: datetime | None,
+        dead_before: datetime | None,
+        receipts_before: datetime | None,
+        limit: int,
+    ) -> PurgeReport:
+        """Delete up to ``limit`` rows of each kind: outbox rows delivered before
+        ``sent_before``, dead-lettered rows whose last attempt was due before
+        ``dead_before``, receipts stored before ``receipts_before`` (``None``: keep that
+        kind). Never a pending message."""
 
 
 def ask_pending(holder: OpenAsk, enrollment_id: str, rung: str | None) -> AskPending:

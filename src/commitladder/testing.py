@@ -46,7 +46,9 @@ from ._events import (
     Event,
     FollowedUp,
     LateCommitment,
+    Migrated,
     Parked,
+    Rekeyed,
     Resumed,
 )
 from ._ladder import Ladder
@@ -663,6 +665,12 @@ class _Referee:
                 self.status, self.end, self.open = "ended", event.end, None
             case LateCommitment():
                 self._late(event)
+            case Rekeyed():
+                pass  # the climb goes on under the new prospect id
+            case Migrated():
+                if event.withdrawn is not None:  # the kit runs one version: seldom seen
+                    self.open = None
+                    self.status = "ready"
             case Enrolled():
                 self.fail("state_agrees", "a second Enrolled after the start")
             case _:
@@ -863,6 +871,10 @@ def _narrate(event: Event, ladder: Ladder) -> str:
             )
         case Enrolled():
             return f"Enrolled on {event.ladder}."
+        case Rekeyed():
+            return f"The prospect {event.was} became {event.prospect}."
+        case Migrated():
+            return f"The enrollment moved from v{event.from_version} to v{event.to_version}."
         case _:
             assert_never(event)
 

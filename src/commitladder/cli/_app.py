@@ -19,6 +19,7 @@ from . import (
     _drawing,
     _forecasting,
     _importing,
+    _lifecycle,
     _proving,
     _simulation,
     _timing,
@@ -74,6 +75,9 @@ app.command()(_forecasting.forecast)
 app.command()(_definitions.schema)
 app.command("import")(_importing.import_pipeline)
 app.command()(_demo.demo)
+app.command()(_lifecycle.purge)
+app.command()(_lifecycle.migrate)
+app.command()(_lifecycle.enroll)
 
 
 def main() -> None:

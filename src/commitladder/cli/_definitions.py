@@ -11,13 +11,16 @@ import sys
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from commitladder._errors import DefinitionError
 
 from ._output import Files, err, out, print_findings, speaking
+
+if TYPE_CHECKING:
+    from commitladder._verify import Verification
 
 __all__ = ["CheckFormat", "check", "schema", "validate"]
 
@@ -84,6 +87,7 @@ def check(
 
     with speaking(ctx):
         results = [verify(file, strict=strict) for file in files]
+        results = _compare_versions(results, files)
     found = [finding for result in results for finding in result.findings]
     if fmt is CheckFormat.json:
         out.print_json(json.dumps([f.to_dict() for f in found]))
@@ -107,6 +111,32 @@ def check(
             )
     if not all(result.ok for result in results):
         raise typer.Exit(1)
+
+
+def _compare_versions(results: list[Verification], files: list[Path]) -> list[Verification]:
+    """Add, to each ladder that migrates from an older version also given, what the
+    comparison finds (a rung gone without a mapping): ``check v1.yaml v2.yaml``."""
+    from dataclasses import replace
+
+    from commitladder._lint import locate
+    from commitladder._migrate import migration_findings
+    from commitladder._yaml import read_yaml
+
+    ladders = [r.ladder for r in results]
+    out_ = []
+    for result, file in zip(results, files, strict=True):
+        newer = result.ladder
+        extra = [
+            finding
+            for older in ladders
+            if newer is not None and older is not None
+            for finding in migration_findings(older, newer)
+        ]
+        if extra:
+            located = locate(extra, read_yaml(file.read_bytes(), source=str(file)))
+            result = replace(result, findings=(*located, *result.findings))
+        out_.append(result)
+    return out_
 
 
 def schema(

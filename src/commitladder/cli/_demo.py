@@ -7,8 +7,10 @@ draws it; ``--walk`` instead takes one prospect up in memory, guard by guard.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import timedelta
 from functools import partial
 from importlib import resources
@@ -158,6 +160,7 @@ def demo(
         report = run_simulation(
             ladder, url, prospects=prospects, seed=seed, days=90, prefix=DEFAULT_PREFIX
         )
+        delivered = _relay_and_purge(ladder, database, days=90)
         from commitladder._funnel import funnel as read
         from commitladder._stats import read_funnel
 
@@ -166,6 +169,11 @@ def demo(
         out.print(
             f"{report.commands:,} commands, {report.refused:,} refused by the guards, "
             f"{report.timers:,} timers fired, over 90 simulated days",
+            markup=False,
+        )
+        out.print(
+            f"{delivered:,} messages relayed, then purged from the outbox "
+            f"(demo.db: {_size(database)})",
             markup=False,
         )
         written, drawn = _demo_diagrams(ladder, found, folder)
@@ -182,6 +190,41 @@ def demo(
     ):
         out.print(f"  {line}", markup=False)
     out.print(f"\ndone in {time.perf_counter() - began:.1f}s", markup=False)
+
+
+class _Discard:
+    """The demo's messenger: every message is delivered to nowhere."""
+
+    def send(self, message: object) -> None:
+        pass
+
+
+def _relay_and_purge(ladder: Ladder, database: Path, *, days: int) -> int:
+    """Deliver the simulation's outbox (to nowhere), purge what was delivered, and compact
+    the file: a store that relays and purges stays small."""
+    from commitladder._simulate import START
+    from commitladder._tracker import Tracker
+    from commitladder.sql import SqlStore
+
+    end = START + timedelta(days=days)
+    store = SqlStore(db_url(str(database)), prefix=DEFAULT_PREFIX)
+    try:
+        tracker = Tracker(store=store, messenger=_Discard(), ladders=[ladder])
+        delivered = 0
+        while sent := tracker.relay(limit=1_000, now=end).sent:
+            delivered += sent
+        tracker.purge(sent_before=end + timedelta(seconds=1))
+    finally:
+        store.close()
+    # SQLite keeps the pages of deleted rows for reuse: give them back to the disk
+    with closing(sqlite3.connect(database)) as conn:
+        conn.execute("VACUUM")
+    return delivered
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1_000:.0f} kB"
 
 
 def _demo_diagrams(

@@ -17,3 +17,7 @@ class CommitladderConfig(AppConfig):
         from .runtime import reset
 
         setting_changed.connect(reset, dispatch_uid="commitladder-settings")
+
+        from . import lifecycle
+
+        lifecycle.connect()

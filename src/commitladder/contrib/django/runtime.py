@@ -9,6 +9,7 @@
         "TABLE_PREFIX": "commitladder_",                          # set before the migration
         "DISPLAY_NAME": "commitladder.contrib.django.models.display_name",  # names people
         "HOOKS": ["crm.hooks.keep_deal_stage"],  # run inside the command's transaction
+        "ON_DELETE": None,  # or "end" / "forget": see contrib.django.lifecycle
     }
 
 Dotted paths name a class or factory called without arguments (``MESSENGER``,
@@ -59,6 +60,7 @@ SETTINGS = frozenset(
         "TABLE_PREFIX",
         "DISPLAY_NAME",
         "HOOKS",
+        "ON_DELETE",
     }
 )
 """The keys ``settings.COMMITLADDER`` may hold."""

@@ -1,0 +1,97 @@
+"""Bulk: ``Tracker.enroll_many`` enrolls a list in batched transactions, skipping and
+reporting prospects already enrolled or kept out by the re-entry policy, on every store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import commitladder as cl
+
+pytest_plugins = ["dbfixtures"]
+
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def ladder(reentry: str = "never") -> cl.Ladder:
+    return cl.Ladder.from_dict(
+        {
+            "ladder": "list",
+            "reentry": reentry,
+            "start": "subscribe",
+            "defaults": {"channels": ["email"]},
+            "rungs": {"subscribe": {"kind": "subscribe", "size": 1, "next": "won"}},
+            "ends": {"won": {"result": "won"}, "lost": {"result": "lost"}},
+        }
+    )
+
+
+def test_enroll_many_enrolls_in_batches_and_reports_who_it_skipped(store: Any) -> None:
+    heard: list[cl.Event] = []
+    tracker = cl.Tracker(store=store, ladders=[ladder()], listeners=[heard.append])
+    tracker.enroll("p3", ladder="list", now=T0)  # live already
+    tracker.enroll("p5", ladder="list", now=T0)
+    tracker.end("p5", "lost", now=T0)  # ended: reentry never keeps them out
+    heard.clear()
+    names = [f"p{n}" for n in range(10)] + ["p1"]  # p1 twice
+    report = tracker.enroll_many(names, ladder="list", now=T0 + timedelta(hours=1), batch=3)
+    assert report.enrolled == ("p0", "p1", "p2", "p4", "p6", "p7", "p8", "p9")
+    assert [p for p, _ in report.skipped] == ["p3", "p5"]
+    assert report.skipped[0][1] == "already enrolled (list/p3)"
+    assert "reentry: never" in report.skipped[1][1]
+    assert [e.prospect for e in heard if isinstance(e, cl.Enrolled)] == list(report.enrolled)
+    for p in report.enrolled:
+        e = tracker.get(p)
+        assert (e.id, e.status, e.version) == (f"list/{p}", "ready", 1)
+        assert [ev.type for ev in tracker.history(p)] == ["Enrolled"]
+    tracker.ask("p0", "subscribe", now=T0 + timedelta(hours=2))
+    again = tracker.enroll_many(names, ladder="list", now=T0 + timedelta(hours=3))
+    assert again.enrolled == ()
+    assert len(again.skipped) == 10
+
+
+def test_enroll_many_starts_new_runs_where_the_policy_allows(store: Any) -> None:
+    tracker = cl.Tracker(store=store, ladders=[ladder("after_end")])
+    tracker.enroll("p0", ladder="list", now=T0)
+    tracker.end("p0", "lost", now=T0)
+    report = tracker.enroll_many(["p0", "p1"], ladder="list", now=T0 + timedelta(days=1))
+    assert report.enrolled == ("p0", "p1")
+    assert [e.id for e in tracker.enrollments("p0")] == ["list/p0", "list/p0~2"]
+
+
+def test_a_batch_that_meets_an_enrollment_made_meanwhile_goes_one_by_one(store: Any) -> None:
+    tracker = cl.Tracker(store=store, ladders=[ladder()])
+    tracker.enroll("a", ladder="list", now=T0)
+    tracker.rekey("a", "b", now=T0)  # list/a now belongs to b: a's natural id is taken
+    report = tracker.enroll_many(["a", "c"], ladder="list", now=T0)
+    assert report.enrolled == ("a", "c")
+    assert tracker.get("a").id.startswith("list/a~")
+    assert tracker.get("b").id == "list/a"
+
+
+def test_enroll_many_checks_its_arguments() -> None:
+    tracker = cl.Tracker(store=cl.MemoryStore(), ladders=[ladder()])
+    with pytest.raises(ValueError, match="batch"):
+        tracker.enroll_many(["a"], ladder="list", batch=0)
+    with pytest.raises(TypeError, match="prospect"):
+        tracker.enroll_many(["a", ""], ladder="list")
+
+
+def test_enroll_many_writes_what_enroll_writes(ladders: dict[str, cl.Ladder]) -> None:
+    """The batch path builds each new enrollment's change without ``_change``: it must
+    store exactly what one ``enroll`` stores (snapshot, events, timers, messages)."""
+    for lad in ladders.values():
+        one, many = cl.MemoryStore(), cl.MemoryStore()
+        cl.Tracker(store=one, ladders=[lad]).enroll("p", ladder=lad.name, now=T0, actor="ops")
+        cl.Tracker(store=many, ladders=[lad]).enroll_many(
+            ["p"], ladder=lad.name, now=T0, actor="ops"
+        )
+        assert many.enrollments() == one.enrollments(), lad.name
+        assert many.events(f"{lad.name}/p") == one.events(f"{lad.name}/p")
+        assert (many.timers(), many.outbox(), many.open_asks()) == (
+            one.timers(),
+            one.outbox(),
+            one.open_asks(),
+        )
