@@ -346,6 +346,18 @@ def test_the_command_prints_the_tables_and_the_backtest(sim_db: Any) -> None:
     assert data["deals"] == len(expected.deals)
     rows = runner.invoke(app, [*base, "--as-of", "2026-02-01", "-f", "csv"]).stdout
     assert rows == expected.to_csv()
+    # the states the open deals stand in, with the sample behind each chance
+    assert "P(won | state) of the open deals" in table.stdout
+    assert {d.source for d in expected.deals} >= {"learned"}
+    assert "asks" in next(iter(csv.DictReader(io.StringIO(rows))))
+    alone = runner.invoke(app, [*base, "--as-of", "2026-02-01", "--method", "position"])
+    assert alone.exit_code == 0, alone.output
+    assert "(position)" in alone.stdout
+    assert "P(won | state)" not in alone.stdout
+    pooled = runner.invoke(
+        app, [*base, "--as-of", "2026-02-01", "--min-sample", "100000", "-f", "json"]
+    )
+    assert {d["source"] for d in json.loads(pooled.stdout)["deals"]} == {"pooled"}
 
 
 def test_the_command_draws_a_png_and_notes_missing_amounts(sim_db: Any, tmp_path: Path) -> None:
