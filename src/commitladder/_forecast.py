@@ -492,12 +492,13 @@ def _chances(
     draws: dict[str | None, list[float]] = {p: [] for p in moves}
     state_draws: dict[State, list[float]] = {s: [] for s in state_moves}
     rng = random.Random(0)  # the same store gives the same intervals
+    state_rng = random.Random(1)  # apart: the positions' draws do not depend on the states
     for _ in range(DRAWS if moves else 0):
         drawn = _absorb(_drawn(moves, rng), lambda p: declared.get(p, 0.0))
         for p, value in drawn.items():
             draws[p].append(value)
         if state_moves:
-            for s, value in _absorb(_drawn(state_moves, rng), at_position(drawn)).items():
+            for s, value in _absorb(_drawn(state_moves, state_rng), at_position(drawn)).items():
                 state_draws[s].append(value)
     found: dict[str | None, Chance] = {}
     for position in dict.fromkeys([*moves, *positions]):
