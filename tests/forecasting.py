@@ -58,3 +58,74 @@ def simulated(
                 tracker.decline(who, now=at)
                 break
     return tracker, amounts
+
+
+# ---- a store where a re-asked deal is known to convert less ----------------------------
+
+REASKS = """\
+ladder: reasks
+start: first
+defaults: {channels: [email], cooldown: 1d, max_asks: 3}
+rungs:
+  first: {kind: call, size: 1, next: second, stage: Discovery, probability: 0.5}
+  second: {kind: proposal, size: 2, next: won, stage: Proposal, probability: 0.8}
+ends:
+  won: {result: won, stage: Closed Won, probability: 1}
+  lost: {result: lost, stage: Closed Lost, probability: 0}
+"""
+REASK_LADDER = cl.Ladder.from_yaml(REASKS)
+#: the chance of a yes to the first, second and third ask of a rung: a no parks the deal,
+#: the seller resumes and asks again; after the third no the deal ends lost
+YES_BY_ASK = (0.6, 0.35, 0.15)
+RUNGS_AHEAD = {None: 2, "first": 1}
+
+
+def _commits(asks: int, pending: bool) -> float:
+    """The chance of a yes to the rung after ``asks`` asks (the last still open when
+    ``pending``, else answered no)."""
+    miss = 1.0
+    for number, chance in enumerate(YES_BY_ASK, start=1):
+        if number > asks or (pending and number == asks):
+            miss *= 1 - chance
+    return 1 - miss
+
+
+def true_state_win(position: str | None, asks: int, status: str) -> float:
+    """P(won | state) on the re-ask ladder: a yes to the rung asked, then to each ahead."""
+    fresh = _commits(0, pending=False)
+    return _commits(asks, pending=status == "pending") * fresh ** (RUNGS_AHEAD[position] - 1)
+
+
+def reasked(
+    prospects: int, seed: int, start: datetime, *, spread: timedelta = timedelta(days=120)
+) -> tuple[cl.Tracker, dict[str, float]]:
+    """A tracker on a MemoryStore after ``prospects`` climbed the re-ask ladder (enrolled
+    evenly over ``spread``; each answer after one to five days, each resume two to four
+    days after a no), and each prospect's deal amount (100 to 10,000)."""
+    rng = random.Random(seed)
+    tracker = cl.Tracker(store=cl.MemoryStore(), ladders=[REASK_LADDER])
+    amounts: dict[str, float] = {}
+    for i in range(prospects):
+        who = f"r{seed}-{i}"
+        amounts[who] = float(rng.randrange(100, 10_001, 100))
+        at = start + spread * i / prospects
+        tracker.enroll(who, ladder="reasks", now=at)
+        lost = False
+        for rung in ("first", "second"):
+            for number, chance in enumerate(YES_BY_ASK, start=1):
+                if number > 1:
+                    at += timedelta(hours=rng.randrange(48, 96))
+                    tracker.resume(who, now=at)
+                tracker.ask(who, rung, now=at)
+                at += timedelta(hours=rng.randrange(24, 120))
+                if rng.random() < chance:
+                    tracker.commit(who, now=at)
+                    break
+                if number < len(YES_BY_ASK):
+                    tracker.decline(who, now=at)
+                else:
+                    tracker.end(who, "lost", reason="no to the third ask", now=at)
+                    lost = True
+            if lost:
+                break
+    return tracker, amounts

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import commitladder as cl
 from commitladder.cli import app
-from forecasting import LADDER, TRUE_WIN, simulated
+from forecasting import LADDER, REASK_LADDER, TRUE_WIN, reasked, simulated, true_state_win
 from support import T0, image_size
 
 D = timedelta(days=1)
@@ -170,6 +170,101 @@ def test_a_backtest_on_a_simulated_store_is_close_to_what_closed() -> None:
     assert json.loads(result.to_json())["actual_wins"] == result.actual_wins
 
 
+def test_each_deal_carries_its_state_and_the_sample_behind_its_chance() -> None:
+    """A state fewer than min_sample deals left borrows its position's chance ("pooled")."""
+    found = cl.forecast(small(), ladder=LADDER, as_of=T0 + 10 * D)
+    assert [
+        (d.prospect, d.position, d.asks, d.status, d.probability, d.sample, d.source)
+        for d in found.deals
+    ] == [
+        ("d4", "first", 0, "ready", 0.5, 2, "pooled"),
+        ("d5", None, 1, "pending", 0.375, 4, "pooled"),
+    ]
+    assert found.chance("first", asks=0, status="ready").source == "pooled"
+    # with every state counted: d1 and d2 left (first, 0 asks, ready) for an ask of second
+    refined = cl.forecast(small(), ladder=LADDER, as_of=T0 + 10 * D, min_sample=1)
+    d4 = refined.chance("first", asks=0, status="ready")
+    assert (d4.probability, d4.sample, d4.source) == (0.5, 2, "learned")
+    assert refined.deals[0].sample == 2
+    with pytest.raises(KeyError, match="3 asks, parked"):
+        refined.chance("first", asks=3, status="parked")
+    position = cl.forecast(small(), ladder=LADDER, as_of=T0 + 10 * D, method="position")
+    assert position.states == ()
+    assert [d.source for d in position.deals] == ["learned", "learned"]
+
+
+def test_the_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="'learned', 'position' or 'declared'"):
+        cl.forecast(small(), method="guessed")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="min_sample must be 1 or more"):
+        cl.backtest(small(), as_of=T0 + D, min_sample=0)
+
+
+def test_state_chances_learn_that_a_re_asked_or_parked_deal_converts_less() -> None:
+    """On the re-ask ladder (a yes to the first ask 60%, to the second 35%, to the third
+    15%), each learned P(won | state) is near its true chance and falls with the asks."""
+    tracker, _ = reasked(1500, 1, T0)
+    found = cl.forecast(tracker, ladder=REASK_LADDER, as_of=T0 + 60 * D)
+    learned = [c for c in found.states if c.source == "learned"]
+    assert len(learned) >= 8
+    for c in learned:
+        assert c.asks is not None
+        assert c.status is not None
+        assert c.probability == pytest.approx(
+            true_state_win(c.position, c.asks, c.status), abs=0.06
+        )
+    first = [c.probability for c in learned if c.position == "first" and c.status == "pending"]
+    assert first == sorted(first, reverse=True)
+    assert first[0] - first[-1] > 0.4  # asked once against asked three times
+
+
+def test_the_state_intervals_cover_the_true_chance_in_at_least_90_percent_of_seeds() -> None:
+    """Twelve seeded re-ask stores of 400 prospects, forecast halfway: every learned state
+    chance's 95% interval, against the truth."""
+    hits, tries = 0, 0
+    for seed in range(12):
+        tracker, _ = reasked(400, seed, T0)
+        found = cl.forecast(tracker, ladder=REASK_LADDER, as_of=T0 + 60 * D)
+        for c in found.states:
+            if c.source != "learned":
+                continue
+            assert c.asks is not None
+            assert c.status is not None
+            assert c.low is not None
+            assert c.high is not None
+            tries += 1
+            hits += c.low <= true_state_win(c.position, c.asks, c.status) <= c.high
+    assert tries >= 60
+    assert hits / tries >= 0.9, f"covered {hits} of {tries}"
+
+
+def test_the_state_forecast_beats_the_position_one_where_re_asked_deals_convert_less() -> None:
+    """Backtested halfway through a re-ask store: the deals open then are mostly re-asked
+    or parked ones, which the position-only chance rates like fresh ones."""
+    tracker, amounts = reasked(2000, 5, T0)
+    as_of = T0 + 60 * D
+    state, position = (
+        cl.backtest(tracker, ladder=REASK_LADDER, amounts=amounts, as_of=as_of, method=m)
+        for m in ("learned", "position")
+    )
+    assert state.deals == position.deals > 150
+    assert state.actual_wins == position.actual_wins
+    assert state.count_error is not None
+    assert position.count_error is not None
+    assert state.revenue_error is not None
+    assert position.revenue_error is not None
+    assert state.brier is not None
+    assert position.brier is not None
+    assert position.count_error > 0.3  # the position-only forecast over-forecasts
+    assert abs(state.count_error) < abs(position.count_error) / 2
+    assert abs(state.revenue_error) < abs(position.revenue_error) / 2
+    assert state.brier < position.brier - 0.05
+    # against the truth of each deal's state, not only the one draw that closed
+    truth = sum(true_state_win(d.position, d.asks, d.status) for d in state.forecast.deals)
+    assert state.expected_wins == pytest.approx(truth, rel=0.1)
+    assert position.expected_wins > 1.3 * truth
+
+
 def test_a_backtest_needs_a_later_until() -> None:
     with pytest.raises(ValueError, match="must come after"):
         cl.backtest(small(), as_of=T0 + 10 * D, until=T0 + D)
@@ -251,6 +346,18 @@ def test_the_command_prints_the_tables_and_the_backtest(sim_db: Any) -> None:
     assert data["deals"] == len(expected.deals)
     rows = runner.invoke(app, [*base, "--as-of", "2026-02-01", "-f", "csv"]).stdout
     assert rows == expected.to_csv()
+    # the states the open deals stand in, with the sample behind each chance
+    assert "P(won | state) of the open deals" in table.stdout
+    assert {d.source for d in expected.deals} >= {"learned"}
+    assert "asks" in next(iter(csv.DictReader(io.StringIO(rows))))
+    alone = runner.invoke(app, [*base, "--as-of", "2026-02-01", "--method", "position"])
+    assert alone.exit_code == 0, alone.output
+    assert "(position)" in alone.stdout
+    assert "P(won | state)" not in alone.stdout
+    pooled = runner.invoke(
+        app, [*base, "--as-of", "2026-02-01", "--min-sample", "100000", "-f", "json"]
+    )
+    assert {d["source"] for d in json.loads(pooled.stdout)["deals"]} == {"pooled"}
 
 
 def test_the_command_draws_a_png_and_notes_missing_amounts(sim_db: Any, tmp_path: Path) -> None:

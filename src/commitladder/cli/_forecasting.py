@@ -34,6 +34,7 @@ class ForecastFormat(StrEnum):
 
 class Method(StrEnum):
     learned = "learned"
+    position = "position"
     declared = "declared"
 
 
@@ -62,7 +63,8 @@ def _rows_table(title: str, rows: tuple[ForecastRow, ...], first: str) -> Table:
 
 
 def forecast_tables(found: Forecast) -> list[Table]:
-    """The forecast as Rich tables: by stage, by close month, and the chances."""
+    """The forecast as Rich tables: by stage, by close month, the chances per position,
+    and (learned) per state of the open deals."""
     total = found.total
     head = (
         f"Forecast of {found.ladder} as of {found.as_of:%Y-%m-%d %H:%M} ({found.method}): "
@@ -87,11 +89,48 @@ def forecast_tables(found: Forecast) -> list[Table]:
             c.source,
             days,
         )
-    return [
+    tables = [
         _rows_table(head, found.by_stage, "stage"),
         _rows_table("By expected close month", found.by_month, "month"),
         chances,
     ]
+    if found.states:
+        tables.append(_states_table(found))
+    return tables
+
+
+def _states_table(found: Forecast) -> Table:
+    """The chances of the states the open deals stand in: what the forecast used."""
+    from commitladder._forecast import MAX_ASKS_APART
+
+    table = Table(
+        title="P(won | state) of the open deals: asks since the last commitment, status "
+        "(pooled: too few deals left that state; its position's chance stands in)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    for name in ("position", "asks", "status", "deals", "P(won)", "low", "high", "sample"):
+        table.add_column(name, justify="left" if name in ("position", "status") else "right")
+    table.add_column("source")
+    deals: dict[tuple[str | None, int, str], int] = {}
+    for d in found.deals:
+        key = (d.position, d.asks, d.status)
+        deals[key] = deals.get(key, 0) + 1
+    for c in found.states:
+        assert c.asks is not None
+        assert c.status is not None
+        table.add_row(
+            c.position or "(start)",
+            f"{c.asks}+" if c.asks == MAX_ASKS_APART else str(c.asks),
+            c.status,
+            f"{deals.get((c.position, c.asks, c.status), 0):,}",
+            _chance(c.probability),
+            _chance(c.low),
+            _chance(c.high),
+            f"{c.sample:,}",
+            c.source,
+        )
+    return table
 
 
 def _backtest_text(result: Backtest) -> str:
@@ -151,8 +190,22 @@ def forecast(
         ),
     ] = None,
     method: Annotated[
-        Method, typer.Option("--method", help="Learn P(won) from the store, or use declared ones.")
+        Method,
+        typer.Option(
+            "--method",
+            help="Learn P(won) from each deal's state, or from its position only, or use "
+            "the declared ones.",
+        ),
     ] = Method.learned,
+    min_sample: Annotated[
+        int | None,
+        typer.Option(
+            "--min-sample",
+            min=1,
+            metavar="N",
+            help="A state fewer deals left takes its position's chance (default 30).",
+        ),
+    ] = None,
     as_of: Annotated[
         datetime | None,
         typer.Option("--as-of", metavar="DATE", help="Forecast as of this time (UTC)."),
@@ -176,8 +229,10 @@ def forecast(
 ) -> None:
     """Forecast open deals: P(won) times amount, by stage and month.
 
-    P(won | position) is learned from the store's history (with intervals and the sample
-    behind them) or declared by the ladder's `probability:` fields (--ladder-file). With
+    P(won) is learned from the store's history, from each deal's state (its rung, the
+    asks since its last commitment, parked or not; a state few deals left takes its
+    rung's chance) or its rung only (--method position), with intervals and the sample
+    behind them; or declared by the ladder's `probability:` fields (--ladder-file). With
     --backtest DATE, forecast as of that past date from what was known then, and say how
     far it was from what closed since. Read-only.
 
@@ -190,15 +245,17 @@ def forecast(
         err.print("a PNG is binary: give -o FILE.png (or use --format table, csv or json)")
         raise typer.Exit(2)
     with speaking(ctx):
+        from commitladder._forecast import MIN_SAMPLE, read_amounts
         from commitladder._forecast import backtest as run_backtest
         from commitladder._forecast import forecast as run_forecast
-        from commitladder._forecast import read_amounts
         from commitladder._ladder import Ladder, load
 
         compiled: Ladder | str | None = ladder
         if ladder_file is not None:
             compiled = load(ladder_file)
         table = read_amounts(amounts) if amounts is not None else None
+        if min_sample is None:
+            min_sample = MIN_SAMPLE
         tested = None
         if backtest is not None:
             tested = run_backtest(
@@ -208,6 +265,7 @@ def forecast(
                 ladder=compiled,
                 amounts=table,
                 method=method.value,
+                min_sample=min_sample,
                 prefix=prefix,
             )
             found = tested.forecast
@@ -218,6 +276,7 @@ def forecast(
                 amounts=table,
                 method=method.value,
                 as_of=_utc(as_of),
+                min_sample=min_sample,
                 prefix=prefix,
             )
         if table is None:
