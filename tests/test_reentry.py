@@ -93,6 +93,18 @@ def test_a_cool_off_refuses_until_it_has_passed_and_says_when(store: Any) -> Non
     assert again.id == "nurture/p~2"
 
 
+def test_a_cool_off_in_business_days_skips_the_weekend(store: Any) -> None:
+    tracker = tracker_for(store, {"policy": "after_end", "cool_off": "2bd"})
+    friday = datetime(2026, 1, 9, 9, tzinfo=UTC)
+    ended_once(tracker, at=friday)  # ended Friday 10:00 (UTC, Monday to Friday)
+    tuesday = datetime(2026, 1, 13, 10, tzinfo=UTC)
+    with pytest.raises(cl.ReentryRefused) as refused:
+        tracker.enroll("p", ladder="nurture", now=datetime(2026, 1, 12, 23, tzinfo=UTC))
+    assert refused.value.retry_after == tuesday
+    assert len(tracker.enrollments("p")) == 1
+    assert tracker.enroll("p", ladder="nurture", now=tuesday).id == "nurture/p~2"
+
+
 def test_any_time_starts_a_new_run_even_while_one_is_live(store: Any) -> None:
     tracker = tracker_for(store, "any_time")
     tracker.enroll("p", ladder="nurture", now=T0)

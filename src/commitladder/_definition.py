@@ -298,7 +298,7 @@ class Reentry(_Model):
     ``any_time``."""
 
     policy: ReentryPolicy = "never"
-    cool_off: Duration | None = None
+    cool_off: Span | None = None
 
     @model_validator(mode="after")
     def _cool_off_after_end(self) -> Reentry:

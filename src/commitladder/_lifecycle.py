@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ._calendar import after
 from ._errors import ReentryRefused
 from .store import Store, StoredEnrollment
 
@@ -84,7 +85,7 @@ def next_run(
         )
     if reentry.cool_off is not None:
         ended = max(_ended_at(s) for s in runs if s.status == "ended")
-        allowed = ended + reentry.cool_off
+        allowed = after(ended, reentry.cool_off, ladder.calendar)
         if at < allowed:
             raise ReentryRefused(
                 f"{prospect}'s last run on {ladder.name} ({last.id}) ended on "
