@@ -163,6 +163,7 @@ class Tracker:
         #: prospect id -> the name refusal sentences use (with the rungs' and ends' titles)
         self.display_name = display_name
         self._ladders: dict[str, Ladder] = {}
+        self._timed = False
         self._listeners: list[Listener] = list(listeners)
         self._hooks: list[Hook] = list(hooks)
         for ladder in ladders:
@@ -179,6 +180,9 @@ class Tracker:
                 f"(v{known.version}); give the new one another name"
             )
         self._ladders[ladder.name] = ladder
+        calendar = ladder.calendar
+        if ladder.throttles or (calendar is not None and calendar.windows):
+            self._timed = True  # ``ask`` reads back when its message goes out
         return ladder
 
     @property
@@ -365,9 +369,13 @@ class Tracker:
         )
         first = events[0]
         assert isinstance(first, AskIssued)  # an accepted ask records AskIssued first
-        return Ask(
+        ask = Ask(
             first.enrollment_id, first.seq, first.rung, first.channel, first.at, first.expires_at
         )
+        if not self._timed:  # no send windows, no throttles: it goes out when made
+            return ask
+        held = self._open_ask(prospect, ladder)
+        return held if held is not None and held.id == ask.id else ask
 
     def follow_up(
         self,
@@ -502,6 +510,33 @@ class Tracker:
         first read."""
         check_text(prospect, "prospect")
         return self._view(self.store, self._resolve(self.store, prospect, ladder, None))
+
+    def sends_at(self, prospect: str, *, ladder: str | None = None) -> datetime | None:
+        """When the message of the prospect's open ask (its latest touch) goes out, or
+        ``None`` with no open ask.
+
+        The ask's own ``sends_at`` (its send window, in the prospect's zone), or later
+        when a throttle queued a first ask's message for a period with room: that time is
+        read from the message's outbox row, as the store reserved it. (It scans the
+        outbox, so call it for one prospect at a time, not in a loop over many.)"""
+        check_text(prospect, "prospect")
+        ask = self._open_ask(prospect, ladder)
+        return ask.sends_at if ask is not None else None
+
+    def _open_ask(self, prospect: str, ladder: str | None) -> Ask | None:
+        """The stored open ask, its ``not_before`` the throttle's time where one queued it."""
+        e = self.get(prospect, ladder=ladder)
+        ask = e.pending
+        if ask is None or ask.follow_ups or not e.ladder.throttles:
+            return ask  # throttles count first asks only
+        key = f"{ask.id}:ask"
+        for entry in self.store.outbox():
+            if entry.message.key == key:
+                queued = entry.message.not_before
+                if queued is not None and queued > ask.sends_at:
+                    return ask._replace(not_before=queued)
+                break
+        return ask
 
     def history(self, prospect: str, *, ladder: str | None = None) -> tuple[Event, ...]:
         """Every stored event of the prospect's enrollment (on ``ladder``), oldest first."""

@@ -54,9 +54,8 @@ def sending(ladder: Ladder, s: State, ask: Ask) -> str:
     calendar = ladder.calendar
     if calendar is None or not calendar.windows:
         return ""
-    touched = ask.last_touch_at
-    opens = calendar.opens(touched, ask.channel, s.ident.timezone)
-    if opens == touched:
+    opens = ask.not_before
+    if opens is None:
         return ""
     shown = opens.astimezone(calendar.zone(s.ident.timezone))
     return f"; its message goes out {shown:%Y-%m-%d %H:%M} {shown.tzname()}"
