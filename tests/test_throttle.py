@@ -150,8 +150,12 @@ def test_asks_over_the_cap_are_queued_not_refused(store: Any) -> None:
     assert late.sends_at == late.not_before == tuesday
     assert queued["p0"] is None
     # a queued ask is the one open ask: no second ask for that prospect
-    with pytest.raises(cl.AskPending):
+    with pytest.raises(cl.AskPending, match="by email; a throttle may hold its message later"):
         tracker.ask("p4", "intro", channel="phone")
+    saturday = datetime(2026, 12, 5, 10, 0, tzinfo=NEW_YORK)
+    refusal = tracker.get("p4").why_not("intro", channel="phone", now=saturday)
+    assert refusal is not None
+    assert "by email; a throttle may hold its message later)" in refusal.message
     assert tracker.relay(now=FRIDAY_10).sent == 4
     assert tracker.relay(now=monday - timedelta(seconds=1)).sent == 0
     assert tracker.relay(now=monday).sent == 2
