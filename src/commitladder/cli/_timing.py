@@ -51,7 +51,7 @@ def explain_time(
     \b
     Example:
       commitladder explain-time ladder.yaml --at 2026-12-04T22:30Z -z Asia/Kolkata
-      commitladder explain-time ladder.yaml --at 2026-12-04T10:00-05:00 --ahead 120
+      commitladder explain-time ladder.yaml --at 2026-12-04T10:00Z --ahead 120
     """
     try:
         when = datetime.fromisoformat(at)
