@@ -181,7 +181,7 @@ class Tracker:
             )
         self._ladders[ladder.name] = ladder
         calendar = ladder.calendar
-        if ladder.throttles or (calendar is not None and calendar.windows):
+        if calendar is not None and calendar.windows:
             self._timed = True  # ``ask`` reads back when its message goes out
         return ladder
 
@@ -359,7 +359,10 @@ class Tracker:
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> Ask:
-        """Ask ``prospect`` for ``rung``; refused while any exclusive ask of theirs is open."""
+        """Ask ``prospect`` for ``rung``; refused while any exclusive ask of theirs is open.
+
+        The ask's ``sends_at`` is when its message goes out under the send windows; where
+        a throttle queued it later, ``sends_at(prospect)`` says when."""
         events = self.execute(
             AskFor(rung, channel, actor=actor, reason=reason),
             prospect=prospect,
@@ -372,9 +375,11 @@ class Tracker:
         ask = Ask(
             first.enrollment_id, first.seq, first.rung, first.channel, first.at, first.expires_at
         )
-        if not self._timed:  # no send windows, no throttles: it goes out when made
+        if not self._timed:  # no send windows: it goes out when made (or as throttled)
             return ask
-        held = self._open_ask(prospect, ladder)
+        # the state folded the window's opening into the ask; a throttle's place is left
+        # to sends_at(), which scans the outbox: not on every ask
+        held = self.get(prospect, ladder=ladder).pending
         return held if held is not None and held.id == ask.id else ask
 
     def follow_up(
