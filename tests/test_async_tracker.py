@@ -69,6 +69,36 @@ async def test_sync_and_async_workers_share_one_database(
     assert old.history("p") == await new.history("p")
 
 
+THROTTLED_YAML = """\
+ladder: cold
+start: intro
+throttles:
+  - {max: 1, per: day}
+rungs:
+  intro: {kind: conversation, size: 1, next: won, channels: [email]}
+ends:
+  won: {result: won}
+"""
+
+
+async def test_an_async_ask_over_the_cap_says_when_it_goes_out(
+    pair: tuple[SqlStore, AsyncSqlStore],
+) -> None:
+    """The second ask of the day is queued for the next day, and the async tracker's
+    ``sends_at`` says so, as the sync one's does."""
+    _, async_store = pair
+    ladder = cl.Ladder.from_yaml(THROTTLED_YAML)
+    tracker = cl.AsyncTracker(store=async_store, ladders=[ladder], clock=cl.SteppableClock(T0))
+    for prospect in ("a", "b"):
+        await tracker.enroll(prospect, ladder="cold")
+    first = await tracker.ask("a", "intro")
+    second = await tracker.ask("b", "intro")
+    tomorrow = datetime(2026, 1, 6, tzinfo=UTC)
+    assert first.sends_at == second.sends_at == T0  # no send windows
+    assert await tracker.sends_at("a") == T0
+    assert await tracker.sends_at("b") == tomorrow
+
+
 async def test_a_sync_and_an_async_worker_racing_open_one_ask(
     pair: tuple[SqlStore, AsyncSqlStore],
 ) -> None:

@@ -141,15 +141,30 @@ def test_asks_over_the_cap_are_queued_not_refused(store: Any) -> None:
     }  # fmt: skip
     queued = {e.message.prospect: e.message.not_before for e in store.outbox()}
     assert queued["p4"] == tuesday
+    # the tracker's side says it too: the ask it returned and sends_at(prospect)
+    assert tracker.sends_at("p4") == tuesday
+    assert tracker.sends_at("p0") == FRIDAY_10
+    assert tracker.sends_at("q") == FRIDAY_10
+    tracker.enroll("p5", ladder="cold")
+    late = tracker.ask("p5", "intro", channel="email", actor="sam")
+    assert late.sends_at == FRIDAY_10  # the window's time: the queue is the outbox's
+    assert tracker.sends_at("p5") == tuesday
     assert queued["p0"] is None
     # a queued ask is the one open ask: no second ask for that prospect
-    with pytest.raises(cl.AskPending):
+    with pytest.raises(cl.AskPending, match="by email; a throttle may hold its message later"):
         tracker.ask("p4", "intro", channel="phone")
+    saturday = datetime(2026, 12, 5, 10, 0, tzinfo=NEW_YORK)
+    refusal = tracker.get("p4").why_not("intro", channel="phone", now=saturday)
+    assert refusal is not None
+    assert "by email; a throttle may hold its message later)" in refusal.message
     assert tracker.relay(now=FRIDAY_10).sent == 4
     assert tracker.relay(now=monday - timedelta(seconds=1)).sent == 0
     assert tracker.relay(now=monday).sent == 2
-    assert tracker.relay(now=tuesday).sent == 1
-    assert [m.prospect for m in messenger.sent] == ["p0", "p1", "q", "r", "p2", "p3", "p4"]
+    assert tracker.relay(now=tuesday).sent == 2
+    assert [m.prospect for m in messenger.sent] == ["p0", "p1", "q", "r", "p2", "p3", "p4", "p5"]
+    assert tracker.sends_at("p5") == tuesday  # sent: still the time it went out
+    tracker.withdraw("p5")
+    assert tracker.sends_at("p5") is None  # no open ask
 
 
 def test_the_queue_survives_a_restart(store: Any) -> None:

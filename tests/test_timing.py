@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import commitladder as cl
-from commitladder._timing import timeline
+from commitladder._timing import Moment, timeline
 from commitladder.cli import app
 from support import simulate_into
 
@@ -100,6 +100,48 @@ def test_explain_time_prints_both_zones() -> None:
         "ask goes out          Sun 2026-12-06 21:30 America/New_York  |  "
         "Mon 2026-12-07 08:00 Asia/Kolkata"
     )
+
+
+def test_the_timeline_places_a_capped_ask_after_those_queued_ahead() -> None:
+    """50 first emails a day per sender: with 120 queued ahead on a Friday morning, the
+    ask goes out Tuesday 08:00 (50 Friday, 50 Monday, 20 Tuesday, then this one), where a
+    tracker with 120 asks before it puts it too."""
+    ladder = cl.load(OUTREACH)
+    friday = datetime(2026, 12, 4, 10, 0, tzinfo=NEW_YORK)
+    moments = timeline(ladder, at=friday, ahead=120)
+    assert moments[1] == Moment(
+        "ask goes out (120 ahead under the throttle)", datetime(2026, 12, 8, 8, tzinfo=NEW_YORK)
+    )
+    assert timeline(ladder, at=friday, ahead=49)[1] == Moment("ask goes out", friday)
+    tracker = cl.Tracker(store=cl.MemoryStore(), ladders=[ladder], clock=cl.SteppableClock(friday))
+    for n in range(121):
+        tracker.enroll(f"p{n}", ladder="outreach")
+        tracker.ask(f"p{n}", "intro", channel="email", actor="sam")
+    assert tracker.sends_at("p120") == moments[1].at
+    assert tracker.sends_at("p49") == friday
+    with pytest.raises(ValueError, match="ahead must be 0 or more"):
+        timeline(ladder, at=friday, ahead=-1)
+
+
+def test_explain_time_says_a_throttle_may_hold_the_ask_and_what_that_does() -> None:
+    args = ["explain-time", str(OUTREACH), "--at", "2026-12-04T10:00-05:00"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "throttled: at most 50 a day per sender; this counts 0 first asks queued ahead of it "
+        "(--ahead N; tracker.sends_at(prospect) reads a stored ask's place)"
+    )
+    queued = runner.invoke(app, [*args, "--ahead", "120"])
+    assert queued.exit_code == 0, queued.output
+    assert (
+        "ask goes out (120 ahead under the throttle)  Tue 2026-12-08 08:00 America/New_York"
+        in queued.output
+    )
+    assert queued.output.splitlines()[-1] == (
+        "note: follow-up 1 due before the queued ask goes out: follow-up timers count from "
+        "the send window, not from the throttle's queue"
+    )
+    assert runner.invoke(app, [*args, "--ahead", "-1"]).exit_code == 2
 
 
 @pytest.mark.parametrize(

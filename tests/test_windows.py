@@ -219,6 +219,12 @@ def test_the_worked_example(store: Any) -> None:
     e = tracker.get("priya", ladder="outreach")
     assert e.pending == ask
     assert e.sends_at() == monday_8
+    # the ask itself says when it goes out, read back from the store or returned by ask()
+    assert ask.sends_at == ask.not_before == monday_8
+    assert e.pending is not None
+    assert e.pending.sends_at == monday_8
+    assert tracker.sends_at("priya") == monday_8
+    assert datetime.fromisoformat(ask.to_dict()["sends_at"]) == monday_8
     assert ask.expires_at is not None
     assert ask.expires_at.astimezone(KOLKATA) == datetime(2026, 12, 9, 4, 0, tzinfo=KOLKATA)
     (follow_up,) = [t for t in e.timers if t.kind == "follow_up"]
@@ -228,6 +234,7 @@ def test_the_worked_example(store: Any) -> None:
     assert "by email; its message goes out 2026-12-07 08:00 IST); one commitment at a time" in (
         refusal.message
     )
+    assert datetime.fromisoformat(refusal.to_dict()["ask"]["sends_at"]) == monday_8
     (entry,) = store.outbox()
     assert entry.next_attempt_at == monday_8
     assert entry.message.not_before == monday_8
@@ -244,7 +251,10 @@ def test_inside_the_window_a_message_goes_out_at_once(store: Any) -> None:
     clock = cl.SteppableClock(tuesday_9)
     tracker = cl.Tracker(store=store, ladders=[ladder], messenger=messenger, clock=clock)
     tracker.enroll("nick", ladder="outreach")
-    tracker.ask("nick", "intro", channel="email")
+    ask = tracker.ask("nick", "intro", channel="email")
+    assert ask.not_before is None
+    assert ask.sends_at == tuesday_9
+    assert tracker.sends_at("nick") == tuesday_9
     (entry,) = store.outbox()
     assert entry.message.not_before is None
     assert "not_before" not in entry.message.to_dict()
@@ -303,3 +313,41 @@ def test_window_problems_are_located(window: str, says: str) -> None:
     (problem,) = caught.value.problems
     assert says in problem.message
     assert problem.line == 7
+
+
+def test_a_follow_up_says_when_it_goes_out_and_a_timely_one_clears_it() -> None:
+    """The open ask's ``sends_at`` follows its latest touch: a follow-up made at night waits
+    for the morning; one made in the window goes out at once (``not_before`` is None)."""
+    ladder = cl.Ladder.from_yaml(WINDOWS_YAML.replace("every: 1bd", "every: 1h"))
+    tuesday_9 = datetime(2026, 12, 8, 9, 0, tzinfo=NEW_YORK)
+    e = ladder.enroll("nick", now=tuesday_9)
+    e.ask("intro", channel="email", now=tuesday_9)
+    night = tuesday_9.replace(hour=22)
+    e.follow_up(now=night)
+    assert e.pending is not None
+    wednesday_8 = datetime(2026, 12, 9, 8, 0, tzinfo=NEW_YORK)
+    assert e.pending.sends_at == e.pending.not_before == e.sends_at() == wednesday_8
+    replayed = cl.Enrollment.replay(ladder, e.history)
+    assert replayed.pending == e.pending
+    restored = cl.Enrollment.from_snapshot(ladder, e.snapshot())
+    assert restored.pending == e.pending
+    e.follow_up(now=wednesday_8 + timedelta(hours=2))
+    assert e.pending.not_before is None
+    assert e.pending.sends_at == wednesday_8 + timedelta(hours=2)
+
+
+def test_without_windows_an_ask_goes_out_when_made() -> None:
+    """A ladder with no calendar: ``not_before`` stays None and ``sends_at`` is the touch;
+    a dict written before ``sends_at`` existed reads back to the same ask."""
+    plain = WINDOWS_YAML.split("defaults:")[1].replace("bd", "d")
+    ladder = cl.Ladder.from_yaml("ladder: outreach\nstart: intro\ndefaults:" + plain)
+    at = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    e = ladder.enroll("nick", now=at)
+    ask = e.ask("intro", channel="email", now=at)
+    assert ask.not_before is None
+    assert ask.sends_at == at
+    data = ask.to_dict()
+    assert data["sends_at"] == data["last_touch_at"]
+    assert cl.Ask.from_dict(ask.enrollment_id, data) == ask
+    del data["sends_at"]
+    assert cl.Ask.from_dict(ask.enrollment_id, data) == ask

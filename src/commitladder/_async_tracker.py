@@ -195,6 +195,8 @@ class AsyncTracker:
     """``Tracker.get``, awaited; the enrollment comes with its history loaded."""
     history = _awaited(Tracker.history)
     """``Tracker.history``, awaited."""
+    sends_at = _awaited(Tracker.sends_at)
+    """``Tracker.sends_at``, awaited: when the open ask's message goes out."""
 
     # ---- timers and outbox ----------------------------------------------------------------
 

@@ -33,6 +33,8 @@ from ._state import ASK_WINDOW, EMPTY, Identity, State
 from ._values import Ask
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ._ladder import Ladder
 
 __all__ = ["fold", "fold_all", "start"]
@@ -86,6 +88,16 @@ def fold_all(ladder: Ladder, state: State, events: tuple[Event, ...]) -> State:
     return s
 
 
+def _waits(ladder: Ladder, s: State, at: datetime, channel: str) -> datetime | None:
+    """When a message made at ``at`` over ``channel`` goes out if it waits for its send
+    window, else None (ladders without windows stop at the first test)."""
+    calendar = ladder.calendar
+    if calendar is None or not calendar.windows:
+        return None
+    opens = calendar.opens(at, channel, s.ident.timezone)
+    return opens.astimezone(at.tzinfo) if opens != at else None  # in the touch's zone
+
+
 def _apply(ladder: Ladder, s: State, event: Event) -> None:
     """Fold ``event`` into ``s``, a copy no one else holds yet."""
     s.seq = event.seq
@@ -108,6 +120,7 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
                     event.expires_at,
                     0,
                     event.at,
+                    None if ladder.calendar is None else _waits(ladder, s, event.at, event.channel),
                 ),
             )
             asked = (*s.asked, event.seq, event.rung)
@@ -120,7 +133,7 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
             s.unanswered += 1
         case FollowedUp():
             assert s.pending is not None, "a follow-up with no open ask"
-            s.pending = s.pending.touched(event.at)
+            s.pending = s.pending.touched(event.at, _waits(ladder, s, event.at, event.channel))
         case Committed():
             s.since = event.at
             s.position = event.rung

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._errors import LadderError
-from ._values import Ask, Status, iso
+from ._values import Ask, Status, iso, not_before
 
 if TYPE_CHECKING:
     from ._ladder import Ladder
@@ -274,6 +274,7 @@ def _ask_named(data: Mapping[str, Any], eid: str, get: Callable[[str, str], str]
         (asked_at if touched == data["asked_at"] else datetime.fromisoformat(touched))
         if touched
         else None,
+        not_before(data.get("sends_at"), touched or data["asked_at"]),
     )
 
 

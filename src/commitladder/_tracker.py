@@ -189,6 +189,7 @@ class Tracker:
         self.display_name = display_name
         # name -> version -> ladder: versions of one ladder live side by side
         self._ladders: dict[str, dict[int, Ladder]] = {}
+        self._timed = False
         self._listeners: list[Listener] = list(listeners)
         self._hooks: list[Hook] = list(hooks)
         for ladder in ladders:
@@ -213,6 +214,9 @@ class Tracker:
             )
         versions[ladder.version] = ladder
         self._ladders[ladder.name] = dict(sorted(versions.items()))
+        calendar = ladder.calendar
+        if calendar is not None and calendar.windows:
+            self._timed = True  # ``ask`` reads back when its message goes out
         return ladder
 
     @property
@@ -538,7 +542,10 @@ class Tracker:
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> Ask:
-        """Ask ``prospect`` for ``rung``; refused while any exclusive ask of theirs is open."""
+        """Ask ``prospect`` for ``rung``; refused while any exclusive ask of theirs is open.
+
+        The ask's ``sends_at`` is when its message goes out under the send windows; where
+        a throttle queued it later, ``sends_at(prospect)`` says when."""
         events = self.execute(
             AskFor(rung, channel, actor=actor, reason=reason),
             prospect=prospect,
@@ -548,9 +555,15 @@ class Tracker:
         )
         first = events[0]
         assert isinstance(first, AskIssued)  # an accepted ask records AskIssued first
-        return Ask(
+        ask = Ask(
             first.enrollment_id, first.seq, first.rung, first.channel, first.at, first.expires_at
         )
+        if not self._timed:  # no send windows: it goes out when made (or as throttled)
+            return ask
+        # the state folded the window's opening into the ask; a throttle's place is left
+        # to sends_at(), which scans the outbox: not on every ask
+        held = self.get(prospect, ladder=ladder).pending
+        return held if held is not None and held.id == ask.id else ask
 
     def follow_up(
         self,
@@ -924,6 +937,33 @@ class Tracker:
             began = {s.id: (store.events(s.id)[:1] or [{"at": ""}])[0]["at"] for s in found}
             found.sort(key=lambda s: (began[s.id], run_number(s), s.id))
             return [self._view(store, s) for s in found]
+
+    def sends_at(self, prospect: str, *, ladder: str | None = None) -> datetime | None:
+        """When the message of the prospect's open ask (its latest touch) goes out, or
+        ``None`` with no open ask.
+
+        The ask's own ``sends_at`` (its send window, in the prospect's zone), or later
+        when a throttle queued a first ask's message for a period with room: that time is
+        read from the message's outbox row, as the store reserved it. (It scans the
+        outbox, so call it for one prospect at a time, not in a loop over many.)"""
+        check_text(prospect, "prospect")
+        ask = self._queued_ask(prospect, ladder)
+        return ask.sends_at if ask is not None else None
+
+    def _queued_ask(self, prospect: str, ladder: str | None) -> Ask | None:
+        """The stored open ask, its ``not_before`` the throttle's time where one queued it."""
+        e = self.get(prospect, ladder=ladder)
+        ask = e.pending
+        if ask is None or ask.follow_ups or not e.ladder.throttles:
+            return ask  # throttles count first asks only
+        key = f"{ask.id}:ask"
+        for entry in self.store.outbox():
+            if entry.message.key == key:
+                queued = entry.message.not_before
+                if queued is not None and queued > ask.sends_at:
+                    return ask._replace(not_before=queued)
+                break
+        return ask
 
     def history(self, prospect: str, *, ladder: str | None = None) -> tuple[Event, ...]:
         """Every stored event of the prospect's enrollment (on ``ladder``), oldest first."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Literal, NamedTuple
 
-__all__ = ["PARK", "STATUSES", "Ask", "Status", "Timer", "iso"]
+__all__ = ["PARK", "STATUSES", "Ask", "Status", "Timer", "iso", "not_before"]
 
 PARK: Final = "park"
 """The ``on_decline`` / ``on_expire`` value meaning "put the deal in neutral"."""
@@ -44,6 +44,7 @@ class _AskFields(NamedTuple):
     expires_at: datetime | None
     follow_ups: int
     last_touch_at: datetime
+    not_before: datetime | None
 
 
 class Ask(_AskFields):
@@ -52,7 +53,9 @@ class Ask(_AskFields):
     ``id`` is ``"<enrollment id>#<seq>"``: the number of the event that opened it, so a
     webhook can name the ask it answers (``commit(ask_id=...)``). ``follow_ups`` counts
     the follow-ups so far and ``last_touch_at`` is the latest touch (the ask itself at
-    first).
+    first). ``not_before`` is when the latest touch's message goes out if it waits for
+    its channel's send window (``None``: it went out when made); ``sends_at`` says when
+    it goes out either way.
     """
 
     __slots__ = ()
@@ -67,10 +70,22 @@ class Ask(_AskFields):
         expires_at: datetime | None,
         follow_ups: int = 0,
         last_touch_at: datetime | None = None,
+        not_before: datetime | None = None,
     ) -> Ask:
         touched = last_touch_at or asked_at
         return _new(
-            cls, (enrollment_id, seq, rung, channel, asked_at, expires_at, follow_ups, touched)
+            cls,
+            (
+                enrollment_id,
+                seq,
+                rung,
+                channel,
+                asked_at,
+                expires_at,
+                follow_ups,
+                touched,
+                not_before,
+            ),
         )
 
     @property
@@ -78,9 +93,17 @@ class Ask(_AskFields):
         """Stable id: the enrollment id and the number of the event that opened the ask."""
         return f"{self.enrollment_id}#{self.seq}"
 
-    def touched(self, at: datetime) -> Ask:
-        """The same ask after one more follow-up at ``at``."""
-        return _new(Ask, (*self[:6], self.follow_ups + 1, at))
+    @property
+    def sends_at(self) -> datetime:
+        """When the latest touch's message goes out: ``not_before`` when it waits for its
+        send window, else when it was made. (A throttle may hold a first ask's message
+        later still: ``Tracker.sends_at`` reads that from the outbox.)"""
+        return self.not_before or self.last_touch_at
+
+    def touched(self, at: datetime, not_before: datetime | None = None) -> Ask:
+        """The same ask after one more follow-up at ``at`` (going out at ``not_before``
+        if it waits for its window)."""
+        return _new(Ask, (*self[:6], self.follow_ups + 1, at, not_before))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``Ask.from_dict`` reads it back to an equal ask."""
@@ -93,6 +116,7 @@ class Ask(_AskFields):
             "expires_at": iso(self.expires_at) if self.expires_at else None,
             "follow_ups": self.follow_ups,
             "last_touch_at": iso(self.last_touch_at),
+            "sends_at": iso(self.not_before or self.last_touch_at),
         }
 
     @classmethod
@@ -109,6 +133,7 @@ class Ask(_AskFields):
             datetime.fromisoformat(expires) if expires else None,
             int(data.get("follow_ups", 0)),
             datetime.fromisoformat(touched) if touched else None,
+            not_before(data.get("sends_at"), touched or data["asked_at"]),
         )
 
     def __repr__(self) -> str:
@@ -116,6 +141,12 @@ class Ask(_AskFields):
 
 
 _new = tuple.__new__
+
+
+def not_before(sends: str | None, touched: str) -> datetime | None:
+    """``not_before`` from a dict's ``sends_at``: set only when it differs from the last
+    touch (a dict written before ``sends_at`` existed has neither)."""
+    return datetime.fromisoformat(sends) if sends and sends != touched else None
 
 
 class Timer(NamedTuple):

@@ -50,13 +50,15 @@ def windowed(
 
 def sending(ladder: Ladder, s: State, ask: Ask) -> str:
     """``"; its message goes out <when>"`` for an open ask whose latest message waits for
-    its send window, else ``""`` (refusals that name the open ask say it)."""
+    its send window, and what a throttle may add, else ``""`` (refusals that name the
+    open ask say it). A throttle's queue is the store's: this can only say it may."""
+    throttled = not ask.follow_ups and any(
+        rule.channel in (None, ask.channel) for rule in ladder.throttles
+    )
     calendar = ladder.calendar
-    if calendar is None or not calendar.windows:
-        return ""
-    touched = ask.last_touch_at
-    opens = calendar.opens(touched, ask.channel, s.ident.timezone)
-    if opens == touched:
-        return ""
+    opens = ask.not_before
+    if calendar is None or opens is None:
+        return "; a throttle may hold its message later" if throttled else ""
     shown = opens.astimezone(calendar.zone(s.ident.timezone))
-    return f"; its message goes out {shown:%Y-%m-%d %H:%M} {shown.tzname()}"
+    later = ", or later if a throttle queued it" if throttled else ""
+    return f"; its message goes out {shown:%Y-%m-%d %H:%M} {shown.tzname()}{later}"

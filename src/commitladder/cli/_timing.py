@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,17 +33,25 @@ def explain_time(
     channel: Annotated[
         str | None, typer.Option(help="The channel (default: the rung's first).")
     ] = None,
+    ahead: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="First asks under the same throttles already queued (the store's count).",
+        ),
+    ] = 0,
 ) -> None:
     """Show when an ask's messages would go out, in both time zones.
 
     The ask, each follow-up and the expiry, at the times the library computes
     (business days, holidays, send windows in the prospect's zone), shown in the
-    ladder's zone and the prospect's. Throttles may queue a first ask later still,
-    depending on the other asks in the store.
+    ladder's zone and the prospect's. Where a throttle caps the ask, --ahead says
+    how many first asks are queued before it; the ask goes out after them.
 
     \b
     Example:
       commitladder explain-time ladder.yaml --at 2026-12-04T22:30Z -z Asia/Kolkata
+      commitladder explain-time ladder.yaml --at 2026-12-04T10:00Z --ahead 120
     """
     try:
         when = datetime.fromisoformat(at)
@@ -56,10 +64,13 @@ def explain_time(
     with speaking(ctx):
         from commitladder._calendar import zone
         from commitladder._ladder import load
-        from commitladder._timing import timeline
+        from commitladder._timing import caps, timeline
 
         ladder = load(file)
-        moments = timeline(ladder, at=when, rung=rung, channel=channel, timezone=timezone)
+        moments = timeline(
+            ladder, at=when, rung=rung, channel=channel, timezone=timezone, ahead=ahead
+        )
+        capped = caps(ladder, channel or _channel(ladder, rung))
         seller = ladder.calendar.timezone if ladder.calendar is not None else "UTC"
         prospect = timezone or seller
     width = max(len(m.what) for m in moments)
@@ -70,3 +81,25 @@ def explain_time(
         if prospect != seller:
             line += f"  |  {there:%a %Y-%m-%d %H:%M} {prospect}"
         out.print(line, markup=False)
+    if capped:
+        limits = ", ".join(f"{c.most} a {c.per}" for c in capped)
+        out.print(
+            f"throttled: at most {limits} per sender; this counts {ahead} first asks queued "
+            "ahead of it (--ahead N; tracker.sends_at(prospect) reads a stored ask's place)",
+            markup=False,
+        )
+        sent = moments[1].at
+        early = [m.what for m in moments if m.what.endswith(" due") and m.at < sent]
+        if early:
+            out.print(
+                f"note: {', '.join(early)} before the queued ask goes out: follow-up timers "
+                "count from the send window, not from the throttle's queue",
+                markup=False,
+            )
+
+
+def _channel(ladder: Any, rung: str | None) -> str:
+    """The channel ``timeline`` picks when none is given."""
+    rung = rung or ladder.start[0]
+    allowed = ladder.rungs[rung].channels if rung in ladder.rungs else None
+    return allowed[0] if allowed else "email"
