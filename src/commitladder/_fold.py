@@ -51,6 +51,7 @@ def start(ladder: Ladder, enrolled: Enrolled) -> State:
         enrolled.ladder,
         enrolled.version,
         enrolled.timezone,
+        enrolled.tenant,
     )
     s.state = ladder.tables.ready[None]
     s.status = "ready"

@@ -13,6 +13,7 @@ undoes a stored command.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections import Counter
@@ -31,6 +32,7 @@ from ._errors import (
     LadderError,
     NotEnrolled,
     Refused,
+    check_tenant,
     check_text,
 )
 from ._events import AskIssued, Enrolled, Event, event_from_dict
@@ -163,6 +165,10 @@ class Tracker:
         #: prospect id -> the name refusal sentences use (with the rungs' and ends' titles)
         self.display_name = display_name
         self._ladders: dict[str, Ladder] = {}
+        #: tenant -> its own ladders (shared with every view made by ``tenant``)
+        self._tenant_ladders: dict[str, dict[str, Ladder]] = {}
+        #: the tenant this tracker is scoped to (``None``: the enrollments without one)
+        self._tenant: str | None = None
         self._listeners: list[Listener] = list(listeners)
         self._hooks: list[Hook] = list(hooks)
         for ladder in ladders:
@@ -170,21 +176,85 @@ class Tracker:
 
     # ---- set-up ---------------------------------------------------------------------------
 
-    def register(self, ladder: Ladder) -> Ladder:
-        """Make ``ladder`` known by its name (enrollments name the ladder they are on)."""
-        known = self._ladders.get(ladder.name)
+    def register(self, ladder: Ladder, *, tenant: str | None = None) -> Ladder:
+        """Make ``ladder`` known by its name (enrollments name the ladder they are on).
+
+        With ``tenant`` (or on a view made by ``tenant(...)``) only that tenant sees it;
+        without, every tenant does. A tenant's ladder may not take a shared ladder's name.
+        """
+        tenant = self._own(tenant)
+        if tenant is None:
+            owners = [t for t, own in self._tenant_ladders.items() if ladder.name in own]
+            if owners:
+                raise LadderError(
+                    f"tenant {owners[0]!r} has its own ladder named {ladder.name!r}; "
+                    "give the shared one another name"
+                )
+            table = self._ladders
+        else:
+            if ladder.name in self._ladders:
+                raise LadderError(
+                    f"a shared ladder named {ladder.name!r} is registered already and every "
+                    f"tenant sees it; give tenant {tenant!r}'s own ladder another name"
+                )
+            table = self._tenant_ladders.setdefault(tenant, {})
+        known = table.get(ladder.name)
         if known is not None and known != ladder:
             raise LadderError(
                 f"another ladder named {ladder.name!r} is registered already "
                 f"(v{known.version}); give the new one another name"
             )
-        self._ladders[ladder.name] = ladder
+        table[ladder.name] = ladder
         return ladder
 
     @property
     def ladders(self) -> Mapping[str, Ladder]:
-        """The registered ladders by name."""
-        return dict(self._ladders)
+        """The registered ladders by name (on a tenant's view: its own and the shared)."""
+        if self._tenant is None:
+            return dict(self._ladders)
+        return {**self._ladders, **self._tenant_ladders.get(self._tenant, {})}
+
+    # ---- tenants --------------------------------------------------------------------------
+
+    def tenant(self, tenant: str) -> Tracker:
+        """This tracker scoped to ``tenant`` (a customer account, a department).
+
+        The view shares the store, messenger, clock, listeners and hooks; its commands,
+        ``get``, ``history``, ``enroll``, ``run_due``, ``relay`` and funnel see only the
+        tenant's enrollments, and it sees the tenant's own ladders beside the shared ones.
+        The same prospect id in two tenants is two prospects, each with its own one open
+        ask. A view cannot be turned into another tenant's.
+        """
+        tenant = check_tenant(tenant)
+        if self._tenant is not None and tenant != self._tenant:
+            raise LadderError(
+                f"this tracker is scoped to tenant {self._tenant!r} and cannot see tenant "
+                f"{tenant!r}; make that view from the unscoped tracker"
+            )
+        view = copy.copy(self)  # shares the store, the ladder tables and the listener lists
+        view._tenant = tenant  # noqa: SLF001 - a copy of this very class
+        return view
+
+    @property
+    def tenant_id(self) -> str | None:
+        """The tenant this tracker is scoped to; ``None`` on the unscoped tracker."""
+        return self._tenant
+
+    def _own(self, tenant: str | None) -> str | None:
+        """The tenant a call names: this view's, or the one given (the same, on a view)."""
+        if tenant is None:
+            return self._tenant
+        return self.tenant(tenant).tenant_id
+
+    def _eid(self, ladder: str, prospect: str) -> str:
+        """The enrollment id of ``prospect`` on ``ladder`` in this tracker's tenant."""
+        if self._tenant is None:
+            return f"{ladder}/{prospect}"
+        return f"@{self._tenant}/{ladder}/{prospect}"
+
+    def _mine(self, stored: StoredEnrollment) -> bool:
+        """Whether ``stored`` belongs to this tracker's tenant (or, unscoped, to none)."""
+        return stored.snapshot.get("tenant") == self._tenant
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for each stored event, after its commit."""
@@ -222,9 +292,16 @@ class Tracker:
         lad = self._ladder(ladder.name if isinstance(ladder, Ladder) else ladder)
         check_text(prospect, "prospect")
         eid = check_text(enrollment_id, "enrollment_id") if enrollment_id else None
-        eid = eid or f"{lad.name}/{prospect}"
+        if eid is not None and eid.startswith("@") and self._tenant is None:
+            raise LadderError(
+                f"enrollment ids starting with '@' belong to tenants, not {eid!r}; "
+                "choose another id"
+            )
+        if eid is not None and self._tenant is not None:
+            eid = f"@{self._tenant}/{eid}"  # never another tenant's id
+        eid = eid or self._eid(lad.name, prospect)
         key = self._key(idempotency_key)
-        target = {"prospect": prospect, "ladder": lad.name}
+        target = self._target(prospect, lad.name)
         args = {"command": "enroll", "enrollment_id": eid}
         zone = check_zone(timezone)
         if zone is not None:
@@ -237,6 +314,8 @@ class Tracker:
                         return self._get_id(store, replay.receipt.enrollment_id)
                     stored = store.load(eid)
                     if stored is not None:
+                        if not self._mine(stored):  # unreachable by ids, kept as a wall
+                            raise LadderError(f"enrollment id {eid!r} is taken; choose another")
                         return self._view(store, stored)
                     at = self._now(now)
                     enrolled = Enrolled(
@@ -249,6 +328,7 @@ class Tracker:
                         ladder=lad.name,
                         version=lad.version,
                         timezone=timezone,
+                        tenant=self._tenant,
                     )
                     state = start(lad, enrolled)
                     events = (enrolled,)
@@ -290,7 +370,7 @@ class Tracker:
         if name is not None:
             self._ladder(name)
         key = self._key(idempotency_key)
-        target = {"prospect": prospect, "ladder": name}
+        target = self._target(prospect, name)
         args = _args(command) if key is not None else {}
         for _ in range(self._retries):
             refused: Refused | None = None
@@ -597,11 +677,24 @@ class Tracker:
         try:
             return self._ladders[name]
         except KeyError:
-            known = ", ".join(sorted(self._ladders)) or "none yet"
+            if self._tenant is not None:
+                own = self._tenant_ladders.get(self._tenant)
+                if own is not None and name in own:
+                    return own[name]
+            known = ", ".join(sorted(self.ladders)) or "none yet"
             raise LadderError(
                 f"ladder {name!r} is not registered with this tracker (registered: {known}); "
                 "call tracker.register(ladder)"
             ) from None
+
+    def _ladder_of(self, stored: StoredEnrollment) -> Ladder | None:
+        """The ladder ``stored`` runs on, as its own tenant sees it (for workers)."""
+        lad = self._ladders.get(stored.ladder)
+        if lad is None:
+            tenant = stored.snapshot.get("tenant")
+            if tenant is not None:
+                lad = self._tenant_ladders.get(tenant, {}).get(stored.ladder)
+        return lad
 
     def _view(self, store: Store, stored: StoredEnrollment) -> Enrollment:
         """A read-only enrollment of ``stored``, its history loaded from the store on use."""
@@ -627,10 +720,19 @@ class Tracker:
         """The enrollment of ``prospect`` a command addresses: on ``ladder`` when given (a live
         one before an ended one), else the only one, or the only one the command fits."""
         if ladder is not None:
-            stored = store.load(f"{ladder}/{prospect}")
-            if stored is not None and stored.status != "ended" and stored.prospect == prospect:
+            stored = store.load(self._eid(ladder, prospect))
+            if (
+                stored is not None
+                and stored.status != "ended"
+                and stored.prospect == prospect
+                and self._mine(stored)
+            ):
                 return stored  # the common case, in one read
-        found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
+        found = [
+            s
+            for s in store.find(prospect)
+            if (ladder is None or s.ladder == ladder) and self._mine(s)
+        ]
         if not found:
             on = f" on ladder {ladder!r}" if ladder else ""
             raise NotEnrolled(f"{prospect!r} is not enrolled{on}; enroll them first")
@@ -651,7 +753,7 @@ class Tracker:
     def _fits(self, stored: StoredEnrollment, command: Command) -> bool:
         """Whether ``command`` makes sense on ``stored`` (to pick among several ladders)."""
         snap = stored.snapshot
-        lad = self._ladders.get(stored.ladder)
+        lad = self.ladders.get(stored.ladder)
         match command:
             case AskFor():
                 return lad is not None and command.rung in lad.rungs
@@ -670,9 +772,18 @@ class Tracker:
 
     # ---- idempotency ------------------------------------------------------------------------
 
-    @staticmethod
-    def _key(key: str | None) -> str | None:
-        return check_text(key, "idempotency_key") if key is not None else None
+    def _key(self, key: str | None) -> str | None:
+        if key is None:
+            return None
+        check_text(key, "idempotency_key")
+        # a tenant's keys live in its own namespace: never another tenant's receipt
+        return key if self._tenant is None else f"@{self._tenant}/{key}"
+
+    def _target(self, prospect: str, ladder: str | None) -> dict[str, Any]:
+        target: dict[str, Any] = {"prospect": prospect, "ladder": ladder}
+        if self._tenant is not None:
+            target["tenant"] = self._tenant
+        return target
 
     def _recall(
         self,
@@ -697,7 +808,9 @@ class Tracker:
         """A key is bound to the command it first ran and to its prospect (and ladder)."""
         was = first.result.get("target") or {}
         same = (
-            first.command == name and was.get("prospect", target["prospect"]) == target["prospect"]
+            first.command == name
+            and was.get("prospect", target["prospect"]) == target["prospect"]
+            and was.get("tenant") == target.get("tenant")
         )
         if same and target.get("ladder") is not None and was.get("ladder") is not None:
             same = was["ladder"] == target["ladder"]
@@ -813,7 +926,12 @@ class Tracker:
         changed = (ask_before.seq if ask_before else None) != (ask_after.seq if ask_after else None)
         open_ask = None
         if changed and ask_after is not None:
-            slot = f"prospect:{ident.prospect}" if ladder.exclusive else f"enrollment:{ident.id}"
+            if not ladder.exclusive:
+                slot = f"enrollment:{ident.id}"
+            elif ident.tenant is None:
+                slot = f"prospect:{ident.prospect}"
+            else:  # one open ask per prospect within the tenant
+                slot = f"tenant:{ident.tenant}/prospect:{ident.prospect}"
             open_ask = OpenAsk(
                 slot,
                 ident.id,
@@ -905,7 +1023,7 @@ class Tracker:
         stored = store.load(timer.enrollment_id)
         if stored is None:
             return ""
-        lad = self._ladders.get(stored.ladder)
+        lad = self._ladder_of(stored)
         if lad is None:
             return f"ladder {stored.ladder!r} is not registered with this worker"
         state = restore(lad, stored.snapshot)

@@ -1,0 +1,203 @@
+"""Tenants: one tracker serving many accounts or departments, each seeing only its own
+enrollments and ladders, run on every store (memory, SQLite, PostgreSQL, MySQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import commitladder as cl
+
+pytest_plugins = ["dbfixtures"]
+
+SEED = Path(cl.__file__).parent / "seed" / "solopreneur.yaml"
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def webinar(name: str = "webinar", *, exclusive: bool = True) -> cl.Ladder:
+    return cl.Ladder.from_dict(
+        {
+            "ladder": name,
+            "version": 1,
+            "exclusive": exclusive,
+            "start": "register",
+            "rungs": {
+                "register": {"kind": "webinar", "size": 1, "next": "attend", "channels": ["email"]},
+                "attend": {"kind": "webinar", "size": 2, "next": "won"},
+            },
+            "ends": {"won": {"result": "won"}, "lost": {"result": "lost"}},
+        }
+    )
+
+
+@pytest.fixture
+def tracker(store: Any) -> cl.Tracker:
+    return cl.Tracker(
+        store=store,
+        clock=cl.SteppableClock(T0),
+        ladders=[cl.load(SEED), webinar()],
+        messenger=cl.RecordingMessenger(),
+    )
+
+
+def test_the_same_prospect_id_in_two_tenants_is_two_prospects(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    a = acme.enroll("lead-42", ladder="solopreneur")
+    g = globex.enroll("lead-42", ladder="solopreneur")
+    assert a.id != g.id
+    assert (a.tenant, g.tenant) == ("acme", "globex")
+    acme.ask("lead-42", "admit_problem", channel="email")
+    assert acme.get("lead-42").status == "pending"
+    assert globex.get("lead-42").status == "ready"
+    assert acme.history("lead-42")[0].tenant == "acme"  # type: ignore[attr-defined]
+
+
+def test_a_tenant_cannot_read_another_tenants_enrollment(tracker: cl.Tracker) -> None:
+    tracker.tenant("acme").enroll("lead-42", ladder="solopreneur")
+    globex = tracker.tenant("globex")
+    with pytest.raises(cl.NotEnrolled):
+        globex.get("lead-42")
+    with pytest.raises(cl.NotEnrolled):
+        globex.get("lead-42", ladder="solopreneur")
+    with pytest.raises(cl.NotEnrolled):
+        globex.history("lead-42")
+    with pytest.raises(cl.NotEnrolled):
+        tracker.get("lead-42")  # the unscoped tracker is the tenant-less scope
+
+
+def test_a_tenant_cannot_command_another_tenants_enrollment(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    acme.enroll("lead-42", ladder="solopreneur")
+    acme.ask("lead-42", "admit_problem", channel="email")
+    for command in (
+        lambda: globex.commit("lead-42"),
+        lambda: globex.commit("lead-42", ladder="solopreneur"),
+        lambda: globex.withdraw("lead-42"),
+        lambda: globex.end("lead-42", "disqualified", ladder="solopreneur"),
+        lambda: tracker.commit("lead-42"),
+    ):
+        with pytest.raises(cl.NotEnrolled):
+            command()
+    assert acme.get("lead-42").status == "pending"
+    assert len(acme.history("lead-42")) == 2
+
+
+def test_a_tenant_cannot_reach_another_tenant_by_enrollment_id(tracker: cl.Tracker) -> None:
+    acme = tracker.tenant("acme")
+    first = acme.enroll("lead-42", ladder="solopreneur", enrollment_id="deal-1")
+    other = tracker.tenant("globex").enroll("lead-42", ladder="solopreneur", enrollment_id="deal-1")
+    assert first.id != other.id
+    assert other.tenant == "globex"
+    with pytest.raises(cl.LadderError, match="belong to tenants"):
+        tracker.enroll("lead-42", ladder="solopreneur", enrollment_id=first.id)
+
+
+def test_idempotency_keys_are_per_tenant(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    acme.enroll("lead-42", ladder="solopreneur")
+    globex.enroll("lead-42", ladder="solopreneur")
+    first = acme.ask("lead-42", "admit_problem", channel="email", idempotency_key="k1")
+    second = globex.ask("lead-42", "admit_problem", channel="email", idempotency_key="k1")
+    assert first.id != second.id  # globex's key ran its own command, not acme's replay
+    assert globex.get("lead-42").status == "pending"
+
+
+def test_a_view_cannot_become_another_tenants(tracker: cl.Tracker) -> None:
+    acme = tracker.tenant("acme")
+    assert acme.tenant("acme").tenant_id == "acme"
+    with pytest.raises(cl.LadderError, match="scoped to tenant 'acme'"):
+        acme.tenant("globex")
+    with pytest.raises(cl.LadderError, match="scoped to tenant 'acme'"):
+        acme.register(webinar("own"), tenant="globex")
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "a b", "x" * 65, "tab\t"])
+def test_a_tenant_id_must_be_a_plain_name(tracker: cl.Tracker, bad: str) -> None:
+    with pytest.raises((TypeError, cl.InvalidText)):
+        tracker.tenant(bad)
+
+
+def test_without_tenants_nothing_changes(tracker: cl.Tracker) -> None:
+    e = tracker.enroll("lead-42", ladder="solopreneur")
+    assert e.id == "solopreneur/lead-42"
+    assert e.tenant is None
+    assert "tenant" not in tracker.history("lead-42")[0].to_dict()["data"]
+    assert tracker.tenant_id is None
+
+
+# ---- b) per-tenant ladders ------------------------------------------------------------------
+
+
+def test_a_tenant_sees_its_own_ladders_and_the_shared_ones(tracker: cl.Tracker) -> None:
+    tracker.register(webinar("onboarding"), tenant="acme")
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    assert set(acme.ladders) == {"solopreneur", "webinar", "onboarding"}
+    assert set(globex.ladders) == {"solopreneur", "webinar"}
+    assert set(tracker.ladders) == {"solopreneur", "webinar"}
+    acme.enroll("lead-1", ladder="onboarding")
+    with pytest.raises(cl.LadderError, match="not registered"):
+        globex.enroll("lead-1", ladder="onboarding")
+    with pytest.raises(cl.LadderError, match="not registered"):
+        tracker.enroll("lead-1", ladder="onboarding")
+
+
+def test_two_tenants_may_each_have_a_ladder_of_one_name(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    acme.register(webinar("onboarding"))
+    globex.register(SEED_AS("onboarding"))
+    assert acme.enroll("p", ladder="onboarding").askable() == ["register"]
+    assert globex.enroll("p", ladder="onboarding").askable() == ["admit_problem"]
+
+
+def SEED_AS(name: str) -> cl.Ladder:  # noqa: N802 - reads as the ladder it makes
+    data = cl.load(SEED).to_dict()
+    data["ladder"] = name
+    return cl.Ladder.from_dict(data)
+
+
+def test_a_tenant_ladder_may_not_take_a_shared_name(tracker: cl.Tracker) -> None:
+    with pytest.raises(cl.LadderError, match="shared ladder named 'webinar'"):
+        tracker.register(webinar(), tenant="acme")
+    tracker.register(webinar("onboarding"), tenant="acme")
+    with pytest.raises(cl.LadderError, match="tenant 'acme' has its own ladder"):
+        tracker.register(webinar("onboarding"))
+
+
+def test_timers_of_a_tenant_ladder_fire(tracker: cl.Tracker) -> None:
+    acme = tracker.tenant("acme")
+    acme.register(SEED_AS("onboarding"))
+    acme.enroll("p", ladder="onboarding")
+    acme.ask("p", "admit_problem", channel="email")
+    report = tracker.run_due(T0 + timedelta(days=30))
+    assert report.fired >= 1
+    assert report.skipped == ()
+    assert acme.get("p").status == "parked"
+
+
+# ---- c) exclusivity per tenant --------------------------------------------------------------
+
+
+def test_one_open_ask_per_prospect_within_a_tenant(tracker: cl.Tracker) -> None:
+    acme = tracker.tenant("acme")
+    acme.enroll("lead-42", ladder="solopreneur")
+    acme.enroll("lead-42", ladder="webinar")
+    acme.ask("lead-42", "admit_problem", channel="email", ladder="solopreneur")
+    with pytest.raises(cl.AskPending):
+        acme.ask("lead-42", "register", channel="email", ladder="webinar")
+    assert acme.get("lead-42", ladder="webinar").status == "ready"
+
+
+def test_exclusivity_does_not_reach_across_tenants(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    for scope in (acme, globex, tracker):
+        scope.enroll("lead-42", ladder="solopreneur")
+        scope.enroll("lead-42", ladder="webinar")
+    acme.ask("lead-42", "admit_problem", channel="email", ladder="solopreneur")
+    globex.ask("lead-42", "register", channel="email", ladder="webinar")
+    tracker.ask("lead-42", "register", channel="email", ladder="webinar")
+    assert acme.get("lead-42", ladder="solopreneur").status == "pending"
+    assert globex.get("lead-42", ladder="webinar").status == "pending"
+    assert tracker.get("lead-42", ladder="webinar").status == "pending"
