@@ -11,7 +11,7 @@ import pytest
 
 import commitladder as cl
 
-pytest_plugins = ["dbfixtures"]
+pytest_plugins = ["dbfixtures", "trackers"]
 
 SEED = Path(cl.__file__).parent / "seed" / "solopreneur.yaml"
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -201,3 +201,113 @@ def test_exclusivity_does_not_reach_across_tenants(tracker: cl.Tracker) -> None:
     assert acme.get("lead-42", ladder="solopreneur").status == "pending"
     assert globex.get("lead-42", ladder="webinar").status == "pending"
     assert tracker.get("lead-42", ladder="webinar").status == "pending"
+
+
+# ---- d) workers and funnels scoped ----------------------------------------------------------
+
+
+def asked_in(scopes: list[cl.Tracker]) -> None:
+    for scope in scopes:
+        scope.enroll("lead-42", ladder="solopreneur")
+        scope.ask("lead-42", "admit_problem", channel="email")
+
+
+def test_a_tenant_worker_runs_only_its_tenants_timers(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    asked_in([acme, globex, tracker])
+    later = T0 + timedelta(days=30)
+    assert acme.run_due(later).skipped == ()
+    assert acme.get("lead-42").status == "parked"
+    assert globex.get("lead-42").status == "pending"
+    assert tracker.get("lead-42").status == "pending"
+    assert tracker.run_due(later, tenant="globex").skipped == ()
+    assert globex.get("lead-42").status == "parked"
+    assert tracker.get("lead-42").status == "pending"
+    assert tracker.run_due(later) >= 1  # a worker without a tenant serves all
+    assert tracker.get("lead-42").status == "parked"
+
+
+def test_a_tenant_relay_sends_only_its_tenants_messages(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    asked_in([acme, globex])
+    messenger = tracker.messenger
+    assert isinstance(messenger, cl.RecordingMessenger)
+    assert acme.relay().sent >= 1
+    assert {m.enrollment_id for m in messenger.sent} == {acme.get("lead-42").id}
+    assert tracker.relay(tenant="globex").sent >= 1
+    assert {m.enrollment_id for m in messenger.sent} == {
+        acme.get("lead-42").id,
+        globex.get("lead-42").id,
+    }
+    with pytest.raises(cl.LadderError, match="scoped to tenant 'acme'"):
+        acme.relay(tenant="globex")
+    with pytest.raises(cl.LadderError, match="scoped to tenant 'acme'"):
+        acme.run_due(tenant="globex")
+
+
+def test_a_tenant_funnel_counts_only_its_own(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    asked_in([acme, globex, tracker])
+    globex.enroll("lead-43", ladder="solopreneur")
+    assert cl.funnel(acme, ladder="solopreneur").enrollments == 1
+    assert cl.funnel(globex, ladder="solopreneur").enrollments == 2
+    assert cl.funnel(tracker.store, ladder="solopreneur", tenant="globex").enrollments == 2
+    assert cl.funnel(tracker, ladder="solopreneur").enrollments == 4  # unscoped: every one
+    with pytest.raises(cl.LadderError, match="cannot count tenant 'globex'"):
+        cl.funnel(acme, ladder="solopreneur", tenant="globex")
+
+
+def test_a_tenant_funnel_does_not_name_other_tenants_ladders(tracker: cl.Tracker) -> None:
+    tracker.register(SEED_AS("secret"), tenant="globex")
+    tracker.tenant("globex").enroll("p", ladder="secret")
+    tracker.tenant("acme").enroll("p", ladder="solopreneur")
+    assert cl.funnel(tracker.tenant("acme")).ladder == "solopreneur"
+    with pytest.raises(cl.LadderError) as refused:
+        cl.funnel(tracker.tenant("acme"), ladder="webinar")
+    assert "secret" not in str(refused.value)
+
+
+# ---- the same walls for the AsyncTracker --------------------------------------------------
+
+
+def scoped(driver: Any, tenant: str) -> Any:
+    """The tenant's view of the driver's tracker, driven alike (sync in a thread, or async)."""
+    from trackers import Driver  # a plugin too: imported once pytest registered it
+
+    return Driver(driver.tracker.tenant(tenant), driver.store)
+
+
+@pytest.mark.anyio
+async def test_tenants_are_walled_off_sync_and_async(make: Any) -> None:
+    driver = make(ladders=[cl.load(SEED)], clock=cl.SteppableClock(T0))
+    acme, globex = scoped(driver, "acme"), scoped(driver, "globex")
+    assert acme.tracker.tenant_id == "acme"
+    await acme.enroll("lead-42", ladder="solopreneur")
+    await globex.enroll("lead-42", ladder="solopreneur")
+    await acme.ask("lead-42", "admit_problem", channel="email")
+    await globex.ask("lead-42", "admit_problem", channel="email")  # its own prospect
+    with pytest.raises(cl.NotEnrolled):
+        await driver.get("lead-42")
+    await acme.commit("lead-42", idempotency_key="hook-1")
+    await globex.decline("lead-42", idempotency_key="hook-1")  # not acme's replay
+    assert (await acme.get("lead-42")).position == "admit_problem"
+    assert (await globex.get("lead-42")).status == "parked"
+    later = T0 + timedelta(days=30)
+    assert (await acme.run_due(later)).skipped == ()
+
+
+@pytest.mark.anyio
+async def test_a_tenant_async_relay_sends_only_its_own(make: Any) -> None:
+    messenger = cl.RecordingMessenger()
+    driver = make(ladders=[cl.load(SEED)], clock=cl.SteppableClock(T0), messenger=messenger)
+    acme, globex = scoped(driver, "acme"), scoped(driver, "globex")
+    for view in (acme, globex):
+        await view.enroll("lead-42", ladder="solopreneur")
+        await view.ask("lead-42", "admit_problem", channel="email")
+    assert (await acme.relay()).sent >= 1
+    assert {m.enrollment_id for m in messenger.sent} == {"@acme/solopreneur/lead-42"}
+    assert (await driver.relay(tenant="globex")).sent >= 1
+    assert {m.enrollment_id for m in messenger.sent} == {
+        "@acme/solopreneur/lead-42",
+        "@globex/solopreneur/lead-42",
+    }

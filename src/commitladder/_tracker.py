@@ -246,6 +246,12 @@ class Tracker:
             return self._tenant
         return self.tenant(tenant).tenant_id
 
+    def _scope(self, tenant: str | None) -> dict[str, str]:
+        """The ``tenant=`` a worker passes its store: none for the unscoped tracker, so a
+        store written before tenants keeps working."""
+        own = self._own(tenant)
+        return {"tenant": own} if own is not None else {}
+
     def _eid(self, ladder: str, prospect: str) -> str:
         """The enrollment id of ``prospect`` on ``ladder`` in this tracker's tenant."""
         if self._tenant is None:
@@ -591,7 +597,9 @@ class Tracker:
 
     # ---- timers and outbox ----------------------------------------------------------------
 
-    def run_due(self, now: datetime | None = None, *, limit: int | None = None) -> DueReport:
+    def run_due(
+        self, now: datetime | None = None, *, limit: int | None = None, tenant: str | None = None
+    ) -> DueReport:
         """Run the timers due at ``now``: expire asks, send follow-up-due, overdue and resume
         alerts. Returns how many fired (a ``DueReport``, an int that also lists what it
         skipped). Several workers may run this at once.
@@ -601,7 +609,11 @@ class Tracker:
         a timer of a ladder this tracker does not have, of an enrollment dated after
         ``now`` (a worker whose clock lags) or that fails is skipped, stays stored and is
         claimed again once its lease (``lease``) ends.
+
+        With ``tenant`` (or on a tenant's view) it runs only that tenant's timers; the
+        unscoped tracker without ``tenant`` serves every tenant.
         """
+        scope = self._scope(tenant)
         at = self._now(now)
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1, or None to drain")
@@ -609,7 +621,7 @@ class Tracker:
         skipped: list[tuple[str, str, str]] = []
         batch = limit or BATCH
         while True:
-            claimed = self.store.claim_timers(at, batch, later(at, self.lease))
+            claimed = self.store.claim_timers(at, batch, later(at, self.lease), **scope)
             for timer in claimed:
                 why = self._fire(timer, at)
                 if why is None:
@@ -626,14 +638,19 @@ class Tracker:
             )
         return DueReport(fired, skipped)
 
-    def relay(self, *, limit: int = 100, now: datetime | None = None) -> RelayReport:
+    def relay(
+        self, *, limit: int = 100, now: datetime | None = None, tenant: str | None = None
+    ) -> RelayReport:
         """Hand due outbox messages to the messenger; failures retry with backoff, then
-        dead-letter after ``max_attempts``. Nothing is marked sent before ``send`` returned."""
+        dead-letter after ``max_attempts``. Nothing is marked sent before ``send`` returned.
+        With ``tenant`` (or on a tenant's view) it relays only that tenant's messages; the
+        unscoped tracker without ``tenant`` relays every tenant's."""
         if self.messenger is None:
             raise LadderError("relay() needs a messenger: Tracker(messenger=...)")
+        scope = self._scope(tenant)
         at = self._now(now)
         done: Counter[str] = Counter()
-        for entry in self.store.claim_messages(at, limit, later(at, self.lease)):
+        for entry in self.store.claim_messages(at, limit, later(at, self.lease), **scope):
             try:
                 self.messenger.send(entry.message)
             except Exception as exc:
