@@ -245,6 +245,25 @@ def test_a_tenant_relay_sends_only_its_tenants_messages(tracker: cl.Tracker) -> 
         acme.run_due(tenant="globex")
 
 
+def test_a_tenant_redrives_only_its_own_dead_letters(store: Any) -> None:
+    messenger = cl.RecordingMessenger(fail=lambda message: True)
+    tracker = cl.Tracker(
+        store=store,
+        clock=cl.SteppableClock(T0),
+        ladders=[cl.load(SEED)],
+        messenger=messenger,
+        max_attempts=1,
+    )
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    asked_in([acme, globex])
+    dead = tracker.relay().dead
+    assert dead >= 2
+    # asked for every key while all are dead, globex still redrives only its own
+    assert globex.redrive(keys=[e.message.key for e in store.outbox()]) == dead // 2
+    assert acme.redrive() == dead // 2
+    assert tracker.redrive() == 0  # every dead letter is back to pending
+
+
 def test_a_tenant_funnel_counts_only_its_own(tracker: cl.Tracker) -> None:
     acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
     asked_in([acme, globex, tracker])

@@ -56,7 +56,16 @@ from .commands import (
     Withdraw,
     checked,
 )
-from .store import Change, DueTimer, OpenAsk, OutboxEntry, Receipt, Store, StoredEnrollment
+from .store import (
+    Change,
+    DueTimer,
+    OpenAsk,
+    OutboxEntry,
+    Receipt,
+    Store,
+    StoredEnrollment,
+    tenant_prefix,
+)
 
 __all__ = ["DueReport", "RelayReport", "Tracker"]
 
@@ -256,7 +265,7 @@ class Tracker:
         """The enrollment id of ``prospect`` on ``ladder`` in this tracker's tenant."""
         if self._tenant is None:
             return f"{ladder}/{prospect}"
-        return f"@{self._tenant}/{ladder}/{prospect}"
+        return f"{tenant_prefix(self._tenant)}{ladder}/{prospect}"
 
     def _mine(self, stored: StoredEnrollment) -> bool:
         """Whether ``stored`` belongs to this tracker's tenant (or, unscoped, to none)."""
@@ -304,7 +313,7 @@ class Tracker:
                 "choose another id"
             )
         if eid is not None and self._tenant is not None:
-            eid = f"@{self._tenant}/{eid}"  # never another tenant's id
+            eid = tenant_prefix(self._tenant) + eid  # never another tenant's id
         eid = eid or self._eid(lad.name, prospect)
         key = self._key(idempotency_key)
         target = self._target(prospect, lad.name)
@@ -682,7 +691,15 @@ class Tracker:
         return "retrying"
 
     def redrive(self, keys: Sequence[str] | None = None, *, now: datetime | None = None) -> int:
-        """Give dead-lettered messages (all, or ``keys``) a fresh retry budget."""
+        """Give dead-lettered messages (all, or ``keys``) a fresh retry budget; on a
+        tenant's view, only the tenant's own."""
+        if self._tenant is not None:
+            prefix = tenant_prefix(self._tenant)  # a message key starts with its enrollment id
+            if keys is None:
+                keys = [e.message.key for e in self.store.outbox("dead")]
+            keys = [k for k in keys if k.startswith(prefix)]
+            if not keys:
+                return 0
         return self.store.redrive(keys, self._now(now))
 
     # ---- finding the enrollment -------------------------------------------------------------
@@ -794,7 +811,7 @@ class Tracker:
             return None
         check_text(key, "idempotency_key")
         # a tenant's keys live in its own namespace: never another tenant's receipt
-        return key if self._tenant is None else f"@{self._tenant}/{key}"
+        return key if self._tenant is None else tenant_prefix(self._tenant) + key
 
     def _target(self, prospect: str, ladder: str | None) -> dict[str, Any]:
         target: dict[str, Any] = {"prospect": prospect, "ladder": ladder}
