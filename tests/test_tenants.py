@@ -330,3 +330,26 @@ async def test_a_tenant_async_relay_sends_only_its_own(make: Any) -> None:
         "@acme/solopreneur/lead-42",
         "@globex/solopreneur/lead-42",
     }
+
+
+def test_the_funnel_command_counts_one_tenant(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from commitladder.cli import app
+    from commitladder.sql import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    store = SqlStore(url)
+    store.create_schema()
+    tracker = cl.Tracker(store=store, clock=cl.SteppableClock(T0), ladders=[cl.load(SEED)])
+    asked_in([tracker.tenant("acme"), tracker.tenant("globex"), tracker])
+    tracker.tenant("globex").enroll("lead-43", ladder="solopreneur")
+    store.close()
+    runner = CliRunner()
+    result = runner.invoke(app, ["funnel", "--db", url, "--tenant", "globex", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["enrollments"] == 2
+    assert cl.funnel(url, tenant="acme").enrollments == 1
+    assert cl.funnel(url).enrollments == 4
