@@ -353,3 +353,13 @@ def test_the_funnel_command_counts_one_tenant(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["enrollments"] == 2
     assert cl.funnel(url, tenant="acme").enrollments == 1
     assert cl.funnel(url).enrollments == 4
+
+
+def test_a_tenant_forecast_sees_only_its_own_deals(tracker: cl.Tracker) -> None:
+    acme, globex = tracker.tenant("acme"), tracker.tenant("globex")
+    asked_in([acme, globex])
+    globex.enroll("lead-43", ladder="solopreneur")
+    mine = cl.forecast(acme, ladder="solopreneur", method="declared")
+    assert {deal.enrollment_id for deal in mine.deals} == {"@acme/solopreneur/lead-42"}
+    theirs = cl.forecast(globex, ladder="solopreneur", method="declared")
+    assert len(theirs.deals) == 2
