@@ -425,3 +425,19 @@ def test_the_display_name_setting_must_be_callable(django_db: str) -> None:
         pytest.raises(ImproperlyConfigured, match="DISPLAY_NAME"),
     ):
         tracker()
+
+
+def test_tenant_views_wall_off_accounts_on_the_django_store(django_db: str) -> None:
+    """Tenants work on the Django store as on the others: no migration needed."""
+    shared = tracker()
+    acme, globex = shared.tenant("acme"), shared.tenant("globex")
+    for view in (acme, globex):
+        view.enroll("lead-42", ladder="solopreneur", now=T0)
+    acme.ask("lead-42", "admit_problem", channel="email", now=T0)
+    globex.ask("lead-42", "admit_problem", channel="email", now=T0)  # its own prospect
+    with pytest.raises(cl.NotEnrolled):
+        shared.get("lead-42")
+    assert globex.run_due(T0 + timedelta(days=30)).skipped == ()
+    assert globex.get("lead-42").status == "parked"
+    assert acme.get("lead-42").status == "pending"  # globex's worker left acme's timer
+    assert cl.funnel(acme, ladder="solopreneur").enrollments == 1

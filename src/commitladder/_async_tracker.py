@@ -140,14 +140,27 @@ class AsyncTracker:
     def clock(self, clock: Clock) -> None:
         self._tracker.clock = clock
 
-    def register(self, ladder: Ladder) -> Ladder:
-        """Make ``ladder`` known by its name (see ``Tracker.register``)."""
-        return self._tracker.register(ladder)
+    def register(self, ladder: Ladder, *, tenant: str | None = None) -> Ladder:
+        """Make ``ladder`` known by its name, to every tenant or to ``tenant`` only (see
+        ``Tracker.register``)."""
+        return self._tracker.register(ladder, tenant=tenant)
 
     @property
     def ladders(self) -> Mapping[str, Ladder]:
-        """The registered ladders by name."""
+        """The registered ladders by name (on a tenant's view: its own and the shared)."""
         return self._tracker.ladders
+
+    def tenant(self, tenant: str) -> AsyncTracker:
+        """This tracker scoped to ``tenant``: its calls see only that tenant's enrollments
+        and ladders (see ``Tracker.tenant``)."""
+        view = copy.copy(self)
+        view._tracker = self._tracker.tenant(tenant)  # noqa: SLF001 - a copy of this class
+        return view
+
+    @property
+    def tenant_id(self) -> str | None:
+        """The tenant this tracker is scoped to; ``None`` on the unscoped tracker."""
+        return self._tracker.tenant_id
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for each stored event, after its commit."""
@@ -203,16 +216,23 @@ class AsyncTracker:
     run_due = _awaited(Tracker.run_due)
     """``Tracker.run_due``, awaited; sync and async workers may run it at once."""
 
-    async def relay(self, *, limit: int = 100, now: datetime | None = None) -> RelayReport:
+    async def relay(
+        self, *, limit: int = 100, now: datetime | None = None, tenant: str | None = None
+    ) -> RelayReport:
         """Hand due outbox messages to the messenger, one after another, awaiting each;
         failures retry with backoff, then dead-letter after ``max_attempts``. Nothing is
         marked sent before ``send`` returned (a cancelled relay leaves its claimed
-        messages to be sent again once their lease ends)."""
+        messages to be sent again once their lease ends). With ``tenant`` (or on a
+        tenant's view) only that tenant's messages."""
         send = self._send
         if send is None:
             raise LadderError("relay() needs a messenger: AsyncTracker(messenger=...)")
+        own = self._tracker.tenant(tenant).tenant_id if tenant is not None else self.tenant_id
+        scope = {"tenant": own} if own is not None else {}
         at = aware(now) if now is not None else self.clock.now()
-        claimed = await self._call(lambda t: t.store.claim_messages(at, limit, later(at, t.lease)))
+        claimed = await self._call(
+            lambda t: t.store.claim_messages(at, limit, later(at, t.lease), **scope)
+        )
         done: Counter[str] = Counter()
         for entry in claimed:
             error: Exception | None = None

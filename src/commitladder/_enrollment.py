@@ -301,6 +301,12 @@ class Enrollment:
         return self._s.ident.timezone or (calendar.timezone if calendar else "UTC")
 
     @property
+    def tenant(self) -> str | None:
+        """The tenant (account, department) the enrollment belongs to: ``None`` unless
+        it was enrolled through ``Tracker.tenant(...)``."""
+        return self._s.ident.tenant
+
+    @property
     def state(self) -> str:
         """The machine state (``'intro_call:asking:qualify'``); ``status`` is the plain word."""
         return self._s.state

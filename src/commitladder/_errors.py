@@ -728,6 +728,23 @@ def check_text(value: object, name: str) -> str:
     return value
 
 
+#: how long a tenant id may be (it prefixes enrollment ids and idempotency keys)
+MAX_TENANT = 64
+
+
+def check_tenant(value: object) -> str:
+    """``value`` when it can name a tenant: text without ``/``, spaces or control
+    characters, at most ``MAX_TENANT`` long (an account id, a department's slug)."""
+    tenant = check_text(value, "tenant")
+    bad = any(c == "/" or c.isspace() or not c.isprintable() for c in tenant)
+    if bad or len(tenant) > MAX_TENANT:
+        raise InvalidText(
+            f"tenant {tenant!r:.80} cannot name a tenant: use at most {MAX_TENANT} characters "
+            "with no '/', spaces or control characters (an account id or a slug)"
+        )
+    return tenant
+
+
 class NaiveDatetimeError(LadderError, ValueError):
     """A datetime without a timezone was given where an instant is needed."""
 

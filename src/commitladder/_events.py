@@ -101,11 +101,13 @@ class _Enrolled(NamedTuple):
     actor: str | None = None
     reason: str | None = None
     timezone: str | None = None
+    tenant: str | None = None
 
 
 class Enrolled(_Event, _Enrolled):
     """The prospect started on ``ladder`` (version ``version``): always event 1.
-    ``timezone`` is the prospect's IANA time zone, when given (else the ladder's)."""
+    ``timezone`` is the prospect's IANA time zone, when given (else the ladder's);
+    ``tenant`` the account or department the enrollment belongs to, when it has one."""
 
     __slots__ = ()
 
@@ -113,6 +115,8 @@ class Enrolled(_Event, _Enrolled):
         data = super().data()
         if data["timezone"] is None:  # as events were written before time zones
             del data["timezone"]
+        if data["tenant"] is None:  # as events were written before tenants
+            del data["tenant"]
         return data
 
 

@@ -56,6 +56,7 @@ def start(ladder: Ladder, enrolled: Enrolled) -> State:
         enrolled.ladder,
         enrolled.version,
         enrolled.timezone,
+        enrolled.tenant,
     )
     s.state = ladder.tables.ready[None]
     s.status = "ready"
@@ -186,8 +187,7 @@ def _apply(ladder: Ladder, s: State, event: Event) -> None:
         case Migrated():
             remap(ladder, s, event)
         case Rekeyed():
-            ident = s.ident
-            s.ident = Identity(ident.id, event.prospect, ident.ladder, ident.version)
+            s.ident = s.ident._replace(prospect=event.prospect)  # the zone and tenant stay
         case Enrolled():
             raise LadderError(
                 f"event {event.seq} of {event.enrollment_id!r} is a second Enrolled; "

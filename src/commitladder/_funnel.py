@@ -245,6 +245,7 @@ def funnel(
     until: datetime | None = None,
     cohort: CohortBy | None = None,
     prefix: str = "commitladder_",
+    tenant: str | None = None,
 ) -> FunnelReport:
     """The funnel of ``ladder`` (or of the only ladder) in ``source``: a store, a tracker
     (its store) or a database URL (opened read-only; ``prefix`` names its tables).
@@ -252,6 +253,8 @@ def funnel(
     Counts the enrollments enrolled on one of ``versions`` (all when ``None``) at or after
     ``since`` and before ``until`` (aware datetimes); ``cohort="week"`` or ``"month"``
     also splits them by when they enrolled (ISO weeks, calendar months, in UTC).
+    ``tenant`` counts only that tenant's enrollments; a tracker scoped by
+    ``Tracker.tenant(...)`` counts only its own whatever is given.
     Raises ``LadderError`` when the source holds no enrollment, or several ladders and
     none was chosen.
     """
@@ -261,7 +264,7 @@ def funnel(
         if value is not None and value.tzinfo is None:
             raise ValueError(f"{name} must be an aware datetime (say datetime(..., tzinfo=UTC))")
     wanted = None if versions is None else frozenset(versions)
-    name, logs = enrollment_logs(source, ladder=ladder, prefix=prefix)
+    name, logs = enrollment_logs(source, ladder=ladder, prefix=prefix, tenant=tenant)
     kept: list[tuple[Enrolled, list[Event]]] = []
     seen_versions: set[int] = set()
     for log in logs:
@@ -299,18 +302,37 @@ def funnel(
 
 
 def enrollment_logs(
-    source: EventLog | Tracker | str, *, ladder: str | None = None, prefix: str = "commitladder_"
+    source: EventLog | Tracker | str,
+    *,
+    ladder: str | None = None,
+    prefix: str = "commitladder_",
+    tenant: str | None = None,
 ) -> tuple[str, list[list[Event]]]:
-    """The ladder's name and each of its enrollments' events, oldest first."""
+    """The ladder's name and each of its enrollments' events, oldest first (of ``tenant``
+    only, when given or when ``source`` is a tenant's view of a tracker)."""
+    scoped = getattr(source, "tenant_id", None)
+    if scoped is not None:
+        if tenant is not None and tenant != scoped:
+            raise LadderError(
+                f"this tracker is scoped to tenant {scoped!r} and cannot count tenant {tenant!r}"
+            )
+        tenant = scoped
     if isinstance(source, str):
-        return _read_url(source, ladder=ladder, prefix=prefix)
+        return _read_url(source, ladder=ladder, prefix=prefix, tenant=tenant)
     log_source = getattr(source, "store", source)
     if not isinstance(log_source, EventLog):
         raise TypeError(
             f"funnel() reads a store with event_log() (MemoryStore, SqlStore), a Tracker or "
             f"a database URL, not {type(source).__name__}"
         )
-    raw = list(log_source.event_log(ladder=ladder))
+
+    def read(ladder: str | None) -> list[list[dict[str, Any]]]:
+        logs = log_source.event_log(ladder=ladder)
+        if tenant is None:
+            return list(logs)
+        return [log for log in logs if log and (log[0].get("data") or {}).get("tenant") == tenant]
+
+    raw = read(ladder)
     names = {
         str(log[0]["data"]["ladder"])
         for log in raw
@@ -326,9 +348,7 @@ def enrollment_logs(
             )
         ladder = names.pop()
     elif not raw:
-        held = sorted(
-            {str(log[0]["data"]["ladder"]) for log in log_source.event_log() if log} - {ladder}
-        )
+        held = sorted({str(log[0]["data"]["ladder"]) for log in read(None) if log} - {ladder})
         raise LadderError(
             f"no enrollments on ladder {ladder!r} in the store"
             + (f"; it holds {', '.join(held)}" if held else "")
@@ -394,7 +414,9 @@ def _label(starts: datetime, by: CohortBy) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _read_url(url: str, *, ladder: str | None, prefix: str) -> tuple[str, list[list[Event]]]:
+def _read_url(
+    url: str, *, ladder: str | None, prefix: str, tenant: str | None
+) -> tuple[str, list[list[Event]]]:
     """``enrollment_logs`` of the store at ``url``, opened read-only."""
     from pathlib import Path
 
@@ -419,7 +441,7 @@ def _read_url(url: str, *, ladder: str | None, prefix: str) -> tuple[str, list[l
                     f"the database {safe} has no commitladder tables with prefix {prefix!r}; "
                     "give the prefix your app uses"
                 )
-        return enrollment_logs(store, ladder=ladder)
+        return enrollment_logs(store, ladder=ladder, tenant=tenant)
     except sa.exc.DBAPIError as exc:
         raise LadderError(f"cannot read the database {safe}: {exc.orig}") from exc
     finally:

@@ -38,8 +38,9 @@ __all__ = [
 def run_number(stored: StoredEnrollment) -> int:
     """The run ``stored`` is of its prospect on its ladder (1 for an id given by hand)."""
     base = f"{stored.ladder}/{stored.prospect}~"
-    if stored.id.startswith(base):
-        number = stored.id[len(base) :].partition("~")[0]
+    own = stored.id.partition("/")[2] if stored.id.startswith("@") else stored.id  # a tenant's
+    if own.startswith(base):
+        number = own[len(base) :].partition("~")[0]
         if number.isdigit():
             return int(number)
     return 1
@@ -63,12 +64,19 @@ def current_runs(found: Sequence[StoredEnrollment]) -> list[StoredEnrollment]:
 
 
 def next_run(
-    store: Store, ladder: Ladder, prospect: str, first: StoredEnrollment, at: datetime
+    store: Store,
+    ladder: Ladder,
+    prospect: str,
+    first: StoredEnrollment,
+    at: datetime,
+    *,
+    base: str | None = None,
+    mine: Callable[[StoredEnrollment], bool] = lambda stored: True,
 ) -> StoredEnrollment | str:
     """What enrolling ``prospect`` on ``ladder`` again does, given their run 1 (``first``):
     the live run to return, or the id of a new run; ``ReentryRefused`` when the policy
     keeps them out."""
-    runs = [s for s in store.find(prospect) if s.ladder == ladder.name] or [first]
+    runs = [s for s in store.find(prospect) if s.ladder == ladder.name and mine(s)] or [first]
     live = [s for s in runs if s.status != "ended"]
     reentry = ladder.reentry
     if live and reentry.policy != "any_time":
@@ -97,9 +105,10 @@ def next_run(
                 retry_after=allowed,
             )
     number = max(run_number(s) for s in runs) + 1
-    eid = f"{ladder.name}/{prospect}~{number}"
+    base = base or f"{ladder.name}/{prospect}"  # run 1's id (a tenant's starts with @tenant/)
+    eid = f"{base}~{number}"
     while store.load(eid) is not None:  # an id another prospect's own id took: make it unique
-        eid = f"{ladder.name}/{prospect}~{number}~{uuid.uuid4().hex[:8]}"
+        eid = f"{base}~{number}~{uuid.uuid4().hex[:8]}"
     return eid
 
 

@@ -68,7 +68,7 @@ _FORMAT = {"t": "10s", "s": "I", "i": "q", "b": "?", "o": "i"}
 
 #: each kind of event's own fields, by how they are packed (see the module docstring)
 LAYOUTS: Final[Mapping[type[Event], str]] = {
-    Enrolled: "ssis",  # prospect, ladder, version, time zone
+    Enrolled: "ssiss",  # prospect, ladder, version, time zone, tenant
     AskIssued: "sst",
     FollowedUp: "isi",
     Committed: "issob",
@@ -232,8 +232,8 @@ class History:
             case Enrolled():
                 prospect, ladder = sx(ev.prospect), get(ev.ladder)
                 ladder = sx(ev.ladder) if ladder is None else ladder
-                zone = sx(ev.timezone)
-                return _ENROLLED(9, flags, ev.seq, when, prospect, ladder, ev.version, zone)
+                zone, tenant = sx(ev.timezone), sx(ev.tenant)
+                return _ENROLLED(9, flags, ev.seq, when, prospect, ladder, ev.version, zone, tenant)
             case LateCommitment():
                 rung = get(ev.rung)
                 rung = sx(ev.rung) if rung is None else rung

@@ -28,6 +28,7 @@ from .store import (
     Receipt,
     StoredEnrollment,
     ask_pending,
+    tenant_prefix,
 )
 
 __all__ = ["MemoryStore"]
@@ -177,14 +178,19 @@ class MemoryStore:
 
     # ---- timers ---------------------------------------------------------------------------
 
-    def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
+    def claim_timers(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> list[DueTimer]:
+        prefix = tenant_prefix(tenant) if tenant is not None else ""
         with self._lock:
             due = sorted(
                 (
                     t
                     for timers in self._timers.values()
                     for t in timers
-                    if t.due_at <= now and self._leases.get(t, now) <= now
+                    if t.due_at <= now
+                    and self._leases.get(t, now) <= now
+                    and t.enrollment_id.startswith(prefix)
                 ),
                 key=lambda t: t.due_at,
             )[:limit]
@@ -199,13 +205,18 @@ class MemoryStore:
 
     # ---- outbox ---------------------------------------------------------------------------
 
-    def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
+    def claim_messages(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> list[OutboxEntry]:
+        prefix = tenant_prefix(tenant) if tenant is not None else ""
         with self._lock:
             out: list[OutboxEntry] = []
             for key, entry in self._outbox.items():
                 if len(out) >= limit:
                     break
                 if entry.status != "pending" or entry.next_attempt_at > now:
+                    continue
+                if not entry.message.enrollment_id.startswith(prefix):
                     continue
                 if self._outbox_leases.get(key, now) > now:
                     continue

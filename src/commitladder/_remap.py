@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._events import Migrated
-from ._state import Identity, State
+from ._state import State
 from ._values import Ask
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def remap(ladder: Ladder, s: State, event: Migrated) -> None:
         return renamed.get(rung) or removed.get(rung) or rung
 
     ident = s.ident
-    s.ident = Identity(ident.id, ident.prospect, ident.ladder, event.to_version)
+    s.ident = ident._replace(version=event.to_version)  # the zone and tenant stay
     if event.withdrawn is not None and s.pending is not None:
         target = name(s.pending.rung)
         s.pending = None

@@ -37,6 +37,8 @@ class Identity(NamedTuple):
     version: int
     #: the prospect's IANA time zone, when given at enroll (else the ladder calendar's)
     timezone: str | None = None
+    #: the tenant (account, department) the enrollment belongs to, if any
+    tenant: str | None = None
 
 
 class State:
@@ -178,6 +180,8 @@ class State:
         data["asks"] = self.asks  # for people and tools that read snapshots
         if ident.timezone is not None:  # written only when given: older readers skip it
             data["timezone"] = ident.timezone
+        if ident.tenant is not None:  # likewise: absent means no tenant
+            data["tenant"] = ident.tenant
         return data
 
     @classmethod
@@ -199,6 +203,7 @@ class State:
             get(data["ladder"], data["ladder"]),
             int(data["version"]),
             data.get("timezone"),  # absent from snapshots written before issue 17
+            data.get("tenant"),
         )
         state, status = data["state"], data["status"]
         s.state = get(state, state)

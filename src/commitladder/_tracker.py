@@ -13,6 +13,7 @@ undoes a stored command.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import uuid
@@ -34,6 +35,7 @@ from ._errors import (
     NotEnrolled,
     Refused,
     RekeyConflict,
+    check_tenant,
     check_text,
 )
 from ._events import AskIssued, Enrolled, Event, Rekeyed, event_from_dict
@@ -79,6 +81,7 @@ from .store import (
     Receipt,
     Store,
     StoredEnrollment,
+    tenant_prefix,
 )
 
 __all__ = ["DueReport", "RelayReport", "Tracker"]
@@ -190,6 +193,11 @@ class Tracker:
         # name -> version -> ladder: versions of one ladder live side by side
         self._ladders: dict[str, dict[int, Ladder]] = {}
         self._timed = False
+        #: tenant -> its own ladders, versioned the same way (shared with every view made
+        #: by ``tenant``)
+        self._tenant_ladders: dict[str, dict[str, dict[int, Ladder]]] = {}
+        #: the tenant this tracker is scoped to (``None``: the enrollments without one)
+        self._tenant: str | None = None
         self._listeners: list[Listener] = list(listeners)
         self._hooks: list[Hook] = list(hooks)
         for ladder in ladders:
@@ -197,14 +205,32 @@ class Tracker:
 
     # ---- set-up ---------------------------------------------------------------------------
 
-    def register(self, ladder: Ladder) -> Ladder:
+    def register(self, ladder: Ladder, *, tenant: str | None = None) -> Ladder:
         """Make ``ladder`` known by its name and version.
 
         Several versions of one ladder may be registered side by side: new enrollments go
         to the newest, and every enrollment keeps running on the version it was enrolled
         on (until migrated). Registering another ladder under a name and version already
-        taken is refused."""
-        versions = self._ladders.setdefault(ladder.name, {})
+        taken is refused. With ``tenant`` (or on a view made by ``tenant(...)``) only that
+        tenant sees it; without, every tenant does. A tenant's ladder may not take a
+        shared ladder's name."""
+        tenant = self._own(tenant)
+        if tenant is None:
+            owners = [t for t, own in self._tenant_ladders.items() if ladder.name in own]
+            if owners:
+                raise LadderError(
+                    f"tenant {owners[0]!r} has its own ladder named {ladder.name!r}; "
+                    "give the shared one another name"
+                )
+            table = self._ladders
+        else:
+            if ladder.name in self._ladders:
+                raise LadderError(
+                    f"a shared ladder named {ladder.name!r} is registered already and every "
+                    f"tenant sees it; give tenant {tenant!r}'s own ladder another name"
+                )
+            table = self._tenant_ladders.setdefault(tenant, {})
+        versions = table.setdefault(ladder.name, {})
         known = versions.get(ladder.version)
         if known is not None and known != ladder:
             raise LadderError(
@@ -213,7 +239,7 @@ class Tracker:
                 f"{max(versions) + 1})"
             )
         versions[ladder.version] = ladder
-        self._ladders[ladder.name] = dict(sorted(versions.items()))
+        table[ladder.name] = dict(sorted(versions.items()))
         calendar = ladder.calendar
         if calendar is not None and calendar.windows:
             self._timed = True  # ``ask`` reads back when its message goes out
@@ -221,13 +247,69 @@ class Tracker:
 
     @property
     def ladders(self) -> Mapping[str, Ladder]:
-        """The registered ladders by name, each at its newest version."""
-        return {name: versions[max(versions)] for name, versions in self._ladders.items()}
+        """The registered ladders by name, each at its newest version (on a tenant's view:
+        its own and the shared)."""
+        return {name: versions[max(versions)] for name, versions in self._visible().items()}
 
     def versions(self, name: str) -> tuple[Ladder, ...]:
         """Every registered version of the ladder ``name``, oldest first."""
         self._ladder(name)
-        return tuple(self._ladders[name].values())
+        return tuple(self._visible()[name].values())
+
+    def _visible(self, tenant: str | None = None) -> dict[str, dict[int, Ladder]]:
+        """The ladders (every version) ``tenant`` sees, this tracker's when ``None``."""
+        tenant = tenant if tenant is not None else self._tenant
+        if tenant is None:
+            return self._ladders
+        return {**self._ladders, **self._tenant_ladders.get(tenant, {})}
+
+    # ---- tenants --------------------------------------------------------------------------
+
+    def tenant(self, tenant: str) -> Tracker:
+        """This tracker scoped to ``tenant`` (a customer account, a department).
+
+        The view shares the store, messenger, clock, listeners and hooks; its commands,
+        ``get``, ``history``, ``enroll``, ``run_due``, ``relay`` and funnel see only the
+        tenant's enrollments, and it sees the tenant's own ladders beside the shared ones.
+        The same prospect id in two tenants is two prospects, each with its own one open
+        ask. A view cannot be turned into another tenant's.
+        """
+        tenant = check_tenant(tenant)
+        if self._tenant is not None and tenant != self._tenant:
+            raise LadderError(
+                f"this tracker is scoped to tenant {self._tenant!r} and cannot see tenant "
+                f"{tenant!r}; make that view from the unscoped tracker"
+            )
+        view = copy.copy(self)  # shares the store, the ladder tables and the listener lists
+        view._tenant = tenant  # noqa: SLF001 - a copy of this very class
+        return view
+
+    @property
+    def tenant_id(self) -> str | None:
+        """The tenant this tracker is scoped to; ``None`` on the unscoped tracker."""
+        return self._tenant
+
+    def _own(self, tenant: str | None) -> str | None:
+        """The tenant a call names: this view's, or the one given (the same, on a view)."""
+        if tenant is None:
+            return self._tenant
+        return self.tenant(tenant).tenant_id
+
+    def _scope(self, tenant: str | None) -> dict[str, str]:
+        """The ``tenant=`` a worker passes its store: none for the unscoped tracker, so a
+        store written before tenants keeps working."""
+        own = self._own(tenant)
+        return {"tenant": own} if own is not None else {}
+
+    def _eid(self, ladder: str, prospect: str) -> str:
+        """The enrollment id of ``prospect`` on ``ladder`` in this tracker's tenant."""
+        if self._tenant is None:
+            return f"{ladder}/{prospect}"
+        return f"{tenant_prefix(self._tenant)}{ladder}/{prospect}"
+
+    def _mine(self, stored: StoredEnrollment) -> bool:
+        """Whether ``stored`` belongs to this tracker's tenant (or, unscoped, to none)."""
+        return stored.snapshot.get("tenant") == self._tenant
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for each stored event, after its commit."""
@@ -274,9 +356,16 @@ class Tracker:
         )
         check_text(prospect, "prospect")
         eid = check_text(enrollment_id, "enrollment_id") if enrollment_id else None
-        base = eid or f"{lad.name}/{prospect}"
+        if eid is not None and eid.startswith("@") and self._tenant is None:
+            raise LadderError(
+                f"enrollment ids starting with '@' belong to tenants, not {eid!r}; "
+                "choose another id"
+            )
+        if eid is not None and self._tenant is not None:
+            eid = tenant_prefix(self._tenant) + eid  # never another tenant's id
+        base = eid or self._eid(lad.name, prospect)
         key = self._key(idempotency_key)
-        target = {"prospect": prospect, "ladder": lad.name}
+        target = self._target(prospect, lad.name)
         args = {"command": "enroll", "enrollment_id": base}
         zone = check_zone(timezone)
         if zone is not None:
@@ -296,12 +385,24 @@ class Tracker:
                     elif stored is None or stored.prospect != prospect:
                         # a run moved here from another prospect id (rekey) has that id; a
                         # run moved away keeps this one, so a new run needs another
-                        mine = [s for s in store.find(prospect) if s.ladder == lad.name]
+                        mine = [
+                            s
+                            for s in store.find(prospect)
+                            if s.ladder == lad.name and self._mine(s)
+                        ]
                         if not mine and stored is not None:
                             eid = f"{base}~{uuid.uuid4().hex[:8]}"
                         stored = mine[0] if mine else None
                     if stored is not None:
-                        run = next_run(store, lad, prospect, stored, at)
+                        run = next_run(
+                            store,
+                            lad,
+                            prospect,
+                            stored,
+                            at,
+                            base=self._eid(lad.name, prospect),
+                            mine=self._mine,
+                        )
                         if not isinstance(run, str):
                             return self._view(store, run)
                         eid = run
@@ -315,6 +416,7 @@ class Tracker:
                         ladder=lad.name,
                         version=lad.version,
                         timezone=timezone,
+                        tenant=self._tenant,
                     )
                     state = start(lad, enrolled)
                     events = (enrolled,)
@@ -399,16 +501,24 @@ class Tracker:
             at = self._now(now)
             runs: dict[str, list[StoredEnrollment]] = {}
             for stored in lifecycle.find_many(chunk):
-                if stored.ladder == lad.name:
+                if stored.ladder == lad.name and self._mine(stored):
                     runs.setdefault(stored.prospect, []).append(stored)
             changes = []
             quiet: bool | None = None
             for prospect in chunk:
-                eid = f"{lad.name}/{prospect}"
+                eid = self._eid(lad.name, prospect)
                 mine = runs.get(prospect)
                 if mine:
                     try:
-                        run = next_run(store, lad, prospect, mine[0], at)
+                        run = next_run(
+                            store,
+                            lad,
+                            prospect,
+                            mine[0],
+                            at,
+                            base=self._eid(lad.name, prospect),
+                            mine=self._mine,
+                        )
                     except Refused as refusal:
                         passed.append((prospect, str(refusal)))
                         continue
@@ -477,7 +587,7 @@ class Tracker:
         if name is not None:
             self._ladder(name)
         key = self._key(idempotency_key)
-        target = {"prospect": prospect, "ladder": name}
+        target = self._target(prospect, name)
         args = _args(command) if key is not None else {}
         for _ in range(self._retries):
             refused: Refused | None = None
@@ -716,12 +826,12 @@ class Tracker:
             try:
                 with self.store.session() as store:
                     lifecycle = _lifecycle_store(store, "rekey")
-                    moving = store.find(old)
+                    moving = [s for s in store.find(old) if self._mine(s)]
                     if not moving:
                         raise NotEnrolled(f"{old!r} is not enrolled on any ladder; nothing to move")
                     clash = rekey_conflicts(
                         moving,
-                        store.find(new),
+                        [s for s in store.find(new) if self._mine(s)],
                         lambda name: self._ladder(name).exclusive,
                         lambda name: self._ladder(name).reentry.policy == "any_time",
                     )
@@ -782,7 +892,7 @@ class Tracker:
             try:
                 with self.store.session() as store:
                     lifecycle = _lifecycle_store(store, "forget")
-                    found = store.find(prospect)
+                    found = [s for s in store.find(prospect) if self._mine(s)]
                     if not found:
                         raise NotEnrolled(f"{prospect!r} is not enrolled; nothing to forget")
                     for stored in found:
@@ -860,6 +970,8 @@ class Tracker:
                 break
             after = page[-1].id
             for stored in page:
+                if self._tenant is not None and not self._mine(stored):
+                    continue  # on a tenant's view, only its own enrollments move
                 if int(stored.snapshot["version"]) == target.version:
                     current += 1
                     continue
@@ -933,7 +1045,11 @@ class Tracker:
         them, oldest first (by enrollment time, then run), read-only as ``get``'s."""
         check_text(prospect, "prospect")
         with self.store.session() as store:
-            found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
+            found = [
+                s
+                for s in store.find(prospect)
+                if (ladder is None or s.ladder == ladder) and self._mine(s)
+            ]
             began = {s.id: (store.events(s.id)[:1] or [{"at": ""}])[0]["at"] for s in found}
             found.sort(key=lambda s: (began[s.id], run_number(s), s.id))
             return [self._view(store, s) for s in found]
@@ -973,7 +1089,9 @@ class Tracker:
 
     # ---- timers and outbox ----------------------------------------------------------------
 
-    def run_due(self, now: datetime | None = None, *, limit: int | None = None) -> DueReport:
+    def run_due(
+        self, now: datetime | None = None, *, limit: int | None = None, tenant: str | None = None
+    ) -> DueReport:
         """Run the timers due at ``now``: expire asks, send follow-up-due, overdue and resume
         alerts. Returns how many fired (a ``DueReport``, an int that also lists what it
         skipped). Several workers may run this at once.
@@ -983,7 +1101,11 @@ class Tracker:
         a timer of a ladder this tracker does not have, of an enrollment dated after
         ``now`` (a worker whose clock lags) or that fails is skipped, stays stored and is
         claimed again once its lease (``lease``) ends.
+
+        With ``tenant`` (or on a tenant's view) it runs only that tenant's timers; the
+        unscoped tracker without ``tenant`` serves every tenant.
         """
+        scope = self._scope(tenant)
         at = self._now(now)
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1, or None to drain")
@@ -991,7 +1113,7 @@ class Tracker:
         skipped: list[tuple[str, str, str]] = []
         batch = limit or BATCH
         while True:
-            claimed = self.store.claim_timers(at, batch, later(at, self.lease))
+            claimed = self.store.claim_timers(at, batch, later(at, self.lease), **scope)
             for timer in claimed:
                 why = self._fire(timer, at)
                 if why is None:
@@ -1008,14 +1130,19 @@ class Tracker:
             )
         return DueReport(fired, skipped)
 
-    def relay(self, *, limit: int = 100, now: datetime | None = None) -> RelayReport:
+    def relay(
+        self, *, limit: int = 100, now: datetime | None = None, tenant: str | None = None
+    ) -> RelayReport:
         """Hand due outbox messages to the messenger; failures retry with backoff, then
-        dead-letter after ``max_attempts``. Nothing is marked sent before ``send`` returned."""
+        dead-letter after ``max_attempts``. Nothing is marked sent before ``send`` returned.
+        With ``tenant`` (or on a tenant's view) it relays only that tenant's messages; the
+        unscoped tracker without ``tenant`` relays every tenant's."""
         if self.messenger is None:
             raise LadderError("relay() needs a messenger: Tracker(messenger=...)")
+        scope = self._scope(tenant)
         at = self._now(now)
         done: Counter[str] = Counter()
-        for entry in self.store.claim_messages(at, limit, later(at, self.lease)):
+        for entry in self.store.claim_messages(at, limit, later(at, self.lease), **scope):
             try:
                 self.messenger.send(entry.message)
             except Exception as exc:
@@ -1047,7 +1174,15 @@ class Tracker:
         return "retrying"
 
     def redrive(self, keys: Sequence[str] | None = None, *, now: datetime | None = None) -> int:
-        """Give dead-lettered messages (all, or ``keys``) a fresh retry budget."""
+        """Give dead-lettered messages (all, or ``keys``) a fresh retry budget; on a
+        tenant's view, only the tenant's own."""
+        if self._tenant is not None:
+            prefix = tenant_prefix(self._tenant)  # a message key starts with its enrollment id
+            if keys is None:
+                keys = [e.message.key for e in self.store.outbox("dead")]
+            keys = [k for k in keys if k.startswith(prefix)]
+            if not keys:
+                return 0
         return self.store.redrive(keys, self._now(now))
 
     def purge(
@@ -1064,6 +1199,11 @@ class Tracker:
         retried after that runs again). Never a message not yet delivered, an enrollment
         or an event: funnels stay right. Deletes in batches of ``batch`` rows, each in its
         own transaction, so a large purge never holds locks for long."""
+        if self._tenant is not None:
+            raise LadderError(
+                f"purge deletes old rows of every tenant, so it runs on the unscoped tracker, "
+                f"not on tenant {self._tenant!r}'s view"
+            )
         if batch < 1:
             raise ValueError("batch must be at least 1")
         horizons = {
@@ -1091,11 +1231,12 @@ class Tracker:
     def _now(self, now: datetime | None) -> datetime:
         return aware(now) if now is not None else self.clock.now()
 
-    def _ladder(self, name: str, version: int | None = None) -> Ladder:
-        """The ladder ``name`` at ``version`` (the newest when ``None``)."""
-        versions = self._ladders.get(name)
+    def _ladder(self, name: str, version: int | None = None, tenant: str | None = None) -> Ladder:
+        """The ladder ``name`` at ``version`` (the newest when ``None``), as ``tenant`` (this
+        tracker's when ``None``) sees it."""
+        versions = self._visible(tenant).get(name)
         if versions is None:
-            known = ", ".join(sorted(self._ladders)) or "none yet"
+            known = ", ".join(sorted(self.ladders)) or "none yet"
             raise LadderError(
                 f"ladder {name!r} is not registered with this tracker (registered: {known}); "
                 "call tracker.register(ladder)"
@@ -1115,7 +1256,11 @@ class Tracker:
     def _ladder_of(self, stored: StoredEnrollment) -> Ladder:
         """The ladder, at the version it runs on, of a stored enrollment."""
         version = stored.snapshot.get("version")
-        return self._ladder(stored.ladder, int(version) if version is not None else None)
+        return self._ladder(
+            stored.ladder,
+            int(version) if version is not None else None,
+            tenant=stored.snapshot.get("tenant"),
+        )
 
     def _view(self, store: Store, stored: StoredEnrollment) -> Enrollment:
         """A read-only enrollment of ``stored``, its history loaded from the store on use."""
@@ -1141,15 +1286,20 @@ class Tracker:
         """The enrollment of ``prospect`` a command addresses: on ``ladder`` when given (a live
         one before an ended one), else the only one, or the only one the command fits."""
         if ladder is not None:
-            stored = store.load(f"{ladder}/{prospect}")
+            stored = store.load(self._eid(ladder, prospect))
             if (
                 stored is not None
                 and stored.status != "ended"
                 and stored.prospect == prospect
+                and self._mine(stored)
                 and self._ladder(ladder).reentry.policy != "any_time"  # else runs overlap
             ):
                 return stored  # the common case, in one read
-        found = [s for s in store.find(prospect) if ladder is None or s.ladder == ladder]
+        found = [
+            s
+            for s in store.find(prospect)
+            if (ladder is None or s.ladder == ladder) and self._mine(s)
+        ]
         found = current_runs(found)  # the newest live run of each ladder, else its newest
         if not found:
             on = f" on ladder {ladder!r}" if ladder else ""
@@ -1193,9 +1343,18 @@ class Tracker:
 
     # ---- idempotency ------------------------------------------------------------------------
 
-    @staticmethod
-    def _key(key: str | None) -> str | None:
-        return check_text(key, "idempotency_key") if key is not None else None
+    def _key(self, key: str | None) -> str | None:
+        if key is None:
+            return None
+        check_text(key, "idempotency_key")
+        # a tenant's keys live in its own namespace: never another tenant's receipt
+        return key if self._tenant is None else tenant_prefix(self._tenant) + key
+
+    def _target(self, prospect: str, ladder: str | None) -> dict[str, Any]:
+        target: dict[str, Any] = {"prospect": prospect, "ladder": ladder}
+        if self._tenant is not None:
+            target["tenant"] = self._tenant
+        return target
 
     def _recall(
         self,
@@ -1220,7 +1379,9 @@ class Tracker:
         """A key is bound to the command it first ran and to its prospect (and ladder)."""
         was = first.result.get("target") or {}
         same = (
-            first.command == name and was.get("prospect", target["prospect"]) == target["prospect"]
+            first.command == name
+            and was.get("prospect", target["prospect"]) == target["prospect"]
+            and was.get("tenant") == target.get("tenant")
         )
         if same and target.get("ladder") is not None and was.get("ladder") is not None:
             same = was["ladder"] == target["ladder"]
@@ -1373,11 +1534,16 @@ class Tracker:
 
     @staticmethod
     def _open_ask(ladder: Ladder, state: State) -> OpenAsk:
-        """The open-ask row of ``state``'s pending ask, in the prospect's slot (or the
-        enrollment's own, off an exclusive ladder)."""
+        """The open-ask row of ``state``'s pending ask, in the prospect's slot (within its
+        tenant), or the enrollment's own off an exclusive ladder."""
         ask, ident = state.pending, state.ident
         assert ask is not None
-        slot = f"prospect:{ident.prospect}" if ladder.exclusive else f"enrollment:{ident.id}"
+        if not ladder.exclusive:
+            slot = f"enrollment:{ident.id}"
+        elif ident.tenant is None:
+            slot = f"prospect:{ident.prospect}"
+        else:  # one open ask per prospect within the tenant
+            slot = f"tenant:{ident.tenant}/prospect:{ident.prospect}"
         return OpenAsk(
             slot,
             ident.id,

@@ -47,6 +47,7 @@ from .store import (
     Receipt,
     StoredEnrollment,
     ask_pending,
+    tenant_prefix,
 )
 
 if TYPE_CHECKING:
@@ -434,6 +435,15 @@ def _encode_timers(timers: Sequence[DueTimer]) -> tuple[list[list[Any]], datetim
         return [], None
     rows = [[t.kind, t.due_at.astimezone(UTC).isoformat(), t.rung] for t in timers]
     return rows, min(t.due_at for t in timers)
+
+
+def _of_tenant(column: sa.ColumnElement[str], tenant: str | None) -> list[sa.ColumnElement[bool]]:
+    """The condition keeping a tenant's rows by their enrollment id: a range on the key's
+    prefix (the index serves it, no LIKE escaping); nothing without a tenant."""
+    if tenant is None:
+        return []
+    prefix = tenant_prefix(tenant)
+    return [column >= prefix, column < prefix[:-1] + chr(ord("/") + 1)]
 
 
 def _decode_timers(enrollment_id: str, value: Any) -> list[DueTimer]:
@@ -949,7 +959,9 @@ class SqlStore:
 
     # ---- timers ---------------------------------------------------------------------------
 
-    def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
+    def claim_timers(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> list[DueTimer]:
         """The due timers of up to ``limit`` enrollments whose soonest timer is due and
         not leased by another worker; their enrollments are leased until ``lease_until``."""
         e = self.tables.enrollments
@@ -958,6 +970,7 @@ class SqlStore:
             .where(
                 e.c.next_due_at <= now,
                 sa.or_(e.c.timer_lease.is_(None), e.c.timer_lease <= now),
+                *_of_tenant(e.c.id, tenant),
             )
             .order_by(e.c.next_due_at)
             .limit(limit)
@@ -1007,7 +1020,9 @@ class SqlStore:
             sent_at=row.sent_at,
         )
 
-    def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
+    def claim_messages(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> list[OutboxEntry]:
         o = self.tables.outbox
         query = (
             sa.select(o)
@@ -1015,6 +1030,7 @@ class SqlStore:
                 o.c.status == "pending",
                 o.c.next_attempt_at <= now,
                 sa.or_(o.c.lease_until.is_(None), o.c.lease_until <= now),
+                *_of_tenant(o.c.enrollment_id, tenant),
             )
             .order_by(o.c.id)
             .limit(limit)

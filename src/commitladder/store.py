@@ -34,6 +34,7 @@ __all__ = [
     "Store",
     "StoredEnrollment",
     "ask_pending",
+    "tenant_prefix",
 ]
 
 SCHEMA_VERSION = 3  # 3: throttle counters (issue 17)
@@ -179,12 +180,19 @@ class Store(Protocol):
         When the key was used already, write nothing and return the first ``Receipt``.
         """
 
-    def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
+    def claim_timers(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> list[DueTimer]:
         """Timers due at ``now`` not leased by another worker, of at most ``limit``
-        enrollments, soonest first; lease them until ``lease_until``."""
+        enrollments, soonest first; lease them until ``lease_until``. With ``tenant``,
+        only that tenant's (enrollment ids starting ``@<tenant>/``; see ``tenant_prefix``);
+        the tracker passes it only to a tenant's worker."""
 
-    def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
-        """Up to ``limit`` pending messages due for an attempt; lease them."""
+    def claim_messages(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> list[OutboxEntry]:
+        """Up to ``limit`` pending messages due for an attempt; lease them. With
+        ``tenant``, only that tenant's, as ``claim_timers``."""
 
     def message_sent(self, key: str, now: datetime) -> None:
         """Mark a message delivered (only after the messenger returned)."""
@@ -291,6 +299,11 @@ class LifecycleStore(Protocol):
         ``sent_before``, dead-lettered rows whose last attempt was due before
         ``dead_before``, receipts stored before ``receipts_before`` (``None``: keep that
         kind). Never a pending message."""
+
+
+def tenant_prefix(tenant: str) -> str:
+    """How every enrollment id of ``tenant`` starts (and so every message key of it)."""
+    return f"@{tenant}/"
 
 
 def ask_pending(holder: OpenAsk, enrollment_id: str, rung: str | None) -> AskPending:

@@ -138,6 +138,10 @@ def funnel(
         Cohort | None,
         typer.Option("--cohort", help="Also one funnel per week or month of enrollment."),
     ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", metavar="ID", help="Only this tenant's enrollments."),
+    ] = None,
 ) -> None:
     """Report a store's funnel per rung: asked, yes, no, expired.
 
@@ -150,6 +154,7 @@ def funnel(
     Example:
       commitladder funnel --db commitladder-demo/demo.db --format csv
       commitladder funnel --db crm.db --cohort month --since 2026-01-01
+      commitladder funnel --db crm.db --tenant acme
     """
     if fmt is FunnelFormat.png and output is None:
         err.print("a PNG is binary: give -o FILE.png (or use --format table, csv or json)")
@@ -165,6 +170,7 @@ def funnel(
             since=_utc(since),
             until=_utc(until),
             cohort=None if cohort is None else cohort.value,
+            tenant=tenant,
         )
         if fmt is FunnelFormat.png:
             from commitladder._charts import funnel_png

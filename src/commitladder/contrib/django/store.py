@@ -229,13 +229,17 @@ class DjangoStore:
         with self._sql() as store:
             return store.remember(receipt, now)
 
-    def claim_timers(self, now: datetime, limit: int, lease_until: datetime) -> list[DueTimer]:
+    def claim_timers(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> list[DueTimer]:
         with self._sql() as store:
-            return store.claim_timers(now, limit, lease_until)
+            return store.claim_timers(now, limit, lease_until, tenant=tenant)
 
-    def claim_messages(self, now: datetime, limit: int, lease_until: datetime) -> list[OutboxEntry]:
+    def claim_messages(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> list[OutboxEntry]:
         with self._sql() as store:
-            return store.claim_messages(now, limit, lease_until)
+            return store.claim_messages(now, limit, lease_until, tenant=tenant)
 
     def message_sent(self, key: str, now: datetime) -> None:
         with self._sql() as store:
