@@ -428,3 +428,17 @@ def test_a_rekey_or_a_migration_keeps_the_zone_and_the_tenant(store: Any) -> Non
         "acme",
         "Asia/Kolkata",
     )
+
+
+def test_a_bulk_enrollment_on_a_view_belongs_to_the_tenant(store: Any) -> None:
+    tracker = cl.Tracker(store=store, clock=cl.SteppableClock(T0), ladders=[webinar()])
+    acme = tracker.tenant("acme")
+    acme.enroll_many(["p", "q"], ladder="webinar", now=T0)
+    assert [acme.get(p).tenant for p in ("p", "q")] == ["acme", "acme"]
+    assert acme.get("p").id == "@acme/webinar/p"
+    with pytest.raises(cl.NotEnrolled):
+        tracker.tenant("globex").get("p")
+    report = acme.enroll_many(["p", "r"], ladder="webinar", now=T0)
+    assert report.enrolled == ("r",)
+    assert [p for p, _ in report.skipped] == ["p"]  # acme's p is live already
+    assert [e.id for e in acme.enrollments("r")] == ["@acme/webinar/r"]

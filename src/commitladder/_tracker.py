@@ -535,6 +535,7 @@ class Tracker:
                     prospect=prospect,
                     ladder=lad.name,
                     version=lad.version,
+                    tenant=self._tenant,
                 )
                 state = start(lad, enrolled)
                 if quiet is None:  # a fresh enrollment makes no timer or message: check once
