@@ -209,3 +209,65 @@ def image_size(data: bytes) -> tuple[int, int]:
         round(float(root.attrib[name].removesuffix("pt").removesuffix("px")))
         for name in ("width", "height")
     )
+
+
+QUEUED_YAML = """\
+ladder: cold
+start: intro
+calendar:
+  timezone: America/New_York
+  send_windows:
+    email: ["08:00-18:00"]
+throttles:
+  - {max: 50, per: day, channel: email, sender: actor}
+defaults:
+  expires_after: 3bd
+  follow_ups: {max: 2, every: 1bd}
+rungs:
+  intro: {kind: call, size: 1, next: won, channels: [email]}
+ends:
+  won: {result: won}
+"""
+
+
+def queued_asks_week(store: Any) -> None:
+    """120 first asks on Friday 10:00 New York under 50 a day (the last goes on Tuesday);
+    then every half hour to Thursday evening: fire the timers, follow up at once on each
+    follow-up-due alert, relay. Every follow-up goes out strictly after its ask; the
+    expiry stays 3 business days after the ask was made."""
+    from zoneinfo import ZoneInfo
+
+    new_york = ZoneInfo("America/New_York")
+    friday, tuesday = (
+        datetime(2026, 12, 4, 10, tzinfo=new_york),
+        datetime(2026, 12, 8, 8, tzinfo=new_york),
+    )
+    ladder = cl.Ladder.from_yaml(QUEUED_YAML)
+    clock = cl.SteppableClock(friday)
+    sent: list[tuple[datetime, cl.Message]] = []
+
+    class Stamping:
+        def send(self, message: cl.Message) -> None:
+            sent.append((clock.now(), message))
+            if message.kind == "follow_up_due":
+                tracker.follow_up(message.prospect, actor="sam")
+
+    tracker = cl.Tracker(store=store, ladders=[ladder], messenger=Stamping(), clock=clock)
+    for n in range(120):
+        tracker.enroll(f"p{n}", ladder="cold")
+        tracker.ask(f"p{n}", "intro", channel="email", actor="sam")
+    assert tracker.sends_at("p119") == tuesday
+    while clock.now() < datetime(2026, 12, 10, 18, tzinfo=new_york):
+        tracker.run_due()
+        while tracker.relay(limit=500).sent:
+            pass
+        clock.advance(minutes=30)
+    asks = {m.prospect: at for at, m in sent if m.kind == "ask"}
+    follow_ups = [(m.prospect, at) for at, m in sent if m.kind == "follow_up"]
+    assert len(asks) == 120
+    assert max(asks.values()) == tuesday
+    assert {p for p, _ in follow_ups} == set(asks)  # every prospect was followed up
+    early = [(p, at, asks[p]) for p, at in follow_ups if at <= asks[p]]
+    assert early == []
+    expired = {m.prospect: at for at, m in sent if m.kind == "ask_expired"}
+    assert expired["p119"] == datetime(2026, 12, 9, 10, tzinfo=new_york)

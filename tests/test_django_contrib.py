@@ -33,6 +33,7 @@ from django.db.migrations.recorder import MigrationRecorder  # noqa: E402
 from django.test import TransactionTestCase, override_settings  # noqa: E402
 
 import commitladder as cl  # noqa: E402
+from support import queued_asks_week  # noqa: E402
 
 
 def config(**changes: Any) -> dict[str, Any]:
@@ -441,3 +442,10 @@ def test_tenant_views_wall_off_accounts_on_the_django_store(django_db: str) -> N
     assert globex.get("lead-42").status == "parked"
     assert acme.get("lead-42").status == "pending"  # globex's worker left acme's timer
     assert cl.funnel(acme, ladder="solopreneur").enrollments == 1
+
+
+def test_a_queued_asks_follow_ups_go_out_after_it_on_the_django_store(django_db: str) -> None:
+    """Regression: the Django store moves a throttle-queued ask's follow-up too."""
+    from commitladder.contrib.django import DjangoStore
+
+    queued_asks_week(DjangoStore(django_db))

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import commitladder as cl
 from commitladder._calendar import Calendar, next_open, parse_window
 from commitladder._throttle import Cap, next_period, period_start, slot
+from support import queued_asks_week
 
 pytest_plugins = ["dbfixtures"]
 
@@ -301,3 +302,10 @@ def test_a_version_2_database_gains_the_counters(db: str) -> None:
     finally:
         store.drop_schema()
         store.close()
+
+
+def test_a_queued_asks_follow_ups_go_out_after_it(store: Any) -> None:
+    """Regression: 120 first asks on a Friday under 50 a day queue into Tuesday; each
+    follow-up counts from its ask's queued time, so it goes out strictly after the ask it
+    follows (it fell due on Monday, before its ask had gone out); the expiry stays."""
+    queued_asks_week(store)

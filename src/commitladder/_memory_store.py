@@ -17,7 +17,7 @@ from typing import Any
 
 from ._errors import ConflictError
 from ._text import clean_text
-from ._throttle import slot
+from ._throttle import queued_timers, slot
 from .store import (
     Change,
     DueTimer,
@@ -127,10 +127,7 @@ class MemoryStore:
                 if new_ask is not None:
                     self._asks[new_ask.slot] = new_ask
                     self._slot_of[eid] = new_ask.slot
-            for timer in self._timers.pop(eid, ()):
-                self._leases.pop(timer, None)
-            if change.timers:
-                self._timers[eid] = list(change.timers)
+            timers = list(change.timers)
             now = change.now or datetime.min
             for message in change.messages:
                 due = message.due(now)
@@ -138,8 +135,15 @@ class MemoryStore:
                 if throttle is not None and throttle.caps:  # issue 17: queue under the caps
                     start = due if due.tzinfo is not None else message.at
                     due = slot(throttle.caps, start, throttle.opens, self._take, self._give)
-                    message = replace(message, not_before=due) if due != start else message
+                    if due != start:
+                        message = replace(message, not_before=due)
+                        timers = queued_timers(timers, throttle, due)
                 self._outbox[message.key] = OutboxEntry(message, "pending", 0, due)
+            if change.timers_changed or current is None:  # else the stored ones stand
+                for timer in self._timers.pop(eid, ()):
+                    self._leases.pop(timer, None)
+                if timers:
+                    self._timers[eid] = timers
             if change.receipt is not None:
                 self._receipts[change.receipt.key] = change.receipt
                 self._receipt_at[change.receipt.key] = now

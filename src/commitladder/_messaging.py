@@ -31,7 +31,7 @@ from ._events import (
     Rekeyed,
     Resumed,
 )
-from ._throttle import Throttle
+from ._throttle import Throttle, follows
 from ._values import iso
 
 if TYPE_CHECKING:
@@ -258,7 +258,8 @@ def messages_for(
         throttle = None
         if throttles and kind == "ask":
             assert channel is not None
-            throttle = _throttle(ladder, channel, event.actor, timezone)
+            assert rung is not None
+            throttle = _throttle(ladder, rung, channel, event.actor, timezone)
         out.append(
             Message(
                 key=f"{event.enrollment_id}#{event.seq}:{kind}",
@@ -279,7 +280,7 @@ def messages_for(
 
 
 def _throttle(
-    ladder: Ladder, channel: str, actor: str | None, timezone: str | None
+    ladder: Ladder, rung: str, channel: str, actor: str | None, timezone: str | None
 ) -> Throttle | None:
     """The caps an ask over ``channel`` by ``actor`` counts against, counted in the
     ladder's zone (the sender's day), and its window, in the prospect's zone."""
@@ -291,4 +292,4 @@ def _throttle(
         return calendar.opens(moment, channel, timezone) if calendar is not None else moment
 
     found = tuple(cap for cap in caps if cap is not None)
-    return Throttle(found, opens) if found else None
+    return Throttle(found, opens, follows(ladder, rung, channel, timezone)) if found else None

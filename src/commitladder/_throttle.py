@@ -5,19 +5,36 @@ room, in the order asks were made, and the outbox holds it until then. This modu
 the pure part: which caps a message counts against, period arithmetic in the sender's
 zone, and ``slot``, the search for the first time every cap has room. The stores supply
 the atomic reservation (a counter per cap and period, raised only while under the cap),
-so many workers and relays never put more than N in one period. It never reads a clock.
+so many workers and relays never put more than N in one period. A queued ask's first
+follow-up counts from the queued time (``Throttle.follows``): the stores move its timer
+in the same transaction, so a follow-up never goes out before, or with, the ask it
+follows. It never reads a clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from ._calendar import after
 from ._calendar import zone as _zone
 
-__all__ = ["Cap", "Throttle", "ThrottleRule", "next_period", "period_start", "slot"]
+if TYPE_CHECKING:
+    from ._ladder import Ladder
+    from .store import DueTimer
+
+__all__ = [
+    "Cap",
+    "Throttle",
+    "ThrottleRule",
+    "follows",
+    "next_period",
+    "period_start",
+    "queued_timers",
+    "slot",
+]
 
 Per = Literal["day", "hour"]
 #: how many periods ``slot`` looks ahead before it gives up (years of hours)
@@ -40,6 +57,40 @@ class Throttle:
 
     caps: tuple[Cap, ...]
     opens: Callable[[datetime], datetime]
+    #: when the ask's first follow-up falls due if its message goes out at an instant
+    #: (None: its rung has no follow-ups)
+    follows: Callable[[datetime], datetime] | None = None
+
+
+def follows(
+    ladder: Ladder, rung: str, channel: str, timezone: str | None
+) -> Callable[[datetime], datetime] | None:
+    """When a follow-up of an ask for ``rung`` over ``channel`` falls due if the ask's
+    message goes out at an instant: its spacing later, at its window (as ``due`` reckons
+    from the send window), or None for a rung without follow-ups."""
+    spec = ladder.rungs[rung]
+    every = spec.follow_ups_every
+    if every is None or spec.follow_ups_max < 1:
+        return None
+    calendar = ladder.calendar
+
+    def follow_up(sent: datetime) -> datetime:
+        due = after(sent, every, calendar, timezone)
+        return calendar.opens(due, channel, timezone) if calendar is not None else due
+
+    return follow_up
+
+
+def queued_timers(timers: Sequence[DueTimer], throttle: Throttle, sent: datetime) -> list[DueTimer]:
+    """``timers`` of an ask whose message a throttle queued until ``sent``: its follow-up
+    falls due after that, never before; the expiry (and every other timer) stays."""
+    if throttle.follows is None:
+        return list(timers)
+    later = throttle.follows(sent)
+    return [
+        replace(t, due_at=later) if t.kind == "follow_up" and t.due_at < later else t
+        for t in timers
+    ]
 
 
 def period_start(moment: datetime, per: Per, timezone: str) -> datetime:

@@ -5,7 +5,8 @@ the moment it falls due) and reads the times back from it, so what it shows is w
 tracker would do, not a second reckoning: when the ask's message goes out, when each
 follow-up falls due and goes out, when the ask expires. Where a throttle caps the ask,
 ``ahead`` says how many first asks under the same caps are queued before it (the store
-knows; this cannot), and ``slot``, the stores' own search, places it after them.
+knows; this cannot), and ``slot``, the stores' own search, places it after them; its
+first follow-up then counts from that time, as the stores count it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ._throttle import Cap, slot
+from ._throttle import Cap, follows, slot
 
 if TYPE_CHECKING:
     from ._ladder import Ladder
@@ -78,12 +79,16 @@ def timeline(
             queued = slot(capped, e.sends_at(), opens, reserve, release)
         if queued != moments[-1].at:
             moments[-1] = Moment(f"ask goes out ({ahead} ahead under the throttle)", queued)
+    # the stores count a queued ask's first follow-up from its queued time, as here
+    follow = follows(ladder, rung, channel, timezone) if capped else None
     for number in range(1, ladder.rungs[rung].follow_ups_max + 1):
-        due = [t for t in e.timers if t.kind == "follow_up"]
-        if not due or (ask.expires_at is not None and due[0].due_at >= ask.expires_at):
+        due = [t.due_at for t in e.timers if t.kind == "follow_up"]
+        if due and number == 1 and follow is not None:
+            due[0] = max(due[0], follow(moments[1].at))
+        if not due or (ask.expires_at is not None and due[0] >= ask.expires_at):
             break
-        moments.append(Moment(f"follow-up {number} due", due[0].due_at))
-        e.follow_up(now=due[0].due_at)
+        moments.append(Moment(f"follow-up {number} due", due[0]))
+        e.follow_up(now=due[0])
         moments.append(Moment(f"follow-up {number} goes out", e.sends_at()))
     if ask.expires_at is not None:
         moments.append(Moment("expires", ask.expires_at))

@@ -1612,6 +1612,16 @@ class Tracker:
         if state.at > now:
             return f"its last event ({state.at.isoformat()}) is after this worker's clock"
         timers = due(lad, state)
+        if timer.kind == "follow_up":
+            # a throttle's queue moved it later (the store did): it is the ask's follow-up
+            key = next(
+                (
+                    _timer_key(t.kind, t.due_at)
+                    for t in timers
+                    if t.kind == "follow_up" and t.due_at <= timer.due_at
+                ),
+                key,
+            )
         current = {_timer_key(t.kind, t.due_at) for t in timers}
         if key not in current or key in stored.fired or timer.due_at > now:
             return ""  # answered or moved on since: the timer is stale

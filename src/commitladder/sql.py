@@ -35,7 +35,7 @@ from ._messaging import Message
 from ._sql_hot import Parked, Prepared, named_dialect, release
 from ._sql_throttle import SqlThrottles, throttle_table
 from ._text import clean_text
-from ._throttle import slot
+from ._throttle import queued_timers, slot
 from .store import (
     SCHEMA_VERSION,
     Change,
@@ -819,6 +819,13 @@ class SqlStore:
                     first = self._remember_in(conn, change.receipt, change.now)
                     if first is not None:
                         return first
+                queued = list(self._queued(conn, change.messages, change.now))
+                timers = list(change.timers)
+                for m, due in queued:  # a queued ask's follow-up counts from its queued time
+                    if m.throttle is not None:
+                        timers = queued_timers(timers, m.throttle, due)
+                if timers != list(change.timers):
+                    change = replace(change, timers=timers)
                 self._write_enrollment(conn, change, new)
                 if change.events:
                     rows = [
@@ -837,8 +844,7 @@ class SqlStore:
                         q.delete_ask.run(conn, {"b_id": eid})
                     if change.open_ask is not None:
                         self._open_ask(conn, change)
-                if change.messages:
-                    at = change.now
+                if queued:
                     rows = [
                         {
                             "key": m.key,
@@ -852,7 +858,7 @@ class SqlStore:
                             "last_error": None,
                             "body": m.to_dict(),
                         }
-                        for m, due in self._queued(conn, change.messages, at)
+                        for m, due in queued
                     ]
                     q.outbox.run_many(conn, rows)
             except sa_exc.IntegrityError as exc:

@@ -88,14 +88,6 @@ def explain_time(
             "ahead of it (--ahead N; tracker.sends_at(prospect) reads a stored ask's place)",
             markup=False,
         )
-        sent = moments[1].at
-        early = [m.what for m in moments if m.what.endswith(" due") and m.at < sent]
-        if early:
-            out.print(
-                f"note: {', '.join(early)} before the queued ask goes out: follow-up timers "
-                "count from the send window, not from the throttle's queue",
-                markup=False,
-            )
 
 
 def _channel(ladder: Any, rung: str | None) -> str:
