@@ -95,3 +95,43 @@ def test_enroll_many_writes_what_enroll_writes(ladders: dict[str, cl.Ladder]) ->
             one.outbox(),
             one.open_asks(),
         )
+
+
+def test_the_batch_lookup_probes_the_index_on_a_table_never_analyzed() -> None:
+    """Regression: PostgreSQL planned ``prospect IN (...)`` as a scan of the whole table
+    while a bulk load filled it (no statistics yet), so each batch cost more than the last.
+    The lookup must use the prospect index however the table's statistics stand."""
+    import sqlalchemy as sa
+
+    from commitladder.sql import SqlStore
+    from dbfixtures import fresh_prefix, server_url
+
+    store = SqlStore(server_url("postgresql"), prefix=fresh_prefix())
+    store.create_schema()
+    try:
+        tracker = cl.Tracker(store=store, ladders=[ladder()])
+        tracker.enroll_many([f"p{n}" for n in range(10_000)], ladder="list", now=T0)
+        seen: list[tuple[str, Any]] = []
+
+        def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append((statement, params))
+
+        sa.event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            wanted = [f"p{n}" for n in range(0, 10_000, 20)]  # 500: one page of the lookup
+            report = tracker.enroll_many([*wanted, "new"], ladder="list", now=T0)
+        finally:
+            sa.event.remove(store.engine, "before_cursor_execute", record)
+        assert report.enrolled == ("new",)
+        lookups = [(s, p) for s, p in seen if store.tables.enrollments.name in s]
+        assert lookups
+        with store.engine.connect() as conn:
+            for statement, params in lookups:
+                plan = conn.exec_driver_sql("EXPLAIN " + statement, params).scalars().all()
+                assert not any(
+                    "Seq Scan on " + store.tables.enrollments.name in line for line in plan
+                ), plan
+    finally:
+        store.drop_schema()
+        store.close()
