@@ -135,3 +135,75 @@ def test_the_batch_lookup_probes_the_index_on_a_table_never_analyzed() -> None:
     finally:
         store.drop_schema()
         store.close()
+
+
+def expiring() -> cl.Ladder:
+    """One rung whose ask expires after two days: one timer per ask."""
+    return cl.Ladder.from_dict(
+        {
+            "ladder": "short",
+            "start": "call",
+            "rungs": {"call": {"kind": "call", "size": 1, "next": "won", "expires_after": "2d"}},
+            "ends": {"won": {"result": "won"}},
+        }
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def sql_store(
+    request: pytest.FixtureRequest,
+    _sql_stores: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
+    """The SQL stores, each test starting empty (a MemoryStore cannot roll back)."""
+    from dbfixtures import sql_store
+
+    return sql_store(request.param, _sql_stores, tmp_path_factory.getbasetemp())
+
+
+def test_run_due_fires_a_batch_in_one_transaction_and_a_failing_enrollment_alone(
+    sql_store: Any,
+) -> None:
+    """Where the store nests transactions, a claimed batch fires in one transaction, each
+    enrollment in a savepoint: the one whose write fails (here a host hook) is rolled
+    back alone, reported, and fires once it works again; the others are kept."""
+    import sqlalchemy as sa
+
+    broken: set[str] = set()
+
+    def hook(change: cl.StageChange) -> None:
+        if change.prospect in broken:
+            raise RuntimeError("the CRM is down for p3")
+
+    clock = cl.SteppableClock(T0)
+    heard: list[cl.Event] = []
+    store = sql_store
+    tracker = cl.Tracker(
+        store=store, clock=clock, ladders=[expiring()], hooks=[hook], listeners=[heard.append]
+    )
+    tracker.enroll_many([f"p{n}" for n in range(10)], ladder="short")
+    for n in range(10):
+        tracker.ask(f"p{n}", "call")
+    clock.advance(days=3)
+    heard.clear()
+    broken.add("p3")
+    commits: list[object] = []
+    count = commits.append
+    sa.event.listen(store.engine, "commit", count)
+    try:
+        report = tracker.run_due()
+    finally:
+        sa.event.remove(store.engine, "commit", count)
+    assert report == 9
+    assert [(eid, kind) for eid, kind, _ in report.skipped] == [("short/p3", "expire")]
+    assert "the CRM is down for p3" in report.skipped[0][2]
+    assert tracker.get("p3").pending is not None, "its expiry was rolled back"
+    assert all(tracker.get(f"p{n}").pending is None for n in range(10) if n != 3)
+    assert sorted(e.enrollment_id for e in heard if isinstance(e, cl.AskExpired)) == [
+        f"short/p{n}" for n in range(10) if n != 3
+    ]
+    assert len(commits) == 2, "one transaction to claim, one to fire the batch"
+    broken.clear()
+    clock.advance(minutes=6)  # past the lease
+    assert tracker.run_due() == 1
+    assert tracker.get("p3").pending is None

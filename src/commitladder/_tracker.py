@@ -77,6 +77,7 @@ from .store import (
     OutboxEntry,
     PurgeReport,
     Receipt,
+    SavepointStore,
     Store,
     StoredEnrollment,
 )
@@ -952,8 +953,7 @@ class Tracker:
         batch = limit or BATCH
         while True:
             claimed = self.store.claim_timers(at, batch, later(at, self.lease))
-            for timer in claimed:
-                why = self._fire(timer, at)
+            for timer, why in zip(claimed, self._fire_all(claimed, at), strict=True):
                 if why is None:
                     fired += 1
                 elif why:
@@ -1369,6 +1369,66 @@ class Tracker:
                     )
 
     # ---- timers -----------------------------------------------------------------------------
+
+    def _fire_all(self, timers: Sequence[DueTimer], now: datetime) -> list[str | None]:
+        """Fire claimed ``timers`` (what ``_fire`` says of each), ``BATCH`` of them per
+        transaction where the store can nest one (``SavepointStore``): each in a savepoint,
+        so a failing one is rolled back alone and left for later. One that lost a race
+        is fired again on its own; if a batch's transaction fails as a whole (MySQL ends
+        a transaction on a deadlock), nothing of it was kept and each is fired on its own."""
+        said: list[str | None] = []
+        for start_at in range(0, len(timers), BATCH):
+            chunk = timers[start_at : start_at + BATCH]
+            batched = self._fire_batch(chunk, now) if len(chunk) > 1 else None
+            if batched is None:
+                said.extend(self._fire(timer, now) for timer in chunk)
+                continue
+            answers, raced = batched
+            for i in raced:  # lost a race inside the batch: again on its own
+                answers[i] = self._fire(chunk[i], now)
+            said.extend(answers)
+        return said
+
+    def _fire_batch(
+        self, timers: Sequence[DueTimer], now: datetime
+    ) -> tuple[list[str | None], list[int]] | None:
+        """Fire ``timers`` in one transaction, each in a savepoint: what ``_fire`` says of
+        each, and the indexes of those that lost a race (rolled back, to fire again).
+        ``None`` when the store cannot nest transactions or the batch's transaction
+        failed as a whole (then nothing of it was kept)."""
+        said: list[str | None] = []
+        raced: list[int] = []
+        done: list[tuple[Ladder, tuple[Event, ...]]] = []
+        try:
+            with self.store.session() as store:
+                if not isinstance(store, SavepointStore):
+                    return None
+                for timer in timers:
+                    try:
+                        with store.savepoint():
+                            fired = self._fire_in(
+                                store, timer, _timer_key(timer.kind, timer.due_at), now
+                            )
+                    except ConflictError:
+                        raced.append(len(said))
+                        said.append("")
+                        continue
+                    except Exception as exc:  # one bad timer never stops the others
+                        _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
+                        said.append(f"failed: {type(exc).__name__}: {exc}")
+                        continue
+                    if isinstance(fired, str):
+                        said.append(fired)
+                    else:
+                        said.append(None)
+                        done.append(fired)
+        except Exception:
+            _log.warning("a batch of %d timers failed as a whole; firing them one by one",
+                         len(timers), exc_info=True)  # fmt: skip
+            return None
+        for lad, events in done:
+            self._committed(lad, events)
+        return said, raced
 
     def _fire(self, timer: DueTimer, now: datetime) -> str | None:
         """Fire ``timer``: ``None`` when it fired, ``""`` when it was stale (answered or

@@ -641,6 +641,17 @@ class SqlStore:
         with self._transaction() as conn:
             yield self._view(_bound=conn)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint inside this session's transaction (see ``SavepointStore``): what
+        the block wrote is rolled back alone when it raises. Only in a session."""
+        conn = self.connection
+        try:
+            with conn.begin_nested():
+                yield
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc) from exc
+
     def _host_committed(self, conn: Connection) -> None:
         callbacks, self._pending = self._pending, []
         for callback in callbacks:
