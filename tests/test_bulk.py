@@ -207,3 +207,54 @@ def test_run_due_fires_a_batch_in_one_transaction_and_a_failing_enrollment_alone
     clock.advance(minutes=6)  # past the lease
     assert tracker.run_due() == 1
     assert tracker.get("p3").pending is None
+
+
+class Flaky:
+    """A messenger that fails for the prospects listed, and is interrupted at one."""
+
+    def __init__(self, failing: set[str], interrupt_at: str | None = None) -> None:
+        self.failing, self.interrupt_at = failing, interrupt_at
+        self.sent: list[str] = []
+
+    def send(self, message: cl.Message) -> None:
+        if message.prospect == self.interrupt_at:
+            raise KeyboardInterrupt
+        if message.prospect in self.failing:
+            raise ConnectionError(f"no route to {message.prospect}")
+        self.sent.append(message.prospect)
+
+
+def asked(store: Any, messenger: Any) -> cl.Tracker:
+    tracker = cl.Tracker(store=store, ladders=[expiring()], messenger=messenger)
+    tracker.enroll_many([f"p{n}" for n in range(5)], ladder="short", now=T0)
+    for n in range(5):
+        tracker.ask(f"p{n}", "call", now=T0 + timedelta(seconds=n))
+    return tracker
+
+
+def test_relay_records_its_deliveries_in_one_transaction(sql_store: Any) -> None:
+    import sqlalchemy as sa
+
+    tracker = asked(sql_store, Flaky({"p2"}))
+    commits: list[object] = []
+    count = commits.append
+    sa.event.listen(sql_store.engine, "commit", count)
+    try:
+        report = tracker.relay(now=T0 + timedelta(minutes=1))
+    finally:
+        sa.event.remove(sql_store.engine, "commit", count)
+    assert report == cl.RelayReport(sent=4, retrying=1)
+    assert len(commits) == 2, "one transaction to claim, one to record the attempts"
+    pending = sql_store.outbox("pending")
+    assert [e.message.prospect for e in pending] == ["p2"]
+    assert "no route to p2" in (pending[0].last_error or "")
+
+
+def test_an_interrupted_relay_records_what_it_sent_and_leaves_the_rest(store: Any) -> None:
+    messenger = Flaky(set(), interrupt_at="p3")
+    tracker = asked(store, messenger)
+    with pytest.raises(KeyboardInterrupt):
+        tracker.relay(now=T0 + timedelta(minutes=1))
+    assert messenger.sent == ["p0", "p1", "p2"]
+    assert sorted(e.message.prospect for e in store.outbox("sent")) == ["p0", "p1", "p2"]
+    assert sorted(e.message.prospect for e in store.outbox("pending")) == ["p3", "p4"]

@@ -974,15 +974,37 @@ class Tracker:
         if self.messenger is None:
             raise LadderError("relay() needs a messenger: Tracker(messenger=...)")
         at = self._now(now)
-        done: Counter[str] = Counter()
-        for entry in self.store.claim_messages(at, limit, later(at, self.lease)):
-            try:
-                self.messenger.send(entry.message)
-            except Exception as exc:
-                done[self.record_attempt(entry, exc, now=at)] += 1
-            else:
-                done[self.record_attempt(entry, None, now=at)] += 1
+        attempts: list[tuple[OutboxEntry, BaseException | None]] = []
+        try:
+            for entry in self.store.claim_messages(at, limit, later(at, self.lease)):
+                try:
+                    self.messenger.send(entry.message)
+                except Exception as exc:
+                    attempts.append((entry, exc))
+                else:
+                    attempts.append((entry, None))
+        finally:  # interrupted too: what was sent is recorded, the rest waits for its lease
+            done = self._record_all(attempts, at)
         return RelayReport(**done)
+
+    def _record_all(
+        self, attempts: Sequence[tuple[OutboxEntry, BaseException | None]], at: datetime
+    ) -> Counter[str]:
+        """Record a relay's attempts in one transaction; if it fails, one by one (each in
+        its own, as ``record_attempt``). Until then a sent message is still pending under
+        its lease: at worst sent again after it, as delivery is at least once."""
+        if len(attempts) > 1:
+            try:
+                with self.store.session() as store:
+                    done: Counter[str] = Counter(
+                        self._record(store, e, error, at) for e, error in attempts
+                    )
+            except Exception:
+                _log.warning("recording %d deliveries together failed; one by one",
+                             len(attempts), exc_info=True)  # fmt: skip
+            else:
+                return done
+        return Counter(self._record(self.store, e, error, at) for e, error in attempts)
 
     def record_attempt(
         self, entry: OutboxEntry, error: BaseException | None, *, now: datetime | None = None
@@ -991,19 +1013,23 @@ class Tracker:
         messenger raised, ``None`` once it returned. A failure retries with backoff, or
         dead-letters after ``max_attempts``. ``relay`` calls this; so may a host's own
         delivery loop."""
-        at = self._now(now)
+        return self._record(self.store, entry, error, self._now(now))
+
+    def _record(
+        self, store: Store, entry: OutboxEntry, error: BaseException | None, at: datetime
+    ) -> Literal["sent", "retrying", "dead"]:
         key = entry.message.key
         if error is None:
-            self.store.message_sent(key, at)
+            store.message_sent(key, at)
             return "sent"
         attempts = entry.attempts + 1
         text = safe_error_text(error)
         if attempts >= self.max_attempts:
-            self.store.message_failed(key, text, None)
+            store.message_failed(key, text, None)
             _log.error("message %s dead after %d attempts: %s", key, attempts, text)
             return "dead"
         delay = min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
-        self.store.message_failed(key, text, later(at, delay))
+        store.message_failed(key, text, later(at, delay))
         return "retrying"
 
     def redrive(self, keys: Sequence[str] | None = None, *, now: datetime | None = None) -> int:
