@@ -95,3 +95,166 @@ def test_enroll_many_writes_what_enroll_writes(ladders: dict[str, cl.Ladder]) ->
             one.outbox(),
             one.open_asks(),
         )
+
+
+def test_the_batch_lookup_probes_the_index_on_a_table_never_analyzed() -> None:
+    """Regression: PostgreSQL planned ``prospect IN (...)`` as a scan of the whole table
+    while a bulk load filled it (no statistics yet), so each batch cost more than the last.
+    The lookup must use the prospect index however the table's statistics stand."""
+    import sqlalchemy as sa
+
+    from commitladder.sql import SqlStore
+    from dbfixtures import fresh_prefix, server_url
+
+    store = SqlStore(server_url("postgresql"), prefix=fresh_prefix())
+    store.create_schema()
+    try:
+        tracker = cl.Tracker(store=store, ladders=[ladder()])
+        tracker.enroll_many([f"p{n}" for n in range(10_000)], ladder="list", now=T0)
+        seen: list[tuple[str, Any]] = []
+
+        def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append((statement, params))
+
+        sa.event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            wanted = [f"p{n}" for n in range(0, 10_000, 20)]  # 500: one page of the lookup
+            report = tracker.enroll_many([*wanted, "new"], ladder="list", now=T0)
+        finally:
+            sa.event.remove(store.engine, "before_cursor_execute", record)
+        assert report.enrolled == ("new",)
+        lookups = [(s, p) for s, p in seen if store.tables.enrollments.name in s]
+        assert lookups
+        with store.engine.connect() as conn:
+            for statement, params in lookups:
+                plan = conn.exec_driver_sql("EXPLAIN " + statement, params).scalars().all()
+                assert not any(
+                    "Seq Scan on " + store.tables.enrollments.name in line for line in plan
+                ), plan
+    finally:
+        store.drop_schema()
+        store.close()
+
+
+def expiring() -> cl.Ladder:
+    """One rung whose ask expires after two days: one timer per ask."""
+    return cl.Ladder.from_dict(
+        {
+            "ladder": "short",
+            "start": "call",
+            "rungs": {"call": {"kind": "call", "size": 1, "next": "won", "expires_after": "2d"}},
+            "ends": {"won": {"result": "won"}},
+        }
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def sql_store(
+    request: pytest.FixtureRequest,
+    _sql_stores: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
+    """The SQL stores, each test starting empty (a MemoryStore cannot roll back)."""
+    from dbfixtures import sql_store
+
+    return sql_store(request.param, _sql_stores, tmp_path_factory.getbasetemp())
+
+
+def test_run_due_fires_a_batch_in_one_transaction_and_a_failing_enrollment_alone(
+    sql_store: Any,
+) -> None:
+    """Where the store nests transactions, a claimed batch fires in one transaction, each
+    enrollment in a savepoint: the one whose write fails (here a host hook) is rolled
+    back alone, reported, and fires once it works again; the others are kept."""
+    import sqlalchemy as sa
+
+    broken: set[str] = set()
+
+    def hook(change: cl.StageChange) -> None:
+        if change.prospect in broken:
+            raise RuntimeError("the CRM is down for p3")
+
+    clock = cl.SteppableClock(T0)
+    heard: list[cl.Event] = []
+    store = sql_store
+    tracker = cl.Tracker(
+        store=store, clock=clock, ladders=[expiring()], hooks=[hook], listeners=[heard.append]
+    )
+    tracker.enroll_many([f"p{n}" for n in range(10)], ladder="short")
+    for n in range(10):
+        tracker.ask(f"p{n}", "call")
+    clock.advance(days=3)
+    heard.clear()
+    broken.add("p3")
+    commits: list[object] = []
+    count = commits.append
+    sa.event.listen(store.engine, "commit", count)
+    try:
+        report = tracker.run_due()
+    finally:
+        sa.event.remove(store.engine, "commit", count)
+    assert report == 9
+    assert [(eid, kind) for eid, kind, _ in report.skipped] == [("short/p3", "expire")]
+    assert "the CRM is down for p3" in report.skipped[0][2]
+    assert tracker.get("p3").pending is not None, "its expiry was rolled back"
+    assert all(tracker.get(f"p{n}").pending is None for n in range(10) if n != 3)
+    assert sorted(e.enrollment_id for e in heard if isinstance(e, cl.AskExpired)) == [
+        f"short/p{n}" for n in range(10) if n != 3
+    ]
+    assert len(commits) == 2, "one transaction to claim, one to fire the batch"
+    broken.clear()
+    clock.advance(minutes=6)  # past the lease
+    assert tracker.run_due() == 1
+    assert tracker.get("p3").pending is None
+
+
+class Flaky:
+    """A messenger that fails for the prospects listed, and is interrupted at one."""
+
+    def __init__(self, failing: set[str], interrupt_at: str | None = None) -> None:
+        self.failing, self.interrupt_at = failing, interrupt_at
+        self.sent: list[str] = []
+
+    def send(self, message: cl.Message) -> None:
+        if message.prospect == self.interrupt_at:
+            raise KeyboardInterrupt
+        if message.prospect in self.failing:
+            raise ConnectionError(f"no route to {message.prospect}")
+        self.sent.append(message.prospect)
+
+
+def asked(store: Any, messenger: Any) -> cl.Tracker:
+    tracker = cl.Tracker(store=store, ladders=[expiring()], messenger=messenger)
+    tracker.enroll_many([f"p{n}" for n in range(5)], ladder="short", now=T0)
+    for n in range(5):
+        tracker.ask(f"p{n}", "call", now=T0 + timedelta(seconds=n))
+    return tracker
+
+
+def test_relay_records_its_deliveries_in_one_transaction(sql_store: Any) -> None:
+    import sqlalchemy as sa
+
+    tracker = asked(sql_store, Flaky({"p2"}))
+    commits: list[object] = []
+    count = commits.append
+    sa.event.listen(sql_store.engine, "commit", count)
+    try:
+        report = tracker.relay(now=T0 + timedelta(minutes=1))
+    finally:
+        sa.event.remove(sql_store.engine, "commit", count)
+    assert report == cl.RelayReport(sent=4, retrying=1)
+    assert len(commits) == 2, "one transaction to claim, one to record the attempts"
+    pending = sql_store.outbox("pending")
+    assert [e.message.prospect for e in pending] == ["p2"]
+    assert "no route to p2" in (pending[0].last_error or "")
+
+
+def test_an_interrupted_relay_records_what_it_sent_and_leaves_the_rest(store: Any) -> None:
+    messenger = Flaky(set(), interrupt_at="p3")
+    tracker = asked(store, messenger)
+    with pytest.raises(KeyboardInterrupt):
+        tracker.relay(now=T0 + timedelta(minutes=1))
+    assert messenger.sent == ["p0", "p1", "p2"]
+    assert sorted(e.message.prospect for e in store.outbox("sent")) == ["p0", "p1", "p2"]
+    assert sorted(e.message.prospect for e in store.outbox("pending")) == ["p3", "p4"]

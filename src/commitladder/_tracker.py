@@ -79,6 +79,7 @@ from .store import (
     OutboxEntry,
     PurgeReport,
     Receipt,
+    SavepointStore,
     Store,
     StoredEnrollment,
     tenant_prefix,
@@ -1115,8 +1116,7 @@ class Tracker:
         batch = limit or BATCH
         while True:
             claimed = self.store.claim_timers(at, batch, later(at, self.lease), **scope)
-            for timer in claimed:
-                why = self._fire(timer, at)
+            for timer, why in zip(claimed, self._fire_all(claimed, at), strict=True):
                 if why is None:
                     fired += 1
                 elif why:
@@ -1142,15 +1142,37 @@ class Tracker:
             raise LadderError("relay() needs a messenger: Tracker(messenger=...)")
         scope = self._scope(tenant)
         at = self._now(now)
-        done: Counter[str] = Counter()
-        for entry in self.store.claim_messages(at, limit, later(at, self.lease), **scope):
-            try:
-                self.messenger.send(entry.message)
-            except Exception as exc:
-                done[self.record_attempt(entry, exc, now=at)] += 1
-            else:
-                done[self.record_attempt(entry, None, now=at)] += 1
+        attempts: list[tuple[OutboxEntry, BaseException | None]] = []
+        try:
+            for entry in self.store.claim_messages(at, limit, later(at, self.lease), **scope):
+                try:
+                    self.messenger.send(entry.message)
+                except Exception as exc:
+                    attempts.append((entry, exc))
+                else:
+                    attempts.append((entry, None))
+        finally:  # interrupted too: what was sent is recorded, the rest waits for its lease
+            done = self._record_all(attempts, at)
         return RelayReport(**done)
+
+    def _record_all(
+        self, attempts: Sequence[tuple[OutboxEntry, BaseException | None]], at: datetime
+    ) -> Counter[str]:
+        """Record a relay's attempts in one transaction; if it fails, one by one (each in
+        its own, as ``record_attempt``). Until then a sent message is still pending under
+        its lease: at worst sent again after it, as delivery is at least once."""
+        if len(attempts) > 1:
+            try:
+                with self.store.session() as store:
+                    done: Counter[str] = Counter(
+                        self._record(store, e, error, at) for e, error in attempts
+                    )
+            except Exception:
+                _log.warning("recording %d deliveries together failed; one by one",
+                             len(attempts), exc_info=True)  # fmt: skip
+            else:
+                return done
+        return Counter(self._record(self.store, e, error, at) for e, error in attempts)
 
     def record_attempt(
         self, entry: OutboxEntry, error: BaseException | None, *, now: datetime | None = None
@@ -1159,19 +1181,23 @@ class Tracker:
         messenger raised, ``None`` once it returned. A failure retries with backoff, or
         dead-letters after ``max_attempts``. ``relay`` calls this; so may a host's own
         delivery loop."""
-        at = self._now(now)
+        return self._record(self.store, entry, error, self._now(now))
+
+    def _record(
+        self, store: Store, entry: OutboxEntry, error: BaseException | None, at: datetime
+    ) -> Literal["sent", "retrying", "dead"]:
         key = entry.message.key
         if error is None:
-            self.store.message_sent(key, at)
+            store.message_sent(key, at)
             return "sent"
         attempts = entry.attempts + 1
         text = safe_error_text(error)
         if attempts >= self.max_attempts:
-            self.store.message_failed(key, text, None)
+            store.message_failed(key, text, None)
             _log.error("message %s dead after %d attempts: %s", key, attempts, text)
             return "dead"
         delay = min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
-        self.store.message_failed(key, text, later(at, delay))
+        store.message_failed(key, text, later(at, delay))
         return "retrying"
 
     def redrive(self, keys: Sequence[str] | None = None, *, now: datetime | None = None) -> int:
@@ -1576,6 +1602,66 @@ class Tracker:
                     )
 
     # ---- timers -----------------------------------------------------------------------------
+
+    def _fire_all(self, timers: Sequence[DueTimer], now: datetime) -> list[str | None]:
+        """Fire claimed ``timers`` (what ``_fire`` says of each), ``BATCH`` of them per
+        transaction where the store can nest one (``SavepointStore``): each in a savepoint,
+        so a failing one is rolled back alone and left for later. One that lost a race
+        is fired again on its own; if a batch's transaction fails as a whole (MySQL ends
+        a transaction on a deadlock), nothing of it was kept and each is fired on its own."""
+        said: list[str | None] = []
+        for start_at in range(0, len(timers), BATCH):
+            chunk = timers[start_at : start_at + BATCH]
+            batched = self._fire_batch(chunk, now) if len(chunk) > 1 else None
+            if batched is None:
+                said.extend(self._fire(timer, now) for timer in chunk)
+                continue
+            answers, raced = batched
+            for i in raced:  # lost a race inside the batch: again on its own
+                answers[i] = self._fire(chunk[i], now)
+            said.extend(answers)
+        return said
+
+    def _fire_batch(
+        self, timers: Sequence[DueTimer], now: datetime
+    ) -> tuple[list[str | None], list[int]] | None:
+        """Fire ``timers`` in one transaction, each in a savepoint: what ``_fire`` says of
+        each, and the indexes of those that lost a race (rolled back, to fire again).
+        ``None`` when the store cannot nest transactions or the batch's transaction
+        failed as a whole (then nothing of it was kept)."""
+        said: list[str | None] = []
+        raced: list[int] = []
+        done: list[tuple[Ladder, tuple[Event, ...]]] = []
+        try:
+            with self.store.session() as store:
+                if not isinstance(store, SavepointStore):
+                    return None
+                for timer in timers:
+                    try:
+                        with store.savepoint():
+                            fired = self._fire_in(
+                                store, timer, _timer_key(timer.kind, timer.due_at), now
+                            )
+                    except ConflictError:
+                        raced.append(len(said))
+                        said.append("")
+                        continue
+                    except Exception as exc:  # one bad timer never stops the others
+                        _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
+                        said.append(f"failed: {type(exc).__name__}: {exc}")
+                        continue
+                    if isinstance(fired, str):
+                        said.append(fired)
+                    else:
+                        said.append(None)
+                        done.append(fired)
+        except Exception:
+            _log.warning("a batch of %d timers failed as a whole; firing them one by one",
+                         len(timers), exc_info=True)  # fmt: skip
+            return None
+        for lad, events in done:
+            self._committed(lad, events)
+        return said, raced
 
     def _fire(self, timer: DueTimer, now: datetime) -> str | None:
         """Fire ``timer``: ``None`` when it fired, ``""`` when it was stale (answered or

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 from ._errors import ConflictError, StoreError
@@ -651,6 +651,17 @@ class SqlStore:
         with self._transaction() as conn:
             yield self._view(_bound=conn)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint inside this session's transaction (see ``SavepointStore``): what
+        the block wrote is rolled back alone when it raises. Only in a session."""
+        conn = self.connection
+        try:
+            with conn.begin_nested():
+                yield
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc) from exc
+
     def _host_committed(self, conn: Connection) -> None:
         callbacks, self._pending = self._pending, []
         for callback in callbacks:
@@ -1110,15 +1121,34 @@ class SqlStore:
 
     def find_many(self, prospects: Sequence[str]) -> list[StoredEnrollment]:
         """Every enrollment of any of ``prospects``, read in pages of 500 prospects."""
-        e = self.tables.enrollments
         unique = list(dict.fromkeys(prospects))
         found: list[StoredEnrollment] = []
+        query = self._find_many_query()
         with self._transaction(write=False) as conn:
             for start in range(0, len(unique), 500):
-                page = unique[start : start + 500]
-                rows = conn.execute(sa.select(e).where(e.c.prospect.in_(page))).mappings()
-                found.extend(_stored(dict(row)) for row in rows)
+                rows = conn.execute(query, {"prospects": unique[start : start + 500]})
+                found.extend(_stored(dict(row)) for row in rows.mappings())
         return found
+
+    def _find_many_query(self) -> sa.Select[Any]:
+        """The enrollments of a list of prospects (the bind ``prospects``).
+
+        PostgreSQL plans ``prospect IN (...)`` from the table's statistics, and a table
+        filled within one bulk load has none until it is analyzed: it then scans the
+        whole table for every page (4% of the raw insert rate at 100,000). A ``LATERAL``
+        probe per prospect (``OFFSET 0`` keeps the planner from flattening it into a
+        join) is planned as one index lookup each, whatever the statistics say.
+        SQLite and MySQL/MariaDB use the index for ``IN`` anyway."""
+        e = self.tables.enrollments
+        if self.dialect != "postgresql":
+            return sa.select(e).where(e.c.prospect.in_(sa.bindparam("prospects", expanding=True)))
+        wanted = (
+            sa.func.unnest(sa.cast(sa.bindparam("prospects"), postgresql.ARRAY(e.c.prospect.type)))
+            .table_valued("prospect")
+            .render_derived(name="wanted")
+        )
+        probe = sa.select(e).where(e.c.prospect == wanted.c.prospect).offset(0).lateral("probe")
+        return sa.select(probe).select_from(wanted).join(probe, sa.true())
 
     def enroll_all(self, changes: Sequence[Change]) -> None:
         """Insert new enrollments and their events with one executemany each (SQLAlchemy

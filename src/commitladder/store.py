@@ -31,6 +31,7 @@ __all__ = [
     "OutboxEntry",
     "PurgeReport",
     "Receipt",
+    "SavepointStore",
     "Store",
     "StoredEnrollment",
     "ask_pending",
@@ -304,6 +305,16 @@ class LifecycleStore(Protocol):
 def tenant_prefix(tenant: str) -> str:
     """How every enrollment id of ``tenant`` starts (and so every message key of it)."""
     return f"@{tenant}/"
+@runtime_checkable
+class SavepointStore(Protocol):
+    """A session's store that can nest a transaction (``SqlStore``'s session, and so
+    ``DjangoStore``'s): ``Tracker.run_due`` then fires a batch of timers in one
+    transaction, each enrollment in a savepoint of its own, so one failing enrollment is
+    rolled back alone. Without it, each timer takes a transaction of its own."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A savepoint inside this session's transaction: what the block wrote is rolled
+        back alone when the block raises (the error goes on), kept when it ends."""
 
 
 def ask_pending(holder: OpenAsk, enrollment_id: str, rung: str | None) -> AskPending:

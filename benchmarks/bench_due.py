@@ -1,0 +1,283 @@
+"""run_due benchmark: ``Tracker.run_due`` over due timers against a raw loop doing the
+same updates with the same driver, in the same run.
+
+    python benchmarks/bench_due.py [--due N] [--stored N ...] [--rounds R] [--only DB]
+
+Each enrollment holds one open ask whose expiry is due. ``run_due`` (draining, batches
+of 100: one transaction to claim a batch, one to fire it, a savepoint per enrollment)
+expires them all. The raw loop claims the same batches with the same statements
+(``SELECT ... ORDER BY next_due_at LIMIT 100``, ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, and the lease ``UPDATE``), then, in one transaction per batch, writes
+each enrollment's new row (a versioned ``UPDATE``), its new events, deletes its
+open-ask row and inserts its outbox message: the rows ``run_due`` writes, captured
+beforehand from a ``MemoryStore`` run, so it decides nothing and reads nothing else.
+``--stored N`` adds N enrollments with nothing due (the flatness rows). Both sides
+start each round from the same rows on fresh tables; they alternate within a round
+(order turning); a side's rate is its best round, the ratio the median of per-round
+ratios with its range. Target (issue 14): >= 50% of the raw loop's rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+import commitladder as cl
+from commitladder.sql import SqlStore
+from commitladder.store import DueTimer, OpenAsk, OutboxEntry
+
+LADDER = cl.Ladder.from_dict(
+    {
+        "ladder": "due",
+        "start": "call",
+        "defaults": {"channels": ["email"]},
+        "rungs": {"call": {"kind": "call", "size": 1, "next": "won", "expires_after": "2d"}},
+        "ends": {"won": {"result": "won"}},
+    }
+)
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+LATER = T0 + timedelta(days=3)  # every ask is past its expiry
+BATCH = 100
+# the columns a fired expiry rewrites (the lease ends with it)
+WRITTEN = (
+    *("status", "version", "snapshot", "fired", "updated_at"),
+    *("timers", "next_due_at", "timer_lease"),
+)
+
+
+def timers_column(timers: list[DueTimer]) -> tuple[list[list[Any]], datetime | None]:
+    """The stored form of an enrollment's timers (SqlStore's timers column)."""
+    rows = [[t.kind, t.due_at.astimezone(UTC).isoformat(), t.rung] for t in timers]
+    return rows, min((t.due_at for t in timers), default=None)
+
+
+def enrollment_rows(memory: cl.MemoryStore) -> list[dict[str, Any]]:
+    by_id: dict[str, list[DueTimer]] = defaultdict(list)
+    for t in memory.timers():
+        by_id[t.enrollment_id].append(t)
+    rows = []
+    for s in memory.enrollments():
+        timers, next_due = timers_column(by_id.get(s.id, []))
+        rows.append(
+            {
+                "id": s.id,
+                "prospect": s.prospect,
+                "ladder": s.ladder,
+                "status": s.status,
+                "version": s.version,
+                "snapshot": dict(s.snapshot),
+                "fired": list(s.fired),
+                "updated_at": T0,
+                "timers": timers,
+                "next_due_at": next_due,
+                "timer_lease": None,
+            }
+        )
+    return rows
+
+
+def event_rows(memory: cl.MemoryStore, eid: str, after: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "enrollment_id": eid,
+            "seq": ev["seq"],
+            "type": ev["type"],
+            "at": datetime.fromisoformat(ev["at"]),
+            "body": ev,
+        }
+        for ev in memory.events(eid)
+        if ev["seq"] > after
+    ]
+
+
+def outbox_rows(entries: list[OutboxEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": e.message.key,
+            "enrollment_id": e.message.enrollment_id,
+            "kind": e.message.kind,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": e.next_attempt_at,
+            "lease_until": None,
+            "sent_at": None,
+            "last_error": None,
+            "body": e.message.to_dict(),
+        }
+        for e in entries
+    ]
+
+
+class Rows:
+    """The rows before (to fill the tables) and what run_due writes (for the raw loop)."""
+
+    def __init__(self, due: int, stored: int) -> None:
+        memory = cl.MemoryStore()
+        tracker = cl.Tracker(store=memory, ladders=[LADDER])
+        prospects = [f"due-{i:07d}@example.com" for i in range(due)]
+        tracker.enroll_many(prospects, ladder="due", now=T0)
+        tracker.enroll_many(
+            [f"old-{i:07d}@example.com" for i in range(stored)], ladder="due", now=T0
+        )
+        for i, p in enumerate(prospects):
+            tracker.ask(p, "call", now=T0 + timedelta(microseconds=i))
+        self.enrollments = enrollment_rows(memory)
+        self.events = [r for s in memory.enrollments() for r in event_rows(memory, s.id)]
+        self.open_asks = [vars_of(a) for a in memory.open_asks()]
+        sent_before = {e.message.key for e in memory.outbox()}
+        self.outbox = outbox_rows(memory.outbox())
+        versions = {s.id: s.version for s in memory.enrollments()}
+        fired = tracker.run_due(LATER)
+        assert fired == due, (fired, due)
+        # per enrollment: the new row, the new events, and the new outbox messages
+        after = {r["id"]: r for r in enrollment_rows(memory) if versions[r["id"]] == 2}
+        new_messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in outbox_rows([e for e in memory.outbox() if e.message.key not in sent_before]):
+            new_messages[row["enrollment_id"]].append(row)
+        self.writes = {
+            eid: (
+                {**row, "b_id": eid, "b_version": versions[eid]},
+                event_rows(memory, eid, after=2),
+                new_messages[eid],
+            )
+            for eid, row in after.items()
+        }
+        assert len(self.writes) == due
+
+
+def vars_of(ask: OpenAsk) -> dict[str, Any]:
+    return {f: getattr(ask, f) for f in ask.__dataclass_fields__}
+
+
+def fill(store: SqlStore, rows: Rows) -> None:
+    t = store.tables
+    with store.engine.begin() as conn:
+        for table, data in (
+            (t.enrollments, rows.enrollments),
+            (t.events, rows.events),
+            (t.open_asks, rows.open_asks),
+            (t.outbox, rows.outbox),
+        ):
+            for i in range(0, len(data), 5_000):
+                conn.execute(table.insert(), data[i : i + 5_000])
+
+
+def run_raw(store: SqlStore, rows: Rows) -> float:
+    t = store.tables
+    e = t.enrollments
+    claim = (
+        sa.select(e.c.id, e.c.timers)
+        .where(
+            e.c.next_due_at <= LATER, sa.or_(e.c.timer_lease.is_(None), e.c.timer_lease <= LATER)
+        )
+        .order_by(e.c.next_due_at)
+        .limit(BATCH)
+    )
+    if store.dialect == "postgresql":
+        claim = claim.with_for_update(skip_locked=True)
+    update = (
+        e.update()
+        .where(e.c.id == sa.bindparam("b_id"), e.c.version == sa.bindparam("b_version"))
+        .values({c: sa.bindparam(c) for c in WRITTEN})
+    )
+    delete_ask = t.open_asks.delete().where(t.open_asks.c.enrollment_id == sa.bindparam("b_id"))
+    started = time.perf_counter()
+    while True:
+        with store.engine.begin() as conn:
+            ids = [r.id for r in conn.execute(claim)]
+            if ids:
+                lease = LATER + timedelta(minutes=5)
+                conn.execute(e.update().where(e.c.id.in_(ids)).values(timer_lease=lease))
+        if not ids:
+            break
+        with store.engine.begin() as conn:
+            for eid in ids:
+                row, events, messages = rows.writes[eid]
+                assert conn.execute(update, row).rowcount == 1
+                conn.execute(t.events.insert(), events)
+                conn.execute(delete_ask, {"b_id": eid})
+                if messages:
+                    conn.execute(t.outbox.insert(), messages)
+    return time.perf_counter() - started
+
+
+def run_ours(store: SqlStore, due: int) -> float:
+    tracker = cl.Tracker(store=store, ladders=[LADDER])
+    started = time.perf_counter()
+    report = tracker.run_due(LATER)
+    took = time.perf_counter() - started
+    assert report == due, report
+    assert not report.skipped, report.skipped[:3]
+    return took
+
+
+def counts(store: SqlStore) -> tuple[int, ...]:
+    t = store.tables
+    with store.engine.connect() as conn:
+        return tuple(
+            conn.execute(sa.select(sa.func.count()).select_from(x)).scalar_one()
+            for x in (t.events, t.open_asks, t.outbox)
+        )
+
+
+def compare(url: str, rows: Rows, due: int, rounds: int) -> tuple[float, float, list[float]]:
+    best_raw = best_ours = 0.0
+    ratios = []
+    for r in range(rounds):
+        rates, written = {}, {}
+        for side in ("raw", "ours") if r % 2 == 0 else ("ours", "raw"):
+            store = SqlStore(url, prefix=f"bd{uuid.uuid4().hex[:8]}_")
+            store.create_schema()
+            try:
+                fill(store, rows)
+                took = run_raw(store, rows) if side == "raw" else run_ours(store, due)
+                rates[side] = due / took
+                written[side] = counts(store)
+            finally:
+                store.drop_schema()
+                store.close()
+        assert written["raw"] == written["ours"], written  # the same rows, both sides
+        best_raw, best_ours = max(best_raw, rates["raw"]), max(best_ours, rates["ours"])
+        ratios.append(rates["ours"] / rates["raw"])
+        print(f"  round {r + 1}: {ratios[-1]:.0%}", file=sys.stderr, flush=True)
+    return best_ours, best_raw, ratios
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--due", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stored", type=int, action="append", default=None)
+    parser.add_argument("--postgres", default=os.environ.get("COMMITLADDER_TEST_POSTGRES_URL"))
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one database only")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench_due_"))
+    targets = [("sqlite", f"sqlite:///{folder / 'due.db'}")]
+    if args.postgres:
+        targets.append(("postgresql", args.postgres))
+    targets = [t for t in targets if args.only in (None, t[0])]
+    print(f"run_due over {args.due:,} due timers, batches of {BATCH}, {args.rounds} rounds")
+    print(f"{'database':<11} {'stored':>9} {'run_due/s':>10} {'raw loop/s':>11} "
+          f"{'ratio (median, range)':>24}")  # fmt: skip
+    for stored in args.stored or [0]:
+        rows = Rows(args.due, stored)
+        for name, url in targets:
+            ours, raw, ratios = compare(url, rows, args.due, args.rounds)
+            spread = f"{statistics.median(ratios):.0%} ({min(ratios):.0%}-{max(ratios):.0%})"
+            print(f"{name:<11} {stored:>9,} {ours:>10,.0f} {raw:>11,.0f} {spread:>24}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
