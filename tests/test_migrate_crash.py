@@ -26,7 +26,9 @@ sa = pytest.importorskip("sqlalchemy")
 from commitladder.sql import SqlStore  # noqa: E402  (after the skip: needs SQLAlchemy)
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
-TRIALS = 30
+#: kill trials per database: 30 in the thorough run CI makes (``make test-thorough``, which
+#: picks this test by its ``property`` mark), 10 in the quick ``make test``
+TRIALS = {"quick": 10, "thorough": 30}
 PROSPECTS = 40
 TESTS = Path(__file__).resolve().parent
 
@@ -56,18 +58,20 @@ def populate(store: SqlStore) -> None:
             tracker.commit(p, now=T0 + timedelta(hours=1))
 
 
+@pytest.mark.property
 def test_a_killed_migration_run_again_moves_every_enrollment_exactly_once(
-    db: str, request: pytest.FixtureRequest
+    db: str, request: pytest.FixtureRequest, hypothesis_profile: str
 ) -> None:
     from dbfixtures import clear, fresh_prefix
 
+    trials = TRIALS.get(hypothesis_profile, TRIALS["thorough"])
     rng = random.Random(14)
     killed = finished = partly = 0
     prefix = fresh_prefix()  # one prefix: tables() keeps a bounded cache of them
     store = SqlStore(db, prefix=prefix)
     store.create_schema()
     try:
-        for _ in range(TRIALS):
+        for _ in range(trials):
             clear(store)
             populate(store)
             child = subprocess.Popen(
@@ -104,12 +108,12 @@ def test_a_killed_migration_run_again_moves_every_enrollment_exactly_once(
     finally:
         store.drop_schema()
         store.close()
-    assert killed + finished == TRIALS
+    assert killed + finished == trials
     report(
         request,
         f"migration crash test on {sa.make_url(db).get_backend_name()}",
         {
-            "trials": TRIALS,
+            "trials": trials,
             "killed": killed,
             "killed half-way": partly,
             "ran to the end": finished,
