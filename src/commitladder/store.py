@@ -305,6 +305,8 @@ class LifecycleStore(Protocol):
 def tenant_prefix(tenant: str) -> str:
     """How every enrollment id of ``tenant`` starts (and so every message key of it)."""
     return f"@{tenant}/"
+
+
 @runtime_checkable
 class SavepointStore(Protocol):
     """A session's store that can nest a transaction (``SqlStore``'s session, and so
