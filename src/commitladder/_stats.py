@@ -9,17 +9,13 @@ needs the ladder file: rung names come from the log. ``graph --db`` and
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, assert_never
+from typing import assert_never
 
-from ._durations import format_duration
 from ._errors import LadderError
 from ._events import (
     AskExpired,
@@ -70,23 +66,6 @@ class RungCounts:
             return None
         return timedelta(seconds=statistics.median(w.total_seconds() for w in self.waits))
 
-    def to_dict(self) -> dict[str, Any]:
-        wait = self.median_time_to_commit
-        return {
-            "rung": self.rung,
-            "asked": self.asked,
-            "committed": self.committed,
-            "declined": self.declined,
-            "expired": self.expired,
-            "withdrawn": self.withdrawn,
-            "conversion": None if self.conversion is None else round(self.conversion, 4),
-            "median_time_to_commit": None if wait is None else format_duration(_whole(wait)),
-            "median_hours_to_commit": None if wait is None else round(wait / _HOUR, 2),
-            "open": self.open,
-            "parked": self.parked,
-            "outcomes": dict(self.outcomes),
-        }
-
 
 @dataclass(slots=True)
 class EdgeCounts:
@@ -121,46 +100,6 @@ class Funnel:
             if row.rung == rung_id:
                 return row
         return RungCounts(rung_id)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ladder": self.ladder,
-            "enrollments": self.enrollments,
-            "active": self.active,
-            "ends": dict(self.ends),
-            "rungs": [row.to_dict() for row in self.rungs],
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    def to_csv(self) -> str:
-        columns = [
-            "rung",
-            "asked",
-            "committed",
-            "declined",
-            "expired",
-            "withdrawn",
-            "conversion",
-            "median_hours_to_commit",
-            "open",
-            "parked",
-        ]
-        out = io.StringIO()
-        writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in self.rungs:
-            writer.writerow(row.to_dict())
-        return out.getvalue()
-
-
-_HOUR = timedelta(hours=1)
-
-
-def _whole(wait: timedelta) -> timedelta:
-    """Round to whole minutes (the finest unit a duration is written in)."""
-    return timedelta(minutes=max(1, round(wait / timedelta(minutes=1))))
 
 
 @dataclass(slots=True)
