@@ -407,18 +407,7 @@ class Tracker:
                         if not isinstance(run, str):
                             return self._view(store, run)
                         eid = run
-                    enrolled = Enrolled(
-                        enrollment_id=eid,
-                        seq=1,
-                        at=at,
-                        actor=actor,
-                        reason=reason,
-                        prospect=prospect,
-                        ladder=lad.name,
-                        version=lad.version,
-                        timezone=timezone,
-                        tenant=self._tenant,
-                    )
+                    enrolled = self._enrolled(lad, eid, prospect, at, actor, reason, timezone)
                     state = start(lad, enrolled)
                     events = (enrolled,)
                     receipt = self._receipt(key, "enroll", eid, target, args, events)
@@ -435,6 +424,31 @@ class Tracker:
                 lad, state.to_dict(), clock=self.clock, read_only=True, history=_given(events)
             )
         raise ConflictError(f"could not enroll {prospect!r}: too many concurrent writers")
+
+    def _enrolled(
+        self,
+        ladder: Ladder,
+        eid: str,
+        prospect: str,
+        at: datetime,
+        actor: str | None,
+        reason: str | None,
+        timezone: str | None = None,
+    ) -> Enrolled:
+        """The first event of a new enrollment, in this tracker's tenant (both ``enroll``
+        and ``enroll_many`` make it here, so neither can forget the tenant)."""
+        return Enrolled(
+            enrollment_id=eid,
+            seq=1,
+            at=at,
+            actor=actor,
+            reason=reason,
+            prospect=prospect,
+            ladder=ladder.name,
+            version=ladder.version,
+            timezone=timezone,
+            tenant=self._tenant,
+        )
 
     def enroll_many(
         self,
@@ -527,17 +541,7 @@ class Tracker:
                         passed.append((prospect, f"already enrolled ({run.id})"))
                         continue
                     eid = run
-                enrolled = Enrolled(
-                    enrollment_id=eid,
-                    seq=1,
-                    at=at,
-                    actor=actor,
-                    reason=reason,
-                    prospect=prospect,
-                    ladder=lad.name,
-                    version=lad.version,
-                    tenant=self._tenant,
-                )
+                enrolled = self._enrolled(lad, eid, prospect, at, actor, reason)
                 state = start(lad, enrolled)
                 if quiet is None:  # a fresh enrollment makes no timer or message: check once
                     made = self._change(lad, None, None, state, (enrolled,), None, at)
