@@ -16,7 +16,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ._output import DEFAULT_PREFIX, Prefix, db_url, err, out, speaking
+from ._output import DEFAULT_PREFIX, Prefix, db_url, err, out, plain, speaking
 from ._simulation import print_table
 
 if TYPE_CHECKING:
@@ -155,17 +155,6 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _plain(table: Table) -> str:
-    import io
-
-    from rich.console import Console
-
-    console = Console(width=120, file=io.StringIO())
-    console.print(table)
-    text: str = console.file.getvalue()  # type: ignore[attr-defined]
-    return text
-
-
 def forecast(
     ctx: typer.Context,
     db: Annotated[
@@ -299,7 +288,7 @@ def forecast(
                 if tested is not None:
                     out.print(_backtest_text(tested), markup=False)
                 return
-            text = "".join(_plain(t) for t in tables)
+            text = "".join(plain(t) for t in tables)
             data = (text + (_backtest_text(tested) + "\n" if tested else "")).encode()
         elif fmt is ForecastFormat.csv:
             data = found.to_csv().encode()

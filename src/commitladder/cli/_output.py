@@ -19,6 +19,8 @@ from rich.console import Console
 from commitladder._errors import DefinitionError, LadderError
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from commitladder._lint import Finding
 
 __all__ = [
@@ -106,3 +108,13 @@ def print_findings(findings: Iterable[Finding]) -> None:
     """Lint findings as ``check`` prints them: one per line, located."""
     for finding in findings:
         out.print(str(finding), markup=False)
+
+
+def plain(table: Table) -> str:
+    """``table`` as the plain text a file gets (120 columns, no colour)."""
+    import io
+
+    console = Console(width=120, file=io.StringIO())
+    console.print(table)
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    return text

@@ -16,7 +16,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ._output import DEFAULT_PREFIX, File, Prefix, db_url, err, out, speaking
+from ._output import DEFAULT_PREFIX, File, Prefix, db_url, err, out, plain, speaking
 
 if TYPE_CHECKING:
     from commitladder._funnel import FunnelFigures
@@ -92,17 +92,6 @@ def print_table(table: Table) -> None:
 def _ends_text(funnel: FunnelFigures) -> str:
     ends = ", ".join(f"{name} {count:,}" for name, count in sorted(funnel.ends.items()))
     return f"ended: {ends or 'none yet'}; still climbing: {funnel.active:,}"
-
-
-def _plain(table: Table) -> str:
-    import io
-
-    from rich.console import Console
-
-    console = Console(width=120, file=io.StringIO())
-    console.print(table)
-    text: str = console.file.getvalue()  # type: ignore[attr-defined]
-    return text
 
 
 def funnel(
@@ -187,7 +176,7 @@ def funnel(
                 for table in tables:
                     print_table(table)
                 return
-            data = "".join(_plain(t) for t in tables).encode()
+            data = "".join(plain(t) for t in tables).encode()
         else:
             data = (found.to_csv() if fmt is FunnelFormat.csv else found.to_json() + "\n").encode()
     if output is None:
