@@ -1125,10 +1125,29 @@ class SqlStore:
         found: list[StoredEnrollment] = []
         query = self._find_many_query()
         with self._transaction(write=False) as conn:
+            jit = self._jit_off(conn)
             for start in range(0, len(unique), 500):
                 rows = conn.execute(query, {"prospects": unique[start : start + 500]})
                 found.extend(_stored(dict(row)) for row in rows.mappings())
+            if jit is not None:  # as it was: this transaction may be the host's
+                conn.execute(sa.select(sa.func.set_config("jit", jit, True)))
         return found
+
+    def _jit_off(self, conn: Connection) -> str | None:
+        """Turn PostgreSQL's JIT compiler off for the rest of this transaction; the
+        setting it had (to put back), or None where there is nothing to turn off.
+
+        On a table filled by a bulk load and not analyzed yet, the planner guesses
+        hundreds of rows per prospect, so the lookup's estimated cost passes
+        ``jit_above_cost`` and every page was compiled to machine code before it ran:
+        about 100 ms of LLVM for half a millisecond of index probes (30% of the raw
+        insert rate at 300,000 stored, 79% without it)."""
+        if self.dialect != "postgresql" or (conn.dialect.server_version_info or (0,)) < (11,):
+            return None
+        row = conn.execute(
+            sa.select(sa.func.current_setting("jit"), sa.func.set_config("jit", "off", True))
+        ).one()
+        return str(row[0])
 
     def _find_many_query(self) -> sa.Select[Any]:
         """The enrollments of a list of prospects (the bind ``prospects``).
