@@ -8,7 +8,8 @@ Rows (each with its baseline measured in the same run, same driver, same databas
   (the enrollment row with its snapshot, and the ``Enrolled`` event row) with
   SQLAlchemy Core's ``conn.execute(table.insert(), rows)`` in the same batches: what the
   database and driver cost without deciding anything;
-- the same with ``--stored`` enrollments in the store beforehand (flatness).
+- the same with ``--stored`` enrollments in the store beforehand (flatness): written
+  once, then copied by the server into each round's fresh tables (``_stored.py``).
 Target (issue 14): >= 50% of the raw insert rate.
 
 The raw rows are the Tracker's own, captured beforehand from a ``MemoryStore`` run (the
@@ -26,10 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import _stored
 
 import commitladder as cl
 from commitladder.sql import SqlStore
@@ -100,11 +102,10 @@ def run_ours(store: SqlStore, prospects: list[str]) -> float:
     return took
 
 
-def fill(store: SqlStore, count: int) -> None:
-    """``count`` enrollments stored beforehand (the flatness rows)."""
-    if count:
-        enrollments, events = raw_rows(names(count, "old"))
-        run_raw(store, enrollments, events)
+def old_rows(start: int, n: int) -> _stored.Rows:
+    """Enrollments stored beforehand (the flatness rows), ``n`` of them from ``start``."""
+    enrollments, events = raw_rows([f"old-{i:07d}@example.com" for i in range(start, start + n)])
+    return {"enrollments": enrollments, "events": events}
 
 
 def compare(url: str, n: int, rounds: int, stored: int) -> tuple[float, float, list[float]]:
@@ -112,25 +113,27 @@ def compare(url: str, n: int, rounds: int, stored: int) -> tuple[float, float, l
     enrollments, events = raw_rows(prospects)
     best_raw = best_ours = 0.0
     ratios = []
-    for r in range(rounds):
-        rates = {}
-        for side in ("raw", "ours") if r % 2 == 0 else ("ours", "raw"):
-            store = SqlStore(url, prefix=f"bb{uuid.uuid4().hex[:8]}_")
-            store.create_schema()
-            try:
-                fill(store, stored)
-                took = (
-                    run_raw(store, enrollments, events)
-                    if side == "raw"
-                    else run_ours(store, prospects)
-                )
-                assert store.count() == n + stored
-                rates[side] = n / took
-            finally:
-                store.drop_schema()
-                store.close()
-        best_raw, best_ours = max(best_raw, rates["raw"]), max(best_ours, rates["ours"])
-        ratios.append(rates["ours"] / rates["raw"])
+    filled = _stored.template(url, old_rows, stored, "bb")
+    try:
+        for r in range(rounds):
+            rates = {}
+            for side in ("raw", "ours") if r % 2 == 0 else ("ours", "raw"):
+                store = _stored.copy_of(filled, "bb")
+                try:
+                    took = (
+                        run_raw(store, enrollments, events)
+                        if side == "raw"
+                        else run_ours(store, prospects)
+                    )
+                    assert store.count() == n + stored
+                    rates[side] = n / took
+                finally:
+                    _stored.drop(store)
+            best_raw, best_ours = max(best_raw, rates["raw"]), max(best_ours, rates["ours"])
+            ratios.append(rates["ours"] / rates["raw"])
+            print(f"  round {r + 1}: {ratios[-1]:.0%}", file=sys.stderr, flush=True)
+    finally:
+        _stored.drop(filled)
     return best_ours, best_raw, ratios
 
 

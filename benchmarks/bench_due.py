@@ -12,7 +12,8 @@ each enrollment's new row (a versioned ``UPDATE``), its new events, deletes its
 open-ask row and inserts its outbox message: the rows ``run_due`` writes, captured
 beforehand from a ``MemoryStore`` run, so it decides nothing and reads nothing else.
 ``--stored N`` adds N enrollments with nothing due (the flatness rows). Both sides
-start each round from the same rows on fresh tables; they alternate within a round
+start each round from the same rows on fresh tables (written once, then copied by the
+server: ``_stored.py``); they alternate within a round
 (order turning); a side's rate is its best round, the ratio the median of per-round
 ratios with its range. Target (issue 14): >= 50% of the raw loop's rate.
 """
@@ -25,12 +26,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _stored
 import sqlalchemy as sa
 
 import commitladder as cl
@@ -122,14 +123,11 @@ def outbox_rows(entries: list[OutboxEntry]) -> list[dict[str, Any]]:
 class Rows:
     """The rows before (to fill the tables) and what run_due writes (for the raw loop)."""
 
-    def __init__(self, due: int, stored: int) -> None:
+    def __init__(self, due: int) -> None:
         memory = cl.MemoryStore()
         tracker = cl.Tracker(store=memory, ladders=[LADDER])
         prospects = [f"due-{i:07d}@example.com" for i in range(due)]
         tracker.enroll_many(prospects, ladder="due", now=T0)
-        tracker.enroll_many(
-            [f"old-{i:07d}@example.com" for i in range(stored)], ladder="due", now=T0
-        )
         for i, p in enumerate(prospects):
             tracker.ask(p, "call", now=T0 + timedelta(microseconds=i))
         self.enrollments = enrollment_rows(memory)
@@ -155,22 +153,29 @@ class Rows:
         }
         assert len(self.writes) == due
 
+    def before(self) -> _stored.Rows:
+        """What the tables hold before run_due, without the enrollments stored besides."""
+        return {
+            "enrollments": self.enrollments,
+            "events": self.events,
+            "open_asks": self.open_asks,
+            "outbox": self.outbox,
+        }
+
+
+def old_rows(start: int, n: int) -> _stored.Rows:
+    """Enrollments with nothing due (the flatness rows), ``n`` of them from ``start``."""
+    memory = cl.MemoryStore()
+    prospects = [f"old-{i:07d}@example.com" for i in range(start, start + n)]
+    cl.Tracker(store=memory, ladders=[LADDER]).enroll_many(prospects, ladder="due", now=T0)
+    return {
+        "enrollments": enrollment_rows(memory),
+        "events": [r for s in memory.enrollments() for r in event_rows(memory, s.id)],
+    }
+
 
 def vars_of(ask: OpenAsk) -> dict[str, Any]:
     return {f: getattr(ask, f) for f in ask.__dataclass_fields__}
-
-
-def fill(store: SqlStore, rows: Rows) -> None:
-    t = store.tables
-    with store.engine.begin() as conn:
-        for table, data in (
-            (t.enrollments, rows.enrollments),
-            (t.events, rows.events),
-            (t.open_asks, rows.open_asks),
-            (t.outbox, rows.outbox),
-        ):
-            for i in range(0, len(data), 5_000):
-                conn.execute(table.insert(), data[i : i + 5_000])
 
 
 def run_raw(store: SqlStore, rows: Rows) -> float:
@@ -231,26 +236,29 @@ def counts(store: SqlStore) -> tuple[int, ...]:
         )
 
 
-def compare(url: str, rows: Rows, due: int, rounds: int) -> tuple[float, float, list[float]]:
+def compare(
+    url: str, rows: Rows, due: int, rounds: int, stored: int
+) -> tuple[float, float, list[float]]:
     best_raw = best_ours = 0.0
     ratios = []
-    for r in range(rounds):
-        rates, written = {}, {}
-        for side in ("raw", "ours") if r % 2 == 0 else ("ours", "raw"):
-            store = SqlStore(url, prefix=f"bd{uuid.uuid4().hex[:8]}_")
-            store.create_schema()
-            try:
-                fill(store, rows)
-                took = run_raw(store, rows) if side == "raw" else run_ours(store, due)
-                rates[side] = due / took
-                written[side] = counts(store)
-            finally:
-                store.drop_schema()
-                store.close()
-        assert written["raw"] == written["ours"], written  # the same rows, both sides
-        best_raw, best_ours = max(best_raw, rates["raw"]), max(best_ours, rates["ours"])
-        ratios.append(rates["ours"] / rates["raw"])
-        print(f"  round {r + 1}: {ratios[-1]:.0%}", file=sys.stderr, flush=True)
+    filled = _stored.template(url, old_rows, stored, "bd", first=rows.before())
+    try:
+        for r in range(rounds):
+            rates, written = {}, {}
+            for side in ("raw", "ours") if r % 2 == 0 else ("ours", "raw"):
+                store = _stored.copy_of(filled, "bd")
+                try:
+                    took = run_raw(store, rows) if side == "raw" else run_ours(store, due)
+                    rates[side] = due / took
+                    written[side] = counts(store)
+                finally:
+                    _stored.drop(store)
+            assert written["raw"] == written["ours"], written  # the same rows, both sides
+            best_raw, best_ours = max(best_raw, rates["raw"]), max(best_ours, rates["ours"])
+            ratios.append(rates["ours"] / rates["raw"])
+            print(f"  round {r + 1}: {ratios[-1]:.0%}", file=sys.stderr, flush=True)
+    finally:
+        _stored.drop(filled)
     return best_ours, best_raw, ratios
 
 
@@ -270,10 +278,10 @@ def main() -> int:
     print(f"run_due over {args.due:,} due timers, batches of {BATCH}, {args.rounds} rounds")
     print(f"{'database':<11} {'stored':>9} {'run_due/s':>10} {'raw loop/s':>11} "
           f"{'ratio (median, range)':>24}")  # fmt: skip
+    rows = Rows(args.due)
     for stored in args.stored or [0]:
-        rows = Rows(args.due, stored)
         for name, url in targets:
-            ours, raw, ratios = compare(url, rows, args.due, args.rounds)
+            ours, raw, ratios = compare(url, rows, args.due, args.rounds, stored)
             spread = f"{statistics.median(ratios):.0%} ({min(ratios):.0%}-{max(ratios):.0%})"
             print(f"{name:<11} {stored:>9,} {ours:>10,.0f} {raw:>11,.0f} {spread:>24}", flush=True)
     return 0

@@ -1,0 +1,67 @@
+"""Stores filled once and copied for every round: the flatness rows of ``bench_bulk.py``
+and ``bench_due.py`` (up to 1,000,000 stored enrollments).
+
+Filling a million enrollments through the driver takes minutes; each side of each round
+needs its own fresh tables holding them. So the rows are written once, into a template
+store, and every round's store is a copy the server makes (``INSERT ... SELECT``, the
+outbox's ids left to the new table's own sequence). Both sides start from the same rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from commitladder.sql import SqlStore
+
+CHUNK = 50_000  # the rows of a fill made and written at a time (memory stays bounded)
+TABLES = ("enrollments", "events", "open_asks", "outbox")
+Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
+
+
+def chunks(count: int, size: int = CHUNK) -> Iterator[tuple[int, int]]:
+    """(start, how many) covering ``count``."""
+    for start in range(0, count, size):
+        yield start, min(size, count - start)
+
+
+def template(
+    url: str, fill: Callable[[int, int], Rows], count: int, tag: str, first: Rows | None = None
+) -> SqlStore:
+    """A store whose tables hold ``first``'s rows, then ``fill(start, n)``'s for every
+    chunk of ``count`` (made one chunk at a time)."""
+    store = SqlStore(url, prefix=f"{tag}t{uuid.uuid4().hex[:8]}_")
+    store.create_schema()
+    if first:
+        _write(store, first)
+    for start, n in chunks(count):
+        _write(store, fill(start, n))
+    return store
+
+
+def _write(store: SqlStore, rows: Rows) -> None:
+    with store.engine.begin() as conn:
+        for name in TABLES:
+            data = rows.get(name, [])
+            for i in range(0, len(data), 5_000):
+                conn.execute(getattr(store.tables, name).insert(), data[i : i + 5_000])
+
+
+def copy_of(source: SqlStore, tag: str) -> SqlStore:
+    """A fresh store on ``source``'s database holding a copy of its rows."""
+    store = SqlStore(source.engine.url, prefix=f"{tag}{uuid.uuid4().hex[:8]}_")
+    store.create_schema()
+    with store.engine.begin() as conn:
+        for name in TABLES:
+            src, dst = getattr(source.tables, name), getattr(store.tables, name)
+            columns = [c.name for c in src.columns if not (name == "outbox" and c.name == "id")]
+            conn.execute(dst.insert().from_select(columns, sa.select(*(src.c[c] for c in columns))))
+    return store
+
+
+def drop(store: SqlStore) -> None:
+    store.drop_schema()
+    store.close()
