@@ -248,6 +248,106 @@ def test_run_due_fires_a_batch_in_one_transaction_and_a_failing_enrollment_alone
     assert tracker.get("p3").pending is None
 
 
+def expired_events(store: Any, eid: str) -> list[dict[str, Any]]:
+    return [e for e in store.events(eid) if e["type"] == "AskExpired"]
+
+
+@pytest.mark.parametrize("sql_store", ["postgresql", "mysql"], indirect=True)
+def test_a_timer_that_loses_a_race_inside_a_batch_fires_again_on_its_own(
+    sql_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer moves one enrollment of a claimed batch between its read and its
+    write: its savepoint rolls back alone, the rest of the batch commits, and it fires
+    once more on its own, from the version the other writer left. (SQLite takes its write
+    lock at the start of the batch, so there nobody can get in between.)"""
+    import sqlalchemy as sa
+
+    from commitladder.sql import SqlStore
+
+    store = sql_store
+    clock = cl.SteppableClock(T0)
+    heard: list[cl.Event] = []
+    tracker = cl.Tracker(store=store, clock=clock, ladders=[expiring()], listeners=[heard.append])
+    tracker.enroll_many([f"p{n}" for n in range(10)], ladder="short")
+    for n in range(10):
+        tracker.ask(f"p{n}", "call")
+    clock.advance(days=3)
+    heard.clear()
+    e = store.tables.enrollments
+    write = SqlStore._write_enrollment
+    raced: list[str] = []
+
+    def other_writer_first(self: SqlStore, conn: Any, change: Any, new: bool) -> None:
+        if change.enrollment_id == "short/p3" and not raced:
+            raced.append(change.enrollment_id)
+            with self.engine.begin() as other:  # another worker, on its own connection
+                other.execute(
+                    e.update().where(e.c.id == "short/p3").values(version=e.c.version + 1)
+                )
+        write(self, conn, change, new)
+
+    monkeypatch.setattr(SqlStore, "_write_enrollment", other_writer_first)
+    commits: list[object] = []
+    count = commits.append
+    sa.event.listen(store.engine, "commit", count)
+    try:
+        report = tracker.run_due()
+    finally:
+        sa.event.remove(store.engine, "commit", count)
+    assert raced == ["short/p3"]
+    assert report == 10
+    assert not report.skipped
+    assert len(commits) == 4, "claim, the other writer, the batch, then p3 alone"
+    for n in range(10):
+        assert len(expired_events(store, f"short/p{n}")) == 1
+        assert tracker.get(f"p{n}").pending is None
+    assert store.load("short/p3").version == 4, "enrolled, asked, moved by the other, expired"
+    assert sorted(e.enrollment_id for e in heard if isinstance(e, cl.AskExpired)) == [
+        f"short/p{n}" for n in range(10)
+    ]
+
+
+def test_a_batch_whose_transaction_fails_as_a_whole_fires_each_timer_once_on_its_own(
+    sql_store: Any,
+) -> None:
+    """The batch's transaction fails at its end (as MySQL ends one on a deadlock): nothing
+    of it was kept, no listener heard of it, and each timer then fires on its own, once."""
+    import sqlalchemy as sa
+
+    clock = cl.SteppableClock(T0)
+    heard: list[cl.Event] = []
+    tracker = cl.Tracker(
+        store=sql_store, clock=clock, ladders=[expiring()], listeners=[heard.append]
+    )
+    tracker.enroll_many([f"p{n}" for n in range(10)], ladder="short")
+    for n in range(10):
+        tracker.ask(f"p{n}", "call")
+    clock.advance(days=3)
+    heard.clear()
+    commits: list[object] = []
+
+    def fail_the_batch(conn: Any) -> None:
+        commits.append(conn)
+        if len(commits) == 2:  # the claim commits first, then the batch would
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("Deadlock found"))
+
+    sa.event.listen(sql_store.engine, "commit", fail_the_batch)
+    try:
+        report = tracker.run_due()
+    finally:
+        sa.event.remove(sql_store.engine, "commit", fail_the_batch)
+    assert report == 10
+    assert not report.skipped
+    assert len(commits) == 2 + 10, "claim, the failed batch, then one each"
+    for n in range(10):
+        assert len(expired_events(sql_store, f"short/p{n}")) == 1
+    assert sorted(e.enrollment_id for e in heard if isinstance(e, cl.AskExpired)) == [
+        f"short/p{n}" for n in range(10)
+    ]
+    keys = [e.message.key for e in sql_store.outbox()]
+    assert len(keys) == len(set(keys))
+
+
 class Flaky:
     """A messenger that fails for the prospects listed, and is interrupted at one."""
 
