@@ -63,7 +63,7 @@ def raw_rows(prospects: list[str]) -> tuple[list[dict[str, Any]], list[dict[str,
                 "snapshot": dict(s.snapshot),
                 "fired": [],
                 "updated_at": T0,
-                "timers": None,
+                "timers": [],
                 "next_due_at": None,
                 "timer_lease": None,
             }
