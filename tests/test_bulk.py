@@ -97,6 +97,75 @@ def test_enroll_many_writes_what_enroll_writes(ladders: dict[str, cl.Ladder]) ->
         )
 
 
+def test_enroll_many_stores_the_bytes_enroll_stores(
+    sql_store: Any, ladders: dict[str, cl.Ladder]
+) -> None:
+    """On PostgreSQL ``enroll_many`` writes with ``COPY``, around SQLAlchemy's handling of
+    an INSERT's parameters: every column must hold the text one ``enroll`` stores there
+    (a time shifted by a zone, or JSON spelled otherwise, would differ)."""
+    import sqlalchemy as sa
+
+    from commitladder.sql import SqlStore
+    from dbfixtures import fresh_prefix
+
+    other = SqlStore(sql_store.engine.url, prefix=fresh_prefix())
+    other.create_schema()
+    try:
+        for lad in ladders.values():
+            cl.Tracker(store=sql_store, ladders=[lad]).enroll(
+                "p", ladder=lad.name, now=T0, actor="ops"
+            )
+            cl.Tracker(store=other, ladders=[lad]).enroll_many(
+                ["p"], ladder=lad.name, now=T0, actor="ops"
+            )
+        stored = []
+        for store in (sql_store, other):
+            with store.engine.connect() as conn:
+                stored.append(
+                    [
+                        sorted(
+                            tuple(row)
+                            for row in conn.execute(
+                                sa.select(*(sa.cast(c, sa.Text) for c in table.columns))
+                            )
+                        )
+                        for table in (store.tables.enrollments, store.tables.events)
+                    ]
+                )
+        assert stored[0] == stored[1]
+        assert len(stored[0][0]) == len(ladders)
+    finally:
+        other.drop_schema()
+        other.close()
+
+
+def test_enroll_many_keeps_the_timers_of_an_enrollment_that_makes_some(
+    sql_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ladder today gives a fresh enrollment a timer, and the stores' ``enroll_all``
+    writes none. Should one ever do (a ladder that wants its first ask within a week),
+    ``enroll_many`` must write those enrollments with everything they hold, as ``enroll``
+    does, not drop their timers."""
+    from commitladder import _tracker
+    from commitladder._values import Timer
+
+    real = _tracker.due
+
+    def first_ask_within_a_week(lad: cl.Ladder, state: Any) -> tuple[Timer, ...]:
+        found = real(lad, state)
+        if state.status == "ready" and state.position is None:
+            return (*found, Timer("next_step_overdue", state.since + timedelta(days=7), None))
+        return found
+
+    monkeypatch.setattr(_tracker, "due", first_ask_within_a_week)
+    tracker = cl.Tracker(store=sql_store, ladders=[ladder()])
+    report = tracker.enroll_many(["p0", "p1", "p2"], ladder="list", now=T0)
+    assert report.enrolled == ("p0", "p1", "p2")
+    assert sorted((t.enrollment_id, t.due_at) for t in sql_store.timers()) == [
+        (f"list/p{n}", T0 + timedelta(days=7)) for n in range(3)
+    ]
+
+
 def test_the_batch_lookup_probes_the_index_on_a_table_never_analyzed() -> None:
     """Regression: PostgreSQL planned ``prospect IN (...)`` as a scan of the whole table
     while a bulk load filled it (no statistics yet), so each batch cost more than the last.

@@ -566,7 +566,11 @@ class Tracker:
                 changes.append(change)
                 events.append(enrolled)
                 done.append(prospect)
-            lifecycle.enroll_all(changes)
+            if quiet:
+                lifecycle.enroll_all(changes)
+            else:  # enroll_all writes no timer, message or ask: each with all it holds
+                for change in changes:
+                    store.apply(change)
         self._committed(lad, events)
         return done, passed
 
