@@ -24,7 +24,6 @@ side's rate is its best round, the ratio the median of per-round ratios, with it
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -34,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _raw
 import _stored
 import sqlalchemy as sa
 
@@ -99,24 +99,6 @@ def run_core(
     return time.perf_counter() - started
 
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode  # the store's JSON spelling
-JSON = frozenset({"snapshot", "fired", "timers", "body"})
-TIMES = frozenset({"updated_at", "next_due_at", "timer_lease", "at"})
-
-
-def encoders(dialect: str, columns: list[str]) -> list[Any]:
-    """Per column, how the raw loop turns a value into what the driver takes: the JSON
-    columns as compact text, times as naive UTC (SQLite: SQLAlchemy's text form)."""
-
-    def time_of(value: datetime | None) -> Any:
-        if value is None:
-            return None
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive if dialect == "postgresql" else naive.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    return [_dumps if c in JSON else time_of if c in TIMES else None for c in columns]
-
-
 def run_raw(
     store: SqlStore, enrollments: list[dict[str, Any]], events: list[dict[str, Any]]
 ) -> float:
@@ -126,7 +108,7 @@ def run_raw(
     plans = []
     for table, rows in ((store.tables.enrollments, enrollments), (store.tables.events, events)):
         columns = [c.name for c in table.columns]
-        plans.append((table.name, columns, encoders(store.dialect, columns), rows))
+        plans.append((table.name, columns, _raw.encoders(store.dialect, columns), rows))
     raw = store.engine.raw_connection()
     try:
         driver = raw.driver_connection
