@@ -321,52 +321,29 @@ def expired_events(store: Any, eid: str) -> list[dict[str, Any]]:
     return [e for e in store.events(eid) if e["type"] == "AskExpired"]
 
 
-@pytest.mark.parametrize("sql_store", ["postgresql", "mysql"], indirect=True)
-def test_a_timer_that_loses_a_race_inside_a_batch_fires_again_on_its_own(
-    sql_store: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Another writer moves one enrollment of a claimed batch between its read and its
-    write: its savepoint rolls back alone, the rest of the batch commits, and it fires
-    once more on its own, from the version the other writer left. (SQLite takes its write
-    lock at the start of the batch, so there nobody can get in between.)"""
-    import sqlalchemy as sa
-
-    from commitladder.sql import SqlStore
-
-    store = sql_store
+def due_in_three_days(store: Any, **options: Any) -> tuple[cl.Tracker, list[cl.Event]]:
+    """Ten prospects asked, their asks expired three days on; what listeners hear."""
     clock = cl.SteppableClock(T0)
     heard: list[cl.Event] = []
-    tracker = cl.Tracker(store=store, clock=clock, ladders=[expiring()], listeners=[heard.append])
+    tracker = cl.Tracker(
+        store=store, clock=clock, ladders=[expiring()], listeners=[heard.append], **options
+    )
     tracker.enroll_many([f"p{n}" for n in range(10)], ladder="short")
     for n in range(10):
         tracker.ask(f"p{n}", "call")
     clock.advance(days=3)
     heard.clear()
+    return tracker, heard
+
+
+def move_p3(store: Any) -> None:
+    """Another worker, on its own connection, moves short/p3 to its next version."""
     e = store.tables.enrollments
-    write = SqlStore._write_enrollment
-    raced: list[str] = []
+    with store.engine.begin() as other:
+        other.execute(e.update().where(e.c.id == "short/p3").values(version=e.c.version + 1))
 
-    def other_writer_first(self: SqlStore, conn: Any, change: Any, new: bool) -> None:
-        if change.enrollment_id == "short/p3" and not raced:
-            raced.append(change.enrollment_id)
-            with self.engine.begin() as other:  # another worker, on its own connection
-                other.execute(
-                    e.update().where(e.c.id == "short/p3").values(version=e.c.version + 1)
-                )
-        write(self, conn, change, new)
 
-    monkeypatch.setattr(SqlStore, "_write_enrollment", other_writer_first)
-    commits: list[object] = []
-    count = commits.append
-    sa.event.listen(store.engine, "commit", count)
-    try:
-        report = tracker.run_due()
-    finally:
-        sa.event.remove(store.engine, "commit", count)
-    assert raced == ["short/p3"]
-    assert report == 10
-    assert not report.skipped
-    assert len(commits) == 4, "claim, the other writer, the batch, then p3 alone"
+def fired_once_each(store: Any, tracker: cl.Tracker, heard: list[cl.Event]) -> None:
     for n in range(10):
         assert len(expired_events(store, f"short/p{n}")) == 1
         assert tracker.get(f"p{n}").pending is None
@@ -374,6 +351,106 @@ def test_a_timer_that_loses_a_race_inside_a_batch_fires_again_on_its_own(
     assert sorted(e.enrollment_id for e in heard if isinstance(e, cl.AskExpired)) == [
         f"short/p{n}" for n in range(10)
     ]
+
+
+@pytest.mark.parametrize("sql_store", ["postgresql", "mysql"], indirect=True)
+def test_with_hooks_a_timer_that_loses_a_race_fires_again_on_its_own(
+    sql_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With hooks, each enrollment of a batch fires in a savepoint. Another writer moves
+    one between its read and its write: its savepoint rolls back alone, the rest of the
+    batch commits, and it fires once more on its own, from the version the other writer
+    left. (SQLite takes its write lock at the start of the batch: nobody gets in.)"""
+    import sqlalchemy as sa
+
+    from commitladder.sql import SqlStore
+
+    tracker, heard = due_in_three_days(sql_store, hooks=[lambda change: None])
+    write = SqlStore._write_enrollment
+    raced: list[str] = []
+
+    def other_writer_first(self: SqlStore, conn: Any, change: Any, new: bool) -> None:
+        if change.enrollment_id == "short/p3" and not raced:
+            raced.append(change.enrollment_id)
+            move_p3(self)
+        write(self, conn, change, new)
+
+    monkeypatch.setattr(SqlStore, "_write_enrollment", other_writer_first)
+    commits: list[object] = []
+    count = commits.append
+    sa.event.listen(sql_store.engine, "commit", count)
+    try:
+        report = tracker.run_due()
+    finally:
+        sa.event.remove(sql_store.engine, "commit", count)
+    assert raced == ["short/p3"]
+    assert report == 10
+    assert not report.skipped
+    assert len(commits) == 4, "claim, the other writer, the batch, then p3 alone"
+    fired_once_each(sql_store, tracker, heard)
+
+
+@pytest.mark.parametrize("sql_store", ["postgresql", "mysql"], indirect=True)
+def test_a_batch_read_together_that_loses_a_race_fires_one_by_one(
+    sql_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without hooks, a batch is read in one query and written with a statement per kind
+    of row. Another writer moves one enrollment after the read: the versioned update
+    touches one row fewer than it should, nothing of the batch is kept, and each timer
+    fires on its own, once."""
+    import sqlalchemy as sa
+
+    from commitladder.sql import SqlStore
+
+    tracker, heard = due_in_three_days(sql_store)
+    read = SqlStore.load_many
+    raced: list[str] = []
+
+    def other_writer_after_the_read(self: SqlStore, ids: Any) -> Any:
+        found = read(self, ids)
+        if not raced:
+            raced.append("short/p3")
+            move_p3(self)
+        return found
+
+    monkeypatch.setattr(SqlStore, "load_many", other_writer_after_the_read)
+    commits: list[object] = []
+    count = commits.append
+    sa.event.listen(sql_store.engine, "commit", count)
+    try:
+        report = tracker.run_due()
+    finally:
+        sa.event.remove(sql_store.engine, "commit", count)
+    assert raced == ["short/p3"]
+    assert report == 10
+    assert not report.skipped
+    assert len(commits) == 2 + 10, "claim, the other writer, then one each"
+    fired_once_each(sql_store, tracker, heard)
+
+
+def test_a_batch_is_read_in_one_query_and_written_with_a_statement_per_kind_of_row(
+    sql_store: Any,
+) -> None:
+    """What makes ``run_due`` cheap per timer: for 10 due expiries, one read and one
+    statement per kind of row, where firing them one by one took seven each."""
+    import sqlalchemy as sa
+
+    tracker, heard = due_in_three_days(sql_store)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    sa.event.listen(sql_store.engine, "before_cursor_execute", record)
+    try:
+        assert tracker.run_due() == 10
+    finally:
+        sa.event.remove(sql_store.engine, "before_cursor_execute", record)
+    work = [s for s in statements if s in ("SELECT", "UPDATE", "INSERT", "DELETE")]
+    # claim (select, lease), then read, update, events, withdrawn asks, messages
+    assert work == ["SELECT", "UPDATE", "SELECT", "UPDATE", "INSERT", "DELETE", "INSERT"], work
+    assert len([e for e in heard if isinstance(e, cl.AskExpired)]) == 10
+    assert all(len(expired_events(sql_store, f"short/p{n}")) == 1 for n in range(10))
 
 
 def test_a_batch_whose_transaction_fails_as_a_whole_fires_each_timer_once_on_its_own(
@@ -415,6 +492,37 @@ def test_a_batch_whose_transaction_fails_as_a_whole_fires_each_timer_once_on_its
     ]
     keys = [e.message.key for e in sql_store.outbox()]
     assert len(keys) == len(set(keys))
+
+
+def test_run_due_read_together_does_what_one_by_one_does(
+    sql_store: Any, ladders: dict[str, cl.Ladder]
+) -> None:
+    """Differential: on the seed ladder, prospects asked at staggered times and some
+    committed, then ``run_due`` day after day. Expiries, follow-ups and overdue next steps
+    (several of them due at once on one enrollment) fired by the batch path of a SQL store
+    must leave every history, open ask and message as ``MemoryStore``'s one by one does."""
+    lad = ladders["solopreneur"]
+    trackers = [cl.Tracker(store=store, ladders=[lad]) for store in (cl.MemoryStore(), sql_store)]
+    first = lad.start[0]
+    for tracker in trackers:
+        for n in range(40):
+            at = T0 + timedelta(hours=7 * n)
+            tracker.enroll(f"p{n}", ladder=lad.name, now=at)
+            tracker.ask(f"p{n}", first, now=at)
+            if n % 3 == 0:  # a yes: the next ask must follow within two days
+                tracker.commit(f"p{n}", now=at + timedelta(hours=1))
+    fired = []
+    for day in range(1, 21):
+        fired.append([t.run_due(T0 + timedelta(days=day)) for t in trackers])
+    assert all(a == b for a, b in fired), fired
+    assert sum(a for a, _ in fired) > 60  # follow-ups, expiries and overdue steps all fired
+    memory, sql = (t.store for t in trackers)
+    for n in range(40):
+        eid = f"{lad.name}/p{n}"
+        assert sql.events(eid) == memory.events(eid), eid
+    assert sorted(sql.open_asks()) == sorted(memory.open_asks())
+    keys = [sorted(e.message.key for e in store.outbox()) for store in (memory, sql)]
+    assert keys[0] == keys[1]
 
 
 class Flaky:

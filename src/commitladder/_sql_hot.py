@@ -116,11 +116,15 @@ class Prepared:
     def run(self, conn: Connection, row: dict[str, Any]) -> Any:
         return conn.exec_driver_sql(self.sql, self.params(row), execution_options=self._options)
 
-    def run_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def run_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Run the statement once per row (one ``executemany``): the rows it touched in
+        all, where the driver counts them over an ``executemany`` (else row by row)."""
         if len(rows) == 1:
-            self.run(conn, rows[0])
-        else:
-            conn.exec_driver_sql(self.sql, [self.params(r) for r in rows])
+            return int(self.run(conn, rows[0]).rowcount)
+        if not conn.dialect.supports_sane_multi_rowcount:
+            return sum(int(self.run(conn, row).rowcount) for row in rows)
+        params = [self.params(r) for r in rows]
+        return int(conn.exec_driver_sql(self.sql, params, self._options).rowcount)
 
     def rows(self, conn: Connection, row: dict[str, Any]) -> list[dict[str, Any]]:
         """The selected rows, each a dict of processed values by column key."""

@@ -72,6 +72,7 @@ from .commands import (
     checked,
 )
 from .store import (
+    BatchStore,
     Change,
     DueTimer,
     LifecycleStore,
@@ -1633,36 +1634,26 @@ class Tracker:
     def _fire_batch(
         self, timers: Sequence[DueTimer], now: datetime
     ) -> tuple[list[str | None], list[int]] | None:
-        """Fire ``timers`` in one transaction, each in a savepoint: what ``_fire`` says of
-        each, and the indexes of those that lost a race (rolled back, to fire again).
-        ``None`` when the store cannot nest transactions or the batch's transaction
-        failed as a whole (then nothing of it was kept)."""
+        """Fire ``timers`` in one transaction: what ``_fire`` says of each, and the
+        indexes of those to fire again on their own (they lost a race, or another timer
+        of their enrollment fired in the batch). ``None`` when the store cannot nest
+        transactions or the batch's transaction failed as a whole (then nothing of it
+        was kept).
+
+        Without hooks, on a ``BatchStore``, the batch is read in one query and written
+        with a statement per kind of row; with hooks (host code, which may fail for one
+        enrollment), each enrollment is fired in a savepoint of its own."""
         said: list[str | None] = []
         raced: list[int] = []
         done: list[tuple[Ladder, tuple[Event, ...]]] = []
         try:
             with self.store.session() as store:
-                if not isinstance(store, SavepointStore):
+                if not self._hooks and isinstance(store, BatchStore):
+                    self._fire_together(store, timers, now, said, raced, done)
+                elif isinstance(store, SavepointStore):
+                    self._fire_each(store, timers, now, said, raced, done)
+                else:
                     return None
-                for timer in timers:
-                    try:
-                        with store.savepoint():
-                            fired = self._fire_in(
-                                store, timer, _timer_key(timer.kind, timer.due_at), now
-                            )
-                    except ConflictError:
-                        raced.append(len(said))
-                        said.append("")
-                        continue
-                    except Exception as exc:  # one bad timer never stops the others
-                        _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
-                        said.append(f"failed: {type(exc).__name__}: {exc}")
-                        continue
-                    if isinstance(fired, str):
-                        said.append(fired)
-                    else:
-                        said.append(None)
-                        done.append(fired)
         except Exception:
             _log.warning("a batch of %d timers failed as a whole; firing them one by one",
                          len(timers), exc_info=True)  # fmt: skip
@@ -1670,6 +1661,75 @@ class Tracker:
         for lad, events in done:
             self._committed(lad, events)
         return said, raced
+
+    def _fire_together(
+        self,
+        store: BatchStore,
+        timers: Sequence[DueTimer],
+        now: datetime,
+        said: list[str | None],
+        again: list[int],
+        done: list[tuple[Ladder, tuple[Event, ...]]],
+    ) -> None:
+        """Fire ``timers`` from one read, writing every change with ``apply_all``; a
+        second timer of an enrollment is left to fire ``again`` on its own."""
+        found = store.load_many([t.enrollment_id for t in timers])
+        changes: list[Change] = []
+        seen: set[str] = set()
+        for timer in timers:
+            stored = found.get(timer.enrollment_id)
+            if timer.enrollment_id in seen:
+                again.append(len(said))
+                said.append("")
+                continue
+            if stored is None:
+                said.append("")
+                continue
+            try:
+                planned = self._plan(stored, timer, _timer_key(timer.kind, timer.due_at), now)
+            except Exception as exc:  # one bad timer never stops the others
+                _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
+                said.append(f"failed: {type(exc).__name__}: {exc}")
+                continue
+            if isinstance(planned, str):
+                said.append(planned)
+                continue
+            lad, _, _, events, change = planned
+            seen.add(timer.enrollment_id)
+            changes.append(change)
+            done.append((lad, events))
+            said.append(None)
+        store.apply_all(changes)
+
+    def _fire_each(
+        self,
+        store: Store,
+        timers: Sequence[DueTimer],
+        now: datetime,
+        said: list[str | None],
+        raced: list[int],
+        done: list[tuple[Ladder, tuple[Event, ...]]],
+    ) -> None:
+        """Fire ``timers`` one after another, each in a savepoint of its own: a failing
+        one is rolled back alone; one that lost a race is left to fire again."""
+        assert isinstance(store, SavepointStore)
+        for timer in timers:
+            try:
+                with store.savepoint():
+                    fired = self._fire_in(store, timer, _timer_key(timer.kind, timer.due_at), now)
+            except ConflictError:
+                raced.append(len(said))
+                said.append("")
+                continue
+            except Exception as exc:  # one bad timer never stops the others
+                _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
+                said.append(f"failed: {type(exc).__name__}: {exc}")
+                continue
+            if isinstance(fired, str):
+                said.append(fired)
+            else:
+                said.append(None)
+                done.append(fired)
 
     def _fire(self, timer: DueTimer, now: datetime) -> str | None:
         """Fire ``timer``: ``None`` when it fired, ``""`` when it was stale (answered or
@@ -1697,6 +1757,20 @@ class Tracker:
         stored = store.load(timer.enrollment_id)
         if stored is None:
             return ""
+        planned = self._plan(stored, timer, key, now)
+        if isinstance(planned, str):
+            return planned
+        lad, state, after, events, change = planned
+        store.apply(change)
+        if events:
+            self._hooked(store, lad, state, after, events)
+        return lad, events
+
+    def _plan(
+        self, stored: StoredEnrollment, timer: DueTimer, key: str, now: datetime
+    ) -> tuple[Ladder, State, State, tuple[Event, ...], Change] | str:
+        """What firing ``timer`` on ``stored`` writes (the ladder, the state before and
+        after, the events and the change), or a string as ``_fire`` says it."""
         try:
             lad = self._ladder_of(stored)
         except LadderError:
@@ -1735,12 +1809,10 @@ class Tracker:
         else:
             fired = (*fired, key)
             alerts.append(self._alert(lad, state, timer, key, now))
-        store.apply(
-            self._change(lad, stored, state, after, events, None, now, fired=fired, alerts=alerts)
+        change = self._change(
+            lad, stored, state, after, events, None, now, fired=fired, alerts=alerts
         )
-        if events:
-            self._hooked(store, lad, state, after, events)
-        return lad, events
+        return lad, state, after, events, change
 
     @staticmethod
     def _alert(ladder: Ladder, state: State, timer: DueTimer, key: str, now: datetime) -> Message:

@@ -456,6 +456,42 @@ def _of_tenant(column: sa.ColumnElement[str], tenant: str | None) -> list[sa.Col
     return [column >= prefix, column < prefix[:-1] + chr(ord("/") + 1)]
 
 
+def _plain(change: Change) -> bool:
+    """Whether ``apply_all`` can write ``change`` with the others: an enrollment stored
+    already, no receipt, no ask to open, no message a throttle must place."""
+    return (
+        change.expected_version > 0
+        and change.receipt is None
+        and not (change.ask_changed and change.open_ask is not None)
+        and not any(m.throttle is not None and m.throttle.caps for m in change.messages)
+    )
+
+
+def _event_row(enrollment_id: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "enrollment_id": enrollment_id,
+        "seq": event["seq"],
+        "type": event["type"],
+        "at": datetime.fromisoformat(event["at"]),
+        "body": dict(event),
+    }
+
+
+def _message_row(enrollment_id: str, message: Message, due: datetime) -> dict[str, Any]:
+    return {
+        "key": message.key,
+        "enrollment_id": enrollment_id,
+        "kind": message.kind,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": due,
+        "lease_until": None,
+        "sent_at": None,
+        "last_error": None,
+        "body": message.to_dict(),
+    }
+
+
 def _decode_timers(enrollment_id: str, value: Any) -> list[DueTimer]:
     return [
         DueTimer(enrollment_id, kind, datetime.fromisoformat(due), rung)
@@ -790,6 +826,14 @@ class SqlStore:
             rows = self._q.load.rows(conn, {"b_id": enrollment_id})
         return _stored(rows[0]) if rows else None
 
+    def load_many(self, enrollment_ids: Sequence[str]) -> dict[str, StoredEnrollment]:
+        """The stored enrollments among ``enrollment_ids``, by id, in one read (see
+        ``BatchStore``)."""
+        e = self.tables.enrollments
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(sa.select(e).where(e.c.id.in_(list(enrollment_ids))))
+            return {row["id"]: _stored(dict(row)) for row in rows.mappings()}
+
     def find(self, prospect: str) -> list[StoredEnrollment]:
         with self._transaction(write=False) as conn:
             rows = self._q.find.rows(conn, {"b_prospect": prospect})
@@ -849,39 +893,14 @@ class SqlStore:
                     change = replace(change, timers=timers)
                 self._write_enrollment(conn, change, new)
                 if change.events:
-                    rows = [
-                        {
-                            "enrollment_id": eid,
-                            "seq": ev["seq"],
-                            "type": ev["type"],
-                            "at": datetime.fromisoformat(ev["at"]),
-                            "body": dict(ev),
-                        }
-                        for ev in change.events
-                    ]
-                    q.events.run_many(conn, rows)
+                    q.events.run_many(conn, [_event_row(eid, ev) for ev in change.events])
                 if change.ask_changed:
                     if change.had_ask and not new:
                         q.delete_ask.run(conn, {"b_id": eid})
                     if change.open_ask is not None:
                         self._open_ask(conn, change)
                 if queued:
-                    rows = [
-                        {
-                            "key": m.key,
-                            "enrollment_id": eid,
-                            "kind": m.kind,
-                            "status": "pending",
-                            "attempts": 0,
-                            "next_attempt_at": due,
-                            "lease_until": None,
-                            "sent_at": None,
-                            "last_error": None,
-                            "body": m.to_dict(),
-                        }
-                        for m, due in queued
-                    ]
-                    q.outbox.run_many(conn, rows)
+                    q.outbox.run_many(conn, [_message_row(eid, m, due) for m, due in queued])
             except sa_exc.IntegrityError as exc:
                 raise ConflictError(
                     f"enrollment {eid!r} was written by another worker at the same time; "
@@ -889,9 +908,53 @@ class SqlStore:
                 ) from exc
         return None
 
-    def _write_enrollment(self, conn: Connection, change: Change, new: bool) -> None:
+    def apply_all(self, changes: Sequence[Change]) -> None:
+        """Write ``changes`` of stored enrollments in this session's transaction (see
+        ``BatchStore``): one ``executemany`` per statement for the plain ones (a
+        versioned update, events, a withdrawn ask, unthrottled messages), ``apply`` for
+        any other. ``ConflictError`` when another writer moved one of them."""
+        plain = [c for c in changes if _plain(c)]
+        for change in changes:
+            if not _plain(change) and self.apply(change) is not None:
+                raise ConflictError(f"{change.enrollment_id!r}: its receipt was used already")
+        if not plain:
+            return
         q = self._q
-        eid = change.enrollment_id
+        with self._transaction() as conn:
+            try:
+                updates: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+                for c in plain:
+                    row = self._enrollment_row(c, new=False)
+                    row.update(b_id=c.enrollment_id, b_version=c.expected_version)
+                    updates["timers" in row].append(row)
+                for with_timers, rows in updates.items():
+                    update = q.update_enrollment_timers if with_timers else q.update_enrollment
+                    if rows and update.run_many(conn, rows) != len(rows):
+                        raise ConflictError(
+                            "an enrollment of this batch moved past the version read; "
+                            "another writer changed it first"
+                        )
+                events = [_event_row(c.enrollment_id, ev) for c in plain for ev in c.events]
+                if events:
+                    q.events.run_many(conn, events)
+                gone = [{"b_id": c.enrollment_id} for c in plain if c.ask_changed and c.had_ask]
+                if gone:
+                    q.delete_ask.run_many(conn, gone)
+                messages = [
+                    _message_row(c.enrollment_id, m, m.due(c.now or m.at))
+                    for c in plain
+                    for m in c.messages
+                ]
+                if messages:
+                    q.outbox.run_many(conn, messages)
+            except sa_exc.IntegrityError as exc:
+                raise ConflictError(
+                    f"a message or event of this batch was written by another worker: {exc.orig}"
+                ) from exc
+
+    @staticmethod
+    def _enrollment_row(change: Change, *, new: bool) -> dict[str, Any]:
+        """The enrollment's columns ``change`` writes (its timers only when they changed)."""
         row: dict[str, Any] = {
             "status": change.status,
             "version": change.expected_version + 1,
@@ -902,6 +965,12 @@ class SqlStore:
         if new or change.timers_changed:
             row["timers"], row["next_due_at"] = _encode_timers(change.timers)
             row["timer_lease"] = None
+        return row
+
+    def _write_enrollment(self, conn: Connection, change: Change, new: bool) -> None:
+        q = self._q
+        eid = change.enrollment_id
+        row = self._enrollment_row(change, new=new)
         if new:
             row.update(id=eid, prospect=change.prospect, ladder=change.ladder)
             if not q.insert_new(conn, q.insert_enrollment, row):

@@ -23,6 +23,7 @@ from ._values import Ask
 __all__ = [
     "SCHEMA_VERSION",
     "AsyncStore",
+    "BatchStore",
     "Change",
     "DueTimer",
     "LifecycleStore",
@@ -317,6 +318,23 @@ class SavepointStore(Protocol):
     def savepoint(self) -> AbstractContextManager[None]:
         """A savepoint inside this session's transaction: what the block wrote is rolled
         back alone when the block raises (the error goes on), kept when it ends."""
+
+
+@runtime_checkable
+class BatchStore(Protocol):
+    """A session's store that reads and writes many enrollments with a statement per
+    kind of row (``SqlStore``'s session): ``Tracker.run_due`` (without hooks) then fires
+    a claimed batch of timers with a handful of statements in all, where each timer
+    took seven. If anything of the batch fails, the session is rolled back whole and each
+    timer fires on its own."""
+
+    def load_many(self, enrollment_ids: Sequence[str]) -> dict[str, StoredEnrollment]:
+        """The stored enrollments among ``enrollment_ids``, by id, in one read."""
+
+    def apply_all(self, changes: Sequence[Change]) -> None:
+        """Write ``changes`` (each of an enrollment stored already) in this session's
+        transaction, with as few statements as the database allows. ``ConflictError``
+        when another writer moved one of them: the session must then be rolled back."""
 
 
 def ask_pending(holder: OpenAsk, enrollment_id: str, rung: str | None) -> AskPending:
