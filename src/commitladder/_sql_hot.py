@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["Parked", "Prepared", "named_dialect", "release"]
+__all__ = ["Parked", "Prepared", "bind_for", "named_dialect", "release"]
 
 # the paramstyle to compile with, so that parameters go by name (a dict), never by position
 _NAMED: dict[str, Literal["named", "pyformat"]] = {
@@ -43,6 +43,17 @@ def named_dialect(dialect: Dialect) -> Dialect:
     if style is not None and isinstance(dialect, DefaultDialect):
         return type(dialect)(paramstyle=style)
     return dialect
+
+
+def bind_for(kind: sa.types.TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a value of ``kind`` is handed to ``dialect``'s driver: the type's
+    ``bind_processor`` (SQLAlchemy's public type API), or, for a type that offers it, its
+    ``direct_bind(dialect)``: the same conversion in one function, without the layers of
+    wrappers a ``TypeDecorator``'s processor calls through on every value."""
+    direct = getattr(kind, "direct_bind", None)
+    if direct is not None:
+        return cast("Callable[[Any], Any]", direct(dialect))
+    return kind.dialect_impl(dialect).bind_processor(dialect)
 
 
 class Prepared:
@@ -96,10 +107,7 @@ class Prepared:
         order = None
         if isinstance(compiled, SQLCompiler) and compiled.positional:
             order = list(compiled.positiontup or ())
-        binds = {
-            str(c.key): c.type.dialect_impl(engine_dialect).bind_processor(engine_dialect)
-            for c in columns
-        }
+        binds = {str(c.key): bind_for(c.type, engine_dialect) for c in columns}
         results = []
         if isinstance(statement, sa.Select):
             for c in statement.selected_columns:

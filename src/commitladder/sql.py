@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 from ._errors import ConflictError, StoreError
 from ._messaging import Message
-from ._sql_hot import Parked, Prepared, named_dialect, release
+from ._sql_hot import Parked, Prepared, bind_for, named_dialect, release
 from ._sql_throttle import SqlThrottles, throttle_table
 from ._text import clean_text
 from ._throttle import queued_timers, slot
@@ -74,6 +74,13 @@ def _json_text(value: Any) -> str | None:
     return "[]" if value == [] else _dumps(value)  # [] is most rows' fired and timers
 
 
+def _then(first: Callable[[Any], Any], then: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """``first``, then ``then`` (when there is one) on its result."""
+    if then is None:
+        return first
+    return lambda value: then(first(value))
+
+
 class _Time(sa.types.TypeDecorator[datetime]):
     """An instant: stored as naive UTC (microseconds kept on MySQL), read back aware."""
 
@@ -87,6 +94,11 @@ class _Time(sa.types.TypeDecorator[datetime]):
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return _naive_utc(value)
+
+    def direct_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """``process_bind_param`` and the dialect's own processing in one function (what
+        ``bind_processor`` gives, without its wrappers: see ``_sql_hot.bind_for``)."""
+        return _then(_naive_utc, self.load_dialect_impl(dialect).bind_processor(dialect))
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
@@ -108,6 +120,10 @@ class _Json(sa.types.TypeDecorator[Any]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         return _json_text(value)
+
+    def direct_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """As ``_Time.direct_bind``."""
+        return _then(_json_text, self.load_dialect_impl(dialect).bind_processor(dialect))
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)
@@ -1508,9 +1524,9 @@ def _insert_all(
     names = f"{quote.format_table(table)} ({', '.join(map(quote.quote, columns))})"
     encoded = []  # the values to encode, and how
     for i, name in enumerate(columns):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        process = bind_for(table.c[name].type, dialect)
         if process is not None:
-            encoded.append((i, _json_text if isinstance(table.c[name].type, _Json) else process))
+            encoded.append((i, process))
     dbapi = dialect.loaded_dbapi
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     statement = f"COPY {names} FROM STDIN"
