@@ -5,6 +5,7 @@ driver and none of SQLAlchemy, encoding each value as the store's column types d
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -56,3 +57,8 @@ def named(dialect: str, sql: str) -> str:
     import re
 
     return re.sub(r":([a-z_]+)", r"%(\1)s", sql)
+
+
+def verdict(ratios: list[float]) -> str:
+    """The target's verdict on the median ratio (issue 14: at least 50% of the raw rate)."""
+    return "PASS" if statistics.median(ratios) >= 0.5 else "MISS"

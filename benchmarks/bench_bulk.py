@@ -211,11 +211,6 @@ def compare(url: str, n: int, rounds: int, stored: int) -> tuple[dict[str, float
     return best, ratios
 
 
-def verdict(ratios: list[float]) -> str:
-    """The target's verdict on the median ratio (issue 14: at least 50% of the raw rate)."""
-    return "PASS" if statistics.median(ratios) >= 0.5 else "MISS"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--prospects", type=int, default=100_000)
@@ -247,7 +242,7 @@ def main() -> int:
             best, ratios = compare(url, args.prospects, args.rounds, stored)
             spread = f"{statistics.median(ratios):.0%} ({min(ratios):.0%}-{max(ratios):.0%})"
             print(f"{name:<11} {stored:>9,} {best['ours']:>14,.0f} {best['raw']:>13,.0f} "
-                  f"{spread:>24} {verdict(ratios):>6} {best['core']:>14,.0f}",
+                  f"{spread:>24} {_raw.verdict(ratios):>6} {best['core']:>14,.0f}",
                   flush=True)  # fmt: skip
     return 0
 

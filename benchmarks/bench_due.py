@@ -354,11 +354,6 @@ def compare(
     return best, ratios
 
 
-def verdict(ratios: list[float]) -> str:
-    """The target's verdict on the median ratio (issue 14: at least 50% of the raw rate)."""
-    return "PASS" if statistics.median(ratios) >= 0.5 else "MISS"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--due", type=int, default=100_000)
@@ -392,7 +387,7 @@ def main() -> int:
             best, ratios = compare(url, rows, args.due, args.rounds, stored)
             spread = f"{statistics.median(ratios):.0%} ({min(ratios):.0%}-{max(ratios):.0%})"
             print(f"{name:<11} {stored:>9,} {best['ours']:>10,.0f} {best['raw']:>11,.0f} "
-                  f"{spread:>24} {verdict(ratios):>6} {best['core']:>12,.0f}",
+                  f"{spread:>24} {_raw.verdict(ratios):>6} {best['core']:>12,.0f}",
                   flush=True)  # fmt: skip
     return 0
 

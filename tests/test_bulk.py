@@ -343,6 +343,20 @@ def move_p3(store: Any) -> None:
         other.execute(e.update().where(e.c.id == "short/p3").values(version=e.c.version + 1))
 
 
+def run_due_counting_commits(store: Any, tracker: cl.Tracker) -> tuple[Any, list[object]]:
+    """``tracker.run_due()``'s report, and the commits on ``store``'s engine meanwhile."""
+    import sqlalchemy as sa
+
+    commits: list[object] = []
+    count = commits.append
+    sa.event.listen(store.engine, "commit", count)
+    try:
+        report = tracker.run_due()
+    finally:
+        sa.event.remove(store.engine, "commit", count)
+    return report, commits
+
+
 def fired_once_each(store: Any, tracker: cl.Tracker, heard: list[cl.Event]) -> None:
     for n in range(10):
         assert len(expired_events(store, f"short/p{n}")) == 1
@@ -361,7 +375,6 @@ def test_with_hooks_a_timer_that_loses_a_race_fires_again_on_its_own(
     one between its read and its write: its savepoint rolls back alone, the rest of the
     batch commits, and it fires once more on its own, from the version the other writer
     left. (SQLite takes its write lock at the start of the batch: nobody gets in.)"""
-    import sqlalchemy as sa
 
     from commitladder.sql import SqlStore
 
@@ -376,13 +389,7 @@ def test_with_hooks_a_timer_that_loses_a_race_fires_again_on_its_own(
         write(self, conn, change, new)
 
     monkeypatch.setattr(SqlStore, "_write_enrollment", other_writer_first)
-    commits: list[object] = []
-    count = commits.append
-    sa.event.listen(sql_store.engine, "commit", count)
-    try:
-        report = tracker.run_due()
-    finally:
-        sa.event.remove(sql_store.engine, "commit", count)
+    report, commits = run_due_counting_commits(sql_store, tracker)
     assert raced == ["short/p3"]
     assert report == 10
     assert not report.skipped
@@ -398,7 +405,6 @@ def test_a_batch_read_together_that_loses_a_race_fires_one_by_one(
     of row. Another writer moves one enrollment after the read: the versioned update
     touches one row fewer than it should, nothing of the batch is kept, and each timer
     fires on its own, once."""
-    import sqlalchemy as sa
 
     from commitladder.sql import SqlStore
 
@@ -414,13 +420,7 @@ def test_a_batch_read_together_that_loses_a_race_fires_one_by_one(
         return found
 
     monkeypatch.setattr(SqlStore, "load_many", other_writer_after_the_read)
-    commits: list[object] = []
-    count = commits.append
-    sa.event.listen(sql_store.engine, "commit", count)
-    try:
-        report = tracker.run_due()
-    finally:
-        sa.event.remove(sql_store.engine, "commit", count)
+    report, commits = run_due_counting_commits(sql_store, tracker)
     assert raced == ["short/p3"]
     assert report == 10
     assert not report.skipped

@@ -1688,8 +1688,7 @@ class Tracker:
             try:
                 planned = self._plan(stored, timer, _timer_key(timer.kind, timer.due_at), now)
             except Exception as exc:  # one bad timer never stops the others
-                _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
-                said.append(f"failed: {type(exc).__name__}: {exc}")
+                said.append(_failed(timer, exc))
                 continue
             if isinstance(planned, str):
                 said.append(planned)
@@ -1722,8 +1721,7 @@ class Tracker:
                 said.append("")
                 continue
             except Exception as exc:  # one bad timer never stops the others
-                _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
-                said.append(f"failed: {type(exc).__name__}: {exc}")
+                said.append(_failed(timer, exc))
                 continue
             if isinstance(fired, str):
                 said.append(fired)
@@ -1744,8 +1742,7 @@ class Tracker:
             except ConflictError:
                 continue
             except Exception as exc:  # one bad timer never stops the others
-                _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
-                return f"failed: {type(exc).__name__}: {exc}"
+                return _failed(timer, exc)
             self._committed(*fired)
             return None
         return "lost the race to other writers; it runs again later"
@@ -1830,6 +1827,12 @@ class Tracker:
             text=ladder.rungs[rung].ask if rung is not None and ask else None,
             data={"due_at": timer.due_at.isoformat(), "needs": state.needs},
         )
+
+
+def _failed(timer: DueTimer, exc: Exception) -> str:
+    """Log a timer that failed; what ``run_due`` reports of it."""
+    _log.exception("timer %s of %s failed", timer.kind, timer.enrollment_id)
+    return f"failed: {type(exc).__name__}: {exc}"
 
 
 def _lifecycle_store(store: Store, what: str) -> LifecycleStore:
