@@ -453,6 +453,39 @@ def test_a_batch_is_read_in_one_query_and_written_with_a_statement_per_kind_of_r
     assert all(len(expired_events(sql_store, f"short/p{n}")) == 1 for n in range(10))
 
 
+def test_claims_and_batch_reads_past_one_statements_ids_on_a_prefix_with_capitals(
+    sql_store: Any,
+) -> None:
+    """The claim and ``load_many`` name their ids one parameter each, in statements of at
+    most 500: 1,200 of them take three, and table names with capitals are quoted as the
+    tables were made (PostgreSQL would fold them to lower case)."""
+    from commitladder.sql import SqlStore
+    from dbfixtures import fresh_prefix
+
+    store = SqlStore(sql_store.engine.url, prefix="Up" + fresh_prefix())
+    store.create_schema()
+    try:
+        tracker = cl.Tracker(store=store, ladders=[expiring()])
+        names = [f"p{n:04d}" for n in range(1200)]
+        tracker.enroll_many(names, ladder="short", now=T0)
+        for n, p in enumerate(names):
+            tracker.ask(p, "call", now=T0 + timedelta(seconds=n))
+        ids = [f"short/{p}" for p in names]
+        found = store.load_many([*ids, "short/nobody", ids[0]])
+        assert sorted(found) == ids
+        assert all(found[i] == store.load(i) for i in ids[::97])
+        later = T0 + timedelta(days=3)
+        lease = later + timedelta(minutes=5)
+        claimed = store.claim_timers(later, 1500, lease)
+        assert [t.enrollment_id for t in claimed] == ids  # soonest first
+        assert {t.kind for t in claimed} == {"expire"}
+        assert store.claim_timers(later, 1500, lease) == [], "all leased"
+        assert len(store.claim_timers(lease, 1000, lease + timedelta(minutes=5))) == 1000
+    finally:
+        store.drop_schema()
+        store.close()
+
+
 def test_a_batch_whose_transaction_fails_as_a_whole_fires_each_timer_once_on_its_own(
     sql_store: Any,
 ) -> None:

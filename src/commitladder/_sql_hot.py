@@ -109,7 +109,7 @@ class Prepared:
             order = list(compiled.positiontup or ())
         binds = {str(c.key): bind_for(c.type, engine_dialect) for c in columns}
         results = []
-        if isinstance(statement, sa.Select):
+        if isinstance(statement, (sa.Select, sa.TextualSelect)):
             for c in statement.selected_columns:
                 proc = c.type.dialect_impl(engine_dialect).result_processor(engine_dialect, None)
                 results.append((str(c.key), proc))

@@ -126,7 +126,9 @@ class _Json(sa.types.TypeDecorator[Any]):
         return _then(_json_text, self.load_dialect_impl(dialect).bind_processor(dialect))
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(value)
+        if value is None:
+            return None
+        return [] if value == "[]" else json.loads(value)  # [] as in _json_text
 
 
 _SAFE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,30}$")
@@ -352,6 +354,8 @@ def read_only_engine(url: str | sa.URL) -> Engine:
 # ---- the statements every command runs --------------------------------------------------------
 
 _DUPLICATE_KEY_MYSQL = 1062
+# the most ids one load_many statement takes (SQLite allows 32,766 parameters)
+_LOAD_MANY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +375,54 @@ class _Statements:
     holder: Prepared
     outbox: Prepared
     dialect: str
+    tables: Tables
+    # statements built on first use, by what they are (see ``_once``)
+    built: dict[tuple[Any, ...], Prepared]
+    # compiles a statement whose parameters are named as these columns (and keys)
+    make: Callable[[sa.ClauseElement, Sequence[sa.ColumnElement[Any]], Sequence[str]], Prepared]
+    quote: Callable[[str], str]  # an identifier, quoted for the dialect where it needs it
+
+    def _once(self, key: tuple[Any, ...], build: Callable[[], Prepared]) -> Prepared:
+        found = self.built.get(key)
+        if found is None:  # two threads may both build it: the first one kept wins
+            found = self.built.setdefault(key, build())
+        return found
+
+    def load_in(self, count: int) -> Prepared:
+        """The read of ``count`` enrollments by id (parameters ``i0`` ... ``i{count-1}``),
+        compiled once per count: a claimed batch has one of a few sizes."""
+        e = self.tables.enrollments
+        query = sa.select(*_stored_columns(e)).where(e.c.id.in_(_ids(count)))
+        return self._once(("load_in", count), lambda: self.make(query, list(e.columns), ()))
+
+    def lease_in(self, count: int) -> Prepared:
+        """Lease ``count`` enrollments by id (``i0`` ...) until ``timer_lease``."""
+        e = self.tables.enrollments
+        statement = e.update().where(e.c.id.in_(_ids(count)))
+        return self._once(
+            ("lease_in", count), lambda: self.make(statement, list(e.columns), ["timer_lease"])
+        )
+
+    def claim_due(self, lock: bool) -> Prepared:
+        """The ids and timers of up to ``b_limit`` enrollments whose soonest timer is due
+        at ``b_now`` and not leased, soonest first (with ``lock``, skipping the rows other
+        workers hold). Written out: SQLAlchemy compiles SQLite's LIMIT with an OFFSET
+        parameter of its own, which a prepared statement would not pass."""
+
+        def build() -> Prepared:
+            e, q = self.tables.enrollments, self.quote
+            due, lease = q("next_due_at"), q("timer_lease")
+            sql = (
+                f"SELECT {q('id')}, {q('timers')} FROM {q(e.name)} WHERE {due} <= :b_now "
+                f"AND ({lease} IS NULL OR {lease} <= :b_now) ORDER BY {due} LIMIT :b_limit"
+                + (" FOR UPDATE SKIP LOCKED" if lock else "")
+            )
+            now = sa.bindparam("b_now", type_=e.c.next_due_at.type)
+            limit = sa.bindparam("b_limit", type_=sa.Integer())
+            query = sa.text(sql).bindparams(now, limit).columns(e.c.id, e.c.timers)
+            return self.make(query, [now, limit], ())
+
+        return self._once(("claim_due", lock), build)
 
     @classmethod
     @lru_cache(maxsize=64)
@@ -384,15 +436,7 @@ class _Statements:
             return Prepared.build(statement, dialect, named, list(table.columns), keys, **extra)
 
         e, a, o = t.enrollments, t.open_asks, t.outbox
-        stored = (
-            e.c.id,
-            e.c.prospect,
-            e.c.ladder,
-            e.c.status,
-            e.c.version,
-            e.c.snapshot,
-            e.c.fired,
-        )
+        stored = _stored_columns(e)
         by_id: sa.BindParameter[str] = sa.bindparam("b_id")
         # the optimistic check: the row moves only from the version the command read
         update = e.update().where(e.c.id == by_id, e.c.version == sa.bindparam("b_version"))
@@ -420,6 +464,12 @@ class _Statements:
             holder=prepared(sa.select(a).where(a.c.slot == sa.bindparam("b_slot")), a),
             outbox=prepared(o.insert(), o, [c.key for c in o.columns if c.key != "id"]),
             dialect=name,
+            tables=t,
+            built={},
+            make=lambda statement, columns, keys: Prepared.build(
+                statement, dialect, named, columns, keys
+            ),
+            quote=dialect.identifier_preparer.quote,
         )
 
     def insert_new(self, conn: Connection, statement: Prepared, row: dict[str, Any]) -> bool:
@@ -433,6 +483,16 @@ class _Statements:
                 return False
             raise
         return True
+
+
+def _stored_columns(e: sa.Table) -> tuple[sa.Column[Any], ...]:
+    """The columns of an enrollment a command reads (``StoredEnrollment``)."""
+    return (e.c.id, e.c.prospect, e.c.ladder, e.c.status, e.c.version, e.c.snapshot, e.c.fired)
+
+
+def _ids(count: int) -> list[sa.BindParameter[Any]]:
+    """``count`` parameters of ids, ``i0`` ... ``i{count-1}``."""
+    return [sa.bindparam(f"i{i}") for i in range(count)]
 
 
 def _insert_new(dialect: str, table: sa.Table) -> sa.ClauseElement:
@@ -845,10 +905,15 @@ class SqlStore:
     def load_many(self, enrollment_ids: Sequence[str]) -> dict[str, StoredEnrollment]:
         """The stored enrollments among ``enrollment_ids``, by id, in one read (see
         ``BatchStore``)."""
-        e = self.tables.enrollments
+        ids = list(dict.fromkeys(enrollment_ids))
+        found: dict[str, StoredEnrollment] = {}
         with self._transaction(write=False) as conn:
-            rows = conn.execute(sa.select(e).where(e.c.id.in_(list(enrollment_ids))))
-            return {row["id"]: _stored(dict(row)) for row in rows.mappings()}
+            for start in range(0, len(ids), _LOAD_MANY):
+                chunk = ids[start : start + _LOAD_MANY]
+                read = self._q.load_in(len(chunk))
+                rows = read.rows(conn, {f"i{i}": eid for i, eid in enumerate(chunk)})
+                found.update((row["id"], _stored(row)) for row in rows)
+        return found
 
     def find(self, prospect: str) -> list[StoredEnrollment]:
         with self._transaction(write=False) as conn:
@@ -1077,19 +1142,37 @@ class SqlStore:
         """The due timers of up to ``limit`` enrollments whose soonest timer is due and
         not leased by another worker; their enrollments are leased until ``lease_until``."""
         e = self.tables.enrollments
-        query = (
-            sa.select(e.c.id, e.c.timers)
-            .where(
-                e.c.next_due_at <= now,
-                sa.or_(e.c.timer_lease.is_(None), e.c.timer_lease <= now),
-                *_of_tenant(e.c.id, tenant),
+        if tenant is None:  # every worker's claim: statements compiled once
+            rows = self._claim_due(now, limit, lease_until)
+        else:
+            query = (
+                sa.select(e.c.id, e.c.timers)
+                .where(
+                    e.c.next_due_at <= now,
+                    sa.or_(e.c.timer_lease.is_(None), e.c.timer_lease <= now),
+                    *_of_tenant(e.c.id, tenant),
+                )
+                .order_by(e.c.next_due_at)
+                .limit(limit)
             )
-            .order_by(e.c.next_due_at)
-            .limit(limit)
-        )
-        rows = self._claim(e, e.c.timer_lease, query, lease_until)
-        due = [t for row in rows for t in _decode_timers(row.id, row.timers) if t.due_at <= now]
+            rows = [
+                {"id": r.id, "timers": r.timers}
+                for r in self._claim(e, e.c.timer_lease, query, lease_until)
+            ]
+        due = [t for r in rows for t in _decode_timers(r["id"], r["timers"]) if t.due_at <= now]
         return sorted(due, key=lambda t: t.due_at)
+
+    def _claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[dict[str, Any]]:
+        """``_claim`` of the enrollments with due timers (of every tenant), through
+        statements compiled once."""
+        q = self._q
+        with self._transaction() as conn:
+            rows = q.claim_due(self._skip_locked).rows(conn, {"b_now": now, "b_limit": limit})
+            for start in range(0, len(rows), _LOAD_MANY):
+                chunk = rows[start : start + _LOAD_MANY]
+                leased = {f"i{i}": row["id"] for i, row in enumerate(chunk)}
+                q.lease_in(len(chunk)).run(conn, {**leased, "timer_lease": lease_until})
+        return rows
 
     def _claim(
         self, table: sa.Table, lease: sa.Column[Any], query: sa.Select[Any], lease_until: datetime
