@@ -69,7 +69,7 @@ class Prepared:
     events hear (and may rewrite) every statement, and errors come wrapped as usual.
     """
 
-    __slots__ = ("_binds", "_options", "_order", "_results", "sql")
+    __slots__ = ("_binds", "_converted", "_options", "_order", "_results", "sql")
 
     def __init__(
         self,
@@ -82,6 +82,7 @@ class Prepared:
     ) -> None:
         self.sql = sql
         self._binds = binds
+        self._converted = tuple((k, p) for k, p in binds.items() if p is not None)
         self._results = tuple(results)
         # a driver with only positional parameters (asyncpg's $1): the names in their order
         self._order = tuple(order) if order is not None else None
@@ -119,7 +120,11 @@ class Prepared:
         binds = self._binds
         if self._order is not None:
             return tuple(row[k] if (p := binds.get(k)) is None else p(row[k]) for k in self._order)
-        return {k: v if (p := binds.get(k)) is None else p(v) for k, v in row.items()}
+        params = dict(row)
+        for k, p in self._converted:  # only the values a type converts
+            if k in params:
+                params[k] = p(params[k])
+        return params
 
     def run(self, conn: Connection, row: dict[str, Any]) -> Any:
         return conn.exec_driver_sql(self.sql, self.params(row), execution_options=self._options)

@@ -74,6 +74,15 @@ def _json_text(value: Any) -> str | None:
     return "[]" if value == [] else _dumps(value)  # [] is most rows' fired and timers
 
 
+def _sqlite_text(value: datetime) -> str:
+    """A naive time as SQLAlchemy's SQLite ``DATETIME`` writes it (microseconds always)."""
+    return value.isoformat(" ", "microseconds")
+
+
+# times that tell whether a dialect spells a time as _sqlite_text does (direct_bind)
+_SAMPLE_TIMES = (datetime(2026, 1, 2, 3, 4, 5, 6), datetime(987, 12, 31, 23, 59, 59))
+
+
 def _then(first: Callable[[Any], Any], then: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
     """``first``, then ``then`` (when there is one) on its result."""
     if then is None:
@@ -98,7 +107,11 @@ class _Time(sa.types.TypeDecorator[datetime]):
     def direct_bind(self, dialect: Dialect) -> Callable[[Any], Any]:
         """``process_bind_param`` and the dialect's own processing in one function (what
         ``bind_processor`` gives, without its wrappers: see ``_sql_hot.bind_for``)."""
-        return _then(_naive_utc, self.load_dialect_impl(dialect).bind_processor(dialect))
+        spelled = self.load_dialect_impl(dialect).bind_processor(dialect)
+        if spelled is not None and all(spelled(t) == _sqlite_text(t) for t in _SAMPLE_TIMES):
+            # SQLite keeps a time as text: isoformat spells it as SQLAlchemy's format does
+            return lambda value: None if value is None else _sqlite_text(_naive_utc(value))
+        return _then(_naive_utc, spelled)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
