@@ -79,6 +79,11 @@ def _sqlite_text(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")
 
 
+def _sqlite_time(value: datetime | None) -> str | None:
+    """An instant as the store keeps it on SQLite: naive UTC, as text."""
+    return None if value is None else _sqlite_text(value.astimezone(UTC).replace(tzinfo=None))
+
+
 # times that tell whether a dialect spells a time as _sqlite_text does (direct_bind)
 _SAMPLE_TIMES = (datetime(2026, 1, 2, 3, 4, 5, 6), datetime(987, 12, 31, 23, 59, 59))
 
@@ -110,7 +115,7 @@ class _Time(sa.types.TypeDecorator[datetime]):
         spelled = self.load_dialect_impl(dialect).bind_processor(dialect)
         if spelled is not None and all(spelled(t) == _sqlite_text(t) for t in _SAMPLE_TIMES):
             # SQLite keeps a time as text: isoformat spells it as SQLAlchemy's format does
-            return lambda value: None if value is None else _sqlite_text(_naive_utc(value))
+            return _sqlite_time
         return _then(_naive_utc, spelled)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
