@@ -58,7 +58,7 @@ from ._migrate import MigrationReport, Planned, plan
 from ._names import DisplayName, naming
 from ._state import State, restore
 from ._text import safe_error_text
-from ._values import Ask, iso
+from ._values import Ask, Timer, iso
 from .commands import (
     AskFor,
     Command,
@@ -1507,8 +1507,10 @@ class Tracker:
         *,
         fired: tuple[str, ...] | None = None,
         alerts: Sequence[Message] = (),
+        due_before: Sequence[Timer] | None = None,
     ) -> Change:
-        """The one ``Change`` a command (or a timer) writes."""
+        """The one ``Change`` a command (or a timer) writes (``due_before``: what was due
+        on ``before``, when the caller knows it already)."""
         was_fired = stored.fired if stored is not None else ()
         fired = was_fired if fired is None else fired
         ask_before = before.pending if before is not None else None
@@ -1519,7 +1521,10 @@ class Tracker:
         made = messages_for(ladder, ident.prospect, events, rung_of=rung_of, timezone=zone)
         messages = [*made, *alerts]
         after_timers = due(ladder, after)
-        before_timers = due(ladder, before) if before is not None else ()
+        if due_before is not None:
+            before_timers: Sequence[Timer] = due_before
+        else:
+            before_timers = due(ladder, before) if before is not None else ()
         if fired or was_fired:  # some alert fired already: the store keeps only the others
             current = {_timer_key(t.kind, t.due_at): t for t in after_timers}
             kept = tuple(k for k in fired if k in current)
@@ -1807,7 +1812,16 @@ class Tracker:
             fired = (*fired, key)
             alerts.append(self._alert(lad, state, timer, key, now))
         change = self._change(
-            lad, stored, state, after, events, None, now, fired=fired, alerts=alerts
+            lad,
+            stored,
+            state,
+            after,
+            events,
+            None,
+            now,
+            fired=fired,
+            alerts=alerts,
+            due_before=timers,
         )
         return lad, state, after, events, change
 

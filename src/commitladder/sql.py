@@ -409,12 +409,18 @@ class _Statements:
     def load_in(self, count: int) -> Prepared:
         """The read of ``count`` enrollments by id (parameters ``i0`` ... ``i{count-1}``),
         compiled once per count: a claimed batch has one of a few sizes."""
+        found = self.built.get(("load_in", count))
+        if found is not None:
+            return found
         e = self.tables.enrollments
         query = sa.select(*_stored_columns(e)).where(e.c.id.in_(_ids(count)))
         return self._once(("load_in", count), lambda: self.make(query, list(e.columns), ()))
 
     def lease_in(self, count: int) -> Prepared:
         """Lease ``count`` enrollments by id (``i0`` ...) until ``timer_lease``."""
+        found = self.built.get(("lease_in", count))
+        if found is not None:
+            return found
         e = self.tables.enrollments
         statement = e.update().where(e.c.id.in_(_ids(count)))
         return self._once(
