@@ -348,7 +348,8 @@ def compare(
             assert written["raw"] == written["ours"] == written["core"], "not the same rows"
             best = {side: max(best[side], rates[side]) for side in SIDES}
             ratios.append(rates["ours"] / rates["raw"])
-            print(f"  round {r + 1}: {ratios[-1]:.0%}", file=sys.stderr, flush=True)
+            order = ", ".join(SIDES[r % 3 :] + SIDES[: r % 3])
+            print(f"  round {r + 1} ({order}): {ratios[-1]:.0%}", file=sys.stderr, flush=True)
     finally:
         _stored.drop(filled)
     return best, ratios
