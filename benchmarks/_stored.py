@@ -9,6 +9,7 @@ outbox's ids left to the new table's own sequence). Both sides start from the sa
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -77,6 +78,15 @@ def settle(store: SqlStore) -> None:
         assert busy == 0, "another connection kept the checkpoint from finishing"
     finally:
         raw.close()
+
+
+def fresh_heap() -> None:
+    """Start a side's timed run with everything made so far out of the collector's way.
+    Each round leaves stores behind in the process (their tables' metadata and compiled
+    statements stay cached), and a full collection walks them all: the side that
+    allocates most then paid for every side before it, more the later its turn."""
+    gc.collect()
+    gc.freeze()
 
 
 def drop(store: SqlStore) -> None:

@@ -336,6 +336,7 @@ def compare(
             rates, written = {}, {}
             for side in SIDES[r % 3 :] + SIDES[: r % 3]:  # the order turns each round
                 store = _stored.copy_of(filled, "bd")
+                _stored.fresh_heap()
                 try:
                     if side == "ours":
                         took = run_ours(store, due)
