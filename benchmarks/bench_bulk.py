@@ -192,6 +192,7 @@ def compare(url: str, n: int, rounds: int, stored: int) -> tuple[dict[str, float
             rates, samples = {}, {}
             for side in SIDES[r % 3 :] + SIDES[: r % 3]:  # the order turns each round
                 store = _stored.copy_of(filled, "bb")
+                _stored.fresh_heap()
                 try:
                     if side == "ours":
                         took = run_ours(store, prospects)
@@ -205,7 +206,8 @@ def compare(url: str, n: int, rounds: int, stored: int) -> tuple[dict[str, float
             assert samples["raw"] == samples["ours"] == samples["core"], "not the same rows"
             best = {side: max(best[side], rates[side]) for side in SIDES}
             ratios.append(rates["ours"] / rates["raw"])
-            print(f"  round {r + 1}: {ratios[-1]:.0%}", file=sys.stderr, flush=True)
+            order = ", ".join(SIDES[r % 3 :] + SIDES[: r % 3])
+            print(f"  round {r + 1} ({order}): {ratios[-1]:.0%}", file=sys.stderr, flush=True)
     finally:
         _stored.drop(filled)
     return best, ratios
