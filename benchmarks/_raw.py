@@ -62,3 +62,9 @@ def named(dialect: str, sql: str) -> str:
 def verdict(ratios: list[float]) -> str:
     """The target's verdict on the median ratio (issue 14: at least 50% of the raw rate)."""
     return "PASS" if statistics.median(ratios) >= 0.5 else "MISS"
+
+
+def turns(sides: tuple[str, ...], round_: int) -> tuple[str, ...]:
+    """The order the sides run in, in round ``round_``: it turns each round."""
+    shift = round_ % len(sides)
+    return sides[shift:] + sides[:shift]

@@ -334,7 +334,8 @@ def compare(
     try:
         for r in range(rounds):
             rates, written = {}, {}
-            for side in SIDES[r % 3 :] + SIDES[: r % 3]:  # the order turns each round
+            turns = _raw.turns(SIDES, r)
+            for side in turns:
                 store = _stored.copy_of(filled, "bd")
                 _stored.fresh_heap()
                 try:
@@ -349,8 +350,8 @@ def compare(
             assert written["raw"] == written["ours"] == written["core"], "not the same rows"
             best = {side: max(best[side], rates[side]) for side in SIDES}
             ratios.append(rates["ours"] / rates["raw"])
-            order = ", ".join(SIDES[r % 3 :] + SIDES[: r % 3])
-            print(f"  round {r + 1} ({order}): {ratios[-1]:.0%}", file=sys.stderr, flush=True)
+            print(f"  round {r + 1} ({', '.join(turns)}): {ratios[-1]:.0%}", file=sys.stderr,
+                  flush=True)  # fmt: skip
     finally:
         _stored.drop(filled)
     return best, ratios

@@ -275,33 +275,15 @@ def test_run_due_fires_a_batch_in_one_transaction_and_a_failing_enrollment_alone
     """Where the store nests transactions, a claimed batch fires in one transaction, each
     enrollment in a savepoint: the one whose write fails (here a host hook) is rolled
     back alone, reported, and fires once it works again; the others are kept."""
-    import sqlalchemy as sa
-
     broken: set[str] = set()
 
     def hook(change: cl.StageChange) -> None:
         if change.prospect in broken:
             raise RuntimeError("the CRM is down for p3")
 
-    clock = cl.SteppableClock(T0)
-    heard: list[cl.Event] = []
-    store = sql_store
-    tracker = cl.Tracker(
-        store=store, clock=clock, ladders=[expiring()], hooks=[hook], listeners=[heard.append]
-    )
-    tracker.enroll_many([f"p{n}" for n in range(10)], ladder="short")
-    for n in range(10):
-        tracker.ask(f"p{n}", "call")
-    clock.advance(days=3)
-    heard.clear()
+    tracker, heard = due_in_three_days(sql_store, hooks=[hook])
     broken.add("p3")
-    commits: list[object] = []
-    count = commits.append
-    sa.event.listen(store.engine, "commit", count)
-    try:
-        report = tracker.run_due()
-    finally:
-        sa.event.remove(store.engine, "commit", count)
+    report, commits = run_due_counting_commits(sql_store, tracker)
     assert report == 9
     assert [(eid, kind) for eid, kind, _ in report.skipped] == [("short/p3", "expire")]
     assert "the CRM is down for p3" in report.skipped[0][2]
@@ -312,7 +294,7 @@ def test_run_due_fires_a_batch_in_one_transaction_and_a_failing_enrollment_alone
     ]
     assert len(commits) == 2, "one transaction to claim, one to fire the batch"
     broken.clear()
-    clock.advance(minutes=6)  # past the lease
+    tracker.clock.advance(minutes=6)  # past the lease
     assert tracker.run_due() == 1
     assert tracker.get("p3").pending is None
 

@@ -372,7 +372,7 @@ def read_only_engine(url: str | sa.URL) -> Engine:
 # ---- the statements every command runs --------------------------------------------------------
 
 _DUPLICATE_KEY_MYSQL = 1062
-# the most ids one load_many statement takes (SQLite allows 32,766 parameters)
+# the most ids one statement of load_many or of the lease takes (SQLite allows 32,766)
 _LOAD_MANY = 500
 
 
@@ -397,7 +397,7 @@ class _Statements:
     # statements built on first use, by what they are (see ``_once``)
     built: dict[tuple[Any, ...], Prepared]
     # compiles a statement whose parameters are named as these columns (and keys)
-    make: Callable[[sa.ClauseElement, Sequence[sa.ColumnElement[Any]], Sequence[str]], Prepared]
+    make: Callable[..., Prepared]
     quote: Callable[[str], str]  # an identifier, quoted for the dialect where it needs it
 
     def _once(self, key: tuple[Any, ...], build: Callable[[], Prepared]) -> Prepared:
@@ -409,22 +409,22 @@ class _Statements:
     def load_in(self, count: int) -> Prepared:
         """The read of ``count`` enrollments by id (parameters ``i0`` ... ``i{count-1}``),
         compiled once per count: a claimed batch has one of a few sizes."""
-        found = self.built.get(("load_in", count))
-        if found is not None:
-            return found
         e = self.tables.enrollments
-        query = sa.select(*_stored_columns(e)).where(e.c.id.in_(_ids(count)))
-        return self._once(("load_in", count), lambda: self.make(query, list(e.columns), ()))
+        return self._once(
+            ("load_in", count),
+            lambda: self.make(
+                sa.select(*_stored_columns(e)).where(e.c.id.in_(_ids(count))), list(e.columns)
+            ),
+        )
 
     def lease_in(self, count: int) -> Prepared:
         """Lease ``count`` enrollments by id (``i0`` ...) until ``timer_lease``."""
-        found = self.built.get(("lease_in", count))
-        if found is not None:
-            return found
         e = self.tables.enrollments
-        statement = e.update().where(e.c.id.in_(_ids(count)))
         return self._once(
-            ("lease_in", count), lambda: self.make(statement, list(e.columns), ["timer_lease"])
+            ("lease_in", count),
+            lambda: self.make(
+                e.update().where(e.c.id.in_(_ids(count))), list(e.columns), ["timer_lease"]
+            ),
         )
 
     def claim_due(self, lock: bool) -> Prepared:
@@ -444,7 +444,7 @@ class _Statements:
             now = sa.bindparam("b_now", type_=e.c.next_due_at.type)
             limit = sa.bindparam("b_limit", type_=sa.Integer())
             query = sa.text(sql).bindparams(now, limit).columns(e.c.id, e.c.timers)
-            return self.make(query, [now, limit], ())
+            return self.make(query, [now, limit])
 
         return self._once(("claim_due", lock), build)
 
@@ -454,10 +454,18 @@ class _Statements:
         name = "mysql" if dialect.name == "mariadb" else dialect.name
         named = named_dialect(dialect)
 
+        def make(
+            statement: sa.ClauseElement,
+            columns: Sequence[sa.ColumnElement[Any]],
+            keys: Sequence[str] = (),
+            **extra: Any,
+        ) -> Prepared:
+            return Prepared.build(statement, dialect, named, columns, keys, **extra)
+
         def prepared(
             statement: sa.ClauseElement, table: sa.Table, keys: Sequence[str] = (), **extra: Any
         ) -> Prepared:
-            return Prepared.build(statement, dialect, named, list(table.columns), keys, **extra)
+            return make(statement, list(table.columns), keys, **extra)
 
         e, a, o = t.enrollments, t.open_asks, t.outbox
         stored = _stored_columns(e)
@@ -490,9 +498,7 @@ class _Statements:
             dialect=name,
             tables=t,
             built={},
-            make=lambda statement, columns, keys: Prepared.build(
-                statement, dialect, named, columns, keys
-            ),
+            make=make,
             quote=dialect.identifier_preparer.quote,
         )
 
@@ -517,6 +523,14 @@ def _stored_columns(e: sa.Table) -> tuple[sa.Column[Any], ...]:
 def _ids(count: int) -> list[sa.BindParameter[Any]]:
     """``count`` parameters of ids, ``i0`` ... ``i{count-1}``."""
     return [sa.bindparam(f"i{i}") for i in range(count)]
+
+
+def _id_pages(ids: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """``ids`` in pages of at most ``_LOAD_MANY``: each page's size and its ids by
+    parameter name (as ``_ids`` names them)."""
+    for start in range(0, len(ids), _LOAD_MANY):
+        page = ids[start : start + _LOAD_MANY]
+        yield len(page), {f"i{i}": eid for i, eid in enumerate(page)}
 
 
 def _insert_new(dialect: str, table: sa.Table) -> sa.ClauseElement:
@@ -932,10 +946,8 @@ class SqlStore:
         ids = list(dict.fromkeys(enrollment_ids))
         found: dict[str, StoredEnrollment] = {}
         with self._transaction(write=False) as conn:
-            for start in range(0, len(ids), _LOAD_MANY):
-                chunk = ids[start : start + _LOAD_MANY]
-                read = self._q.load_in(len(chunk))
-                rows = read.rows(conn, {f"i{i}": eid for i, eid in enumerate(chunk)})
+            for count, by_name in _id_pages(ids):
+                rows = self._q.load_in(count).rows(conn, by_name)
                 found.update((row["id"], _stored(row)) for row in rows)
         return found
 
@@ -1192,10 +1204,8 @@ class SqlStore:
         q = self._q
         with self._transaction() as conn:
             rows = q.claim_due(self._skip_locked).rows(conn, {"b_now": now, "b_limit": limit})
-            for start in range(0, len(rows), _LOAD_MANY):
-                chunk = rows[start : start + _LOAD_MANY]
-                leased = {f"i{i}": row["id"] for i, row in enumerate(chunk)}
-                q.lease_in(len(chunk)).run(conn, {**leased, "timer_lease": lease_until})
+            for count, by_name in _id_pages([row["id"] for row in rows]):
+                q.lease_in(count).run(conn, {**by_name, "timer_lease": lease_until})
         return rows
 
     def _claim(
