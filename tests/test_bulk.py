@@ -325,6 +325,25 @@ def move_p3(store: Any) -> None:
         other.execute(e.update().where(e.c.id == "short/p3").values(version=e.c.version + 1))
 
 
+class ClaimingTimersOnly:
+    """``store`` without ``claim_due``: a ``BatchStore`` whose claim reads only timers
+    (not a ``ClaimReadStore``), so ``run_due`` reads each batch with ``load_many``."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "claim_due":
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+def reading(store: Any, read_by: str) -> Any:
+    """``store``, whose batches ``run_due`` reads by ``claim_due`` or by ``load_many``."""
+    assert read_by in ("claim_due", "load_many")
+    return store if read_by == "claim_due" else ClaimingTimersOnly(store)
+
+
 def run_due_counting_commits(store: Any, tracker: cl.Tracker) -> tuple[Any, list[object]]:
     """``tracker.run_due()``'s report, and the commits on ``store``'s engine meanwhile."""
     import sqlalchemy as sa
@@ -379,29 +398,38 @@ def test_with_hooks_a_timer_that_loses_a_race_fires_again_on_its_own(
     fired_once_each(sql_store, tracker, heard)
 
 
-@pytest.mark.parametrize("sql_store", ["postgresql", "mysql"], indirect=True)
+@pytest.mark.parametrize(
+    ("sql_store", "read_by"),
+    [
+        *(("sqlite", "claim_due"), ("postgresql", "claim_due"), ("mysql", "claim_due")),
+        # SQLite's batch takes its write lock before load_many reads: nobody gets in
+        *(("postgresql", "load_many"), ("mysql", "load_many")),
+    ],
+    indirect=["sql_store"],
+)
 def test_a_batch_read_together_that_loses_a_race_fires_one_by_one(
-    sql_store: Any, monkeypatch: pytest.MonkeyPatch
+    sql_store: Any, read_by: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without hooks, a batch is read in one query and written with a statement per kind
-    of row. Another writer moves one enrollment after the read: the versioned update
-    touches one row fewer than it should, nothing of the batch is kept, and each timer
-    fires on its own, once."""
+    """Without hooks, a batch is read in one query (by the claim, or by ``load_many`` on
+    a store whose claim reads only timers) and written with a statement per kind of row.
+    Another writer moves one enrollment after the read: the versioned update touches one
+    row fewer than it should, nothing of the batch is kept, and each timer fires on its
+    own, once, from what the other writer left."""
 
     from commitladder.sql import SqlStore
 
-    tracker, heard = due_in_three_days(sql_store)
-    read = SqlStore.load_many
+    tracker, heard = due_in_three_days(reading(sql_store, read_by))
+    read = getattr(SqlStore, read_by)
     raced: list[str] = []
 
-    def other_writer_after_the_read(self: SqlStore, ids: Any) -> Any:
-        found = read(self, ids)
+    def other_writer_after_the_read(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+        found = read(self, *args, **kwargs)
         if not raced:
             raced.append("short/p3")
             move_p3(self)
         return found
 
-    monkeypatch.setattr(SqlStore, "load_many", other_writer_after_the_read)
+    monkeypatch.setattr(SqlStore, read_by, other_writer_after_the_read)
     report, commits = run_due_counting_commits(sql_store, tracker)
     assert raced == ["short/p3"]
     assert report == 10
@@ -410,14 +438,17 @@ def test_a_batch_read_together_that_loses_a_race_fires_one_by_one(
     fired_once_each(sql_store, tracker, heard)
 
 
+@pytest.mark.parametrize("read_by", ["claim_due", "load_many"])
 def test_a_batch_is_read_in_one_query_and_written_with_a_statement_per_kind_of_row(
-    sql_store: Any,
+    sql_store: Any, read_by: str
 ) -> None:
     """What makes ``run_due`` cheap per timer: for 10 due expiries, one read and one
-    statement per kind of row, where firing them one by one took seven each."""
+    statement per kind of row, where firing them one by one took seven each. The claim
+    reads the enrollments it leases (``ClaimReadStore``); a ``BatchStore`` without that
+    reads them once more, in one query (``load_many``)."""
     import sqlalchemy as sa
 
-    tracker, heard = due_in_three_days(sql_store)
+    tracker, heard = due_in_three_days(reading(sql_store, read_by))
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
@@ -429,8 +460,9 @@ def test_a_batch_is_read_in_one_query_and_written_with_a_statement_per_kind_of_r
     finally:
         sa.event.remove(sql_store.engine, "before_cursor_execute", record)
     work = [s for s in statements if s in ("SELECT", "UPDATE", "INSERT", "DELETE")]
-    # claim (select, lease), then read, update, events, withdrawn asks, messages
-    assert work == ["SELECT", "UPDATE", "SELECT", "UPDATE", "INSERT", "DELETE", "INSERT"], work
+    # claim (select, lease), then (read,) update, events, withdrawn asks, messages
+    read = ["SELECT"] if read_by == "load_many" else []
+    assert work == ["SELECT", "UPDATE", *read, "UPDATE", "INSERT", "DELETE", "INSERT"], work
     assert len([e for e in heard if isinstance(e, cl.AskExpired)]) == 10
     assert all(len(expired_events(sql_store, f"short/p{n}")) == 1 for n in range(10))
 
@@ -463,9 +495,34 @@ def test_claims_and_batch_reads_past_one_statements_ids_on_a_prefix_with_capital
         assert {t.kind for t in claimed} == {"expire"}
         assert store.claim_timers(later, 1500, lease) == [], "all leased"
         assert len(store.claim_timers(lease, 1000, lease + timedelta(minutes=5))) == 1000
+        # the claim that reads: the 200 left, each with its enrollment as load reads it
+        claimed, read = store.claim_due(lease, 1500, lease + timedelta(minutes=5))
+        assert [t.enrollment_id for t in claimed] == ids[1000:]
+        assert read == {i: store.load(i) for i in ids[1000:]}
+        assert store.claim_due(lease, 1500, lease) == ([], {}), "all leased"
     finally:
         store.drop_schema()
         store.close()
+
+
+def test_a_tenants_claim_reads_only_its_tenants_enrollments(sql_store: Any) -> None:
+    """A tenant's worker claims with a query of its own (a range on the id): the claim
+    that reads gives that tenant's due timers and enrollments, and leases only them."""
+    tracker = cl.Tracker(store=sql_store, ladders=[expiring()])
+    for tenant in ("acme", "globex"):
+        scope = tracker.tenant(tenant)
+        scope.enroll_many([f"p{n}" for n in range(3)], ladder="short", now=T0)
+        for n in range(3):
+            scope.ask(f"p{n}", "call", now=T0 + timedelta(seconds=n))
+    later = T0 + timedelta(days=3)
+    lease = later + timedelta(minutes=5)
+    claimed, read = sql_store.claim_due(later, 10, lease, tenant="acme")
+    acme = [f"@acme/short/p{n}" for n in range(3)]
+    assert [t.enrollment_id for t in claimed] == acme
+    assert read == {i: sql_store.load(i) for i in acme}
+    assert sql_store.claim_due(later, 10, lease, tenant="acme") == ([], {}), "leased"
+    others = sql_store.claim_timers(later, 10, lease)
+    assert [t.enrollment_id for t in others] == [f"@globex/short/p{n}" for n in range(3)]
 
 
 def test_a_batch_whose_transaction_fails_as_a_whole_fires_each_timer_once_on_its_own(

@@ -74,6 +74,7 @@ from .commands import (
 from .store import (
     BatchStore,
     Change,
+    ClaimReadStore,
     DueTimer,
     LifecycleStore,
     OpenAsk,
@@ -1123,9 +1124,18 @@ class Tracker:
         fired = 0
         skipped: list[tuple[str, str, str]] = []
         batch = limit or BATCH
+        # without hooks a batch is fired from one read: the claim's own, where it can
+        store = self.store
+        claim_read = (
+            store.claim_due if isinstance(store, ClaimReadStore) and not self._hooks else None
+        )
         while True:
-            claimed = self.store.claim_timers(at, batch, later(at, self.lease), **scope)
-            for timer, why in zip(claimed, self._fire_all(claimed, at), strict=True):
+            read: Mapping[str, StoredEnrollment] | None = None
+            if claim_read is not None:
+                claimed, read = claim_read(at, batch, later(at, self.lease), **scope)
+            else:
+                claimed = self.store.claim_timers(at, batch, later(at, self.lease), **scope)
+            for timer, why in zip(claimed, self._fire_all(claimed, at, read), strict=True):
                 if why is None:
                     fired += 1
                 elif why:
@@ -1617,16 +1627,22 @@ class Tracker:
 
     # ---- timers -----------------------------------------------------------------------------
 
-    def _fire_all(self, timers: Sequence[DueTimer], now: datetime) -> list[str | None]:
+    def _fire_all(
+        self,
+        timers: Sequence[DueTimer],
+        now: datetime,
+        read: Mapping[str, StoredEnrollment] | None = None,
+    ) -> list[str | None]:
         """Fire claimed ``timers`` (what ``_fire`` says of each), ``BATCH`` of them per
         transaction where the store can nest one (``SavepointStore``): each in a savepoint,
         so a failing one is rolled back alone and left for later. One that lost a race
         is fired again on its own; if a batch's transaction fails as a whole (MySQL ends
-        a transaction on a deadlock), nothing of it was kept and each is fired on its own."""
+        a transaction on a deadlock), nothing of it was kept and each is fired on its own.
+        ``read``: their enrollments as the claim read them (``ClaimReadStore``)."""
         said: list[str | None] = []
         for start_at in range(0, len(timers), BATCH):
             chunk = timers[start_at : start_at + BATCH]
-            batched = self._fire_batch(chunk, now) if len(chunk) > 1 else None
+            batched = self._fire_batch(chunk, now, read) if len(chunk) > 1 else None
             if batched is None:
                 said.extend(self._fire(timer, now) for timer in chunk)
                 continue
@@ -1637,7 +1653,10 @@ class Tracker:
         return said
 
     def _fire_batch(
-        self, timers: Sequence[DueTimer], now: datetime
+        self,
+        timers: Sequence[DueTimer],
+        now: datetime,
+        read: Mapping[str, StoredEnrollment] | None = None,
     ) -> tuple[list[str | None], list[int]] | None:
         """Fire ``timers`` in one transaction: what ``_fire`` says of each, and the
         indexes of those to fire again on their own (they lost a race, or another timer
@@ -1645,16 +1664,17 @@ class Tracker:
         transactions or the batch's transaction failed as a whole (then nothing of it
         was kept).
 
-        Without hooks, on a ``BatchStore``, the batch is read in one query and written
-        with a statement per kind of row; with hooks (host code, which may fail for one
-        enrollment), each enrollment is fired in a savepoint of its own."""
+        Without hooks, on a ``BatchStore``, the batch is read in one query (or taken
+        from ``read``, what the claim read) and written with a statement per kind of row;
+        with hooks (host code, which may fail for one enrollment), each enrollment is
+        fired in a savepoint of its own."""
         said: list[str | None] = []
         raced: list[int] = []
         done: list[tuple[Ladder, tuple[Event, ...]]] = []
         try:
             with self.store.session() as store:
                 if not self._hooks and isinstance(store, BatchStore):
-                    self._fire_together(store, timers, now, said, raced, done)
+                    self._fire_together(store, timers, now, said, raced, done, read)
                 elif isinstance(store, SavepointStore):
                     self._fire_each(store, timers, now, said, raced, done)
                 else:
@@ -1675,10 +1695,12 @@ class Tracker:
         said: list[str | None],
         again: list[int],
         done: list[tuple[Ladder, tuple[Event, ...]]],
+        read: Mapping[str, StoredEnrollment] | None = None,
     ) -> None:
-        """Fire ``timers`` from one read, writing every change with ``apply_all``; a
-        second timer of an enrollment is left to fire ``again`` on its own."""
-        found = store.load_many([t.enrollment_id for t in timers])
+        """Fire ``timers`` from one read (``read``, the claim's, or ``load_many``'s),
+        writing every change with ``apply_all``; a second timer of an enrollment is left
+        to fire ``again`` on its own."""
+        found = read if read is not None else store.load_many([t.enrollment_id for t in timers])
         changes: list[Change] = []
         seen: set[str] = set()
         for timer in timers:

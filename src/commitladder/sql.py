@@ -427,26 +427,28 @@ class _Statements:
             ),
         )
 
-    def claim_due(self, lock: bool) -> Prepared:
+    def claim_due(self, lock: bool, read: bool) -> Prepared:
         """The ids and timers of up to ``b_limit`` enrollments whose soonest timer is due
         at ``b_now`` and not leased, soonest first (with ``lock``, skipping the rows other
-        workers hold). Written out: SQLAlchemy compiles SQLite's LIMIT with an OFFSET
-        parameter of its own, which a prepared statement would not pass."""
+        workers hold; with ``read``, every column ``load`` reads as well). Written out:
+        SQLAlchemy compiles SQLite's LIMIT with an OFFSET parameter of its own, which a
+        prepared statement would not pass."""
 
         def build() -> Prepared:
             e, q = self.tables.enrollments, self.quote
+            columns = [*_stored_columns(e), e.c.timers] if read else [e.c.id, e.c.timers]
             due, lease = q("next_due_at"), q("timer_lease")
             sql = (
-                f"SELECT {q('id')}, {q('timers')} FROM {q(e.name)} WHERE {due} <= :b_now "
-                f"AND ({lease} IS NULL OR {lease} <= :b_now) ORDER BY {due} LIMIT :b_limit"
-                + (" FOR UPDATE SKIP LOCKED" if lock else "")
+                f"SELECT {', '.join(q(c.name) for c in columns)} FROM {q(e.name)} "
+                f"WHERE {due} <= :b_now AND ({lease} IS NULL OR {lease} <= :b_now) "
+                f"ORDER BY {due} LIMIT :b_limit" + (" FOR UPDATE SKIP LOCKED" if lock else "")
             )
             now = sa.bindparam("b_now", type_=e.c.next_due_at.type)
             limit = sa.bindparam("b_limit", type_=sa.Integer())
-            query = sa.text(sql).bindparams(now, limit).columns(e.c.id, e.c.timers)
+            query = sa.text(sql).bindparams(now, limit).columns(*columns)
             return self.make(query, [now, limit])
 
-        return self._once(("claim_due", lock), build)
+        return self._once(("claim_due", lock, read), build)
 
     @classmethod
     @lru_cache(maxsize=64)
@@ -611,6 +613,12 @@ def _decode_timers(enrollment_id: str, value: Any) -> list[DueTimer]:
         DueTimer(enrollment_id, kind, datetime.fromisoformat(due), rung)
         for kind, due, rung in value or ()
     ]
+
+
+def _due_timers(rows: Sequence[Mapping[str, Any]], now: datetime) -> list[DueTimer]:
+    """The timers due at ``now`` in claimed ``rows`` (their timers columns), soonest first."""
+    due = [t for r in rows for t in _decode_timers(r["id"], r["timers"]) if t.due_at <= now]
+    return sorted(due, key=lambda t: t.due_at)
 
 
 def _stored(row: Mapping[str, Any]) -> StoredEnrollment:
@@ -1177,12 +1185,28 @@ class SqlStore:
     ) -> list[DueTimer]:
         """The due timers of up to ``limit`` enrollments whose soonest timer is due and
         not leased by another worker; their enrollments are leased until ``lease_until``."""
+        rows = self._claim_due(now, limit, lease_until, tenant, read=False)
+        return _due_timers(rows, now)
+
+    def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> tuple[list[DueTimer], dict[str, StoredEnrollment]]:
+        """``claim_timers``, and the claimed enrollments by id, read by the claim's own
+        statement (see ``ClaimReadStore``): ``run_due`` then needs no second read."""
+        rows = self._claim_due(now, limit, lease_until, tenant, read=True)
+        return _due_timers(rows, now), {row["id"]: _stored(row) for row in rows}
+
+    def _claim_due(
+        self, now: datetime, limit: int, lease_until: datetime, tenant: str | None, *, read: bool
+    ) -> list[dict[str, Any]]:
+        """Lease up to ``limit`` enrollments with a due timer (of ``tenant``, or of every
+        tenant): their ids and timers, and with ``read`` what ``load`` reads. Every
+        worker's claim (no tenant) runs statements compiled once."""
         e = self.tables.enrollments
-        if tenant is None:  # every worker's claim: statements compiled once
-            rows = self._claim_due(now, limit, lease_until)
-        else:
+        if tenant is not None:
+            columns = [*_stored_columns(e), e.c.timers] if read else [e.c.id, e.c.timers]
             query = (
-                sa.select(e.c.id, e.c.timers)
+                sa.select(*columns)
                 .where(
                     e.c.next_due_at <= now,
                     sa.or_(e.c.timer_lease.is_(None), e.c.timer_lease <= now),
@@ -1191,19 +1215,12 @@ class SqlStore:
                 .order_by(e.c.next_due_at)
                 .limit(limit)
             )
-            rows = [
-                {"id": r.id, "timers": r.timers}
-                for r in self._claim(e, e.c.timer_lease, query, lease_until)
-            ]
-        due = [t for r in rows for t in _decode_timers(r["id"], r["timers"]) if t.due_at <= now]
-        return sorted(due, key=lambda t: t.due_at)
-
-    def _claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[dict[str, Any]]:
-        """``_claim`` of the enrollments with due timers (of every tenant), through
-        statements compiled once."""
+            found = self._claim(e, e.c.timer_lease, query, lease_until)
+            return [dict(r._mapping) for r in found]  # noqa: SLF001 (Row's public mapping view)
         q = self._q
         with self._transaction() as conn:
-            rows = q.claim_due(self._skip_locked).rows(conn, {"b_now": now, "b_limit": limit})
+            claim = q.claim_due(self._skip_locked, read)
+            rows = claim.rows(conn, {"b_now": now, "b_limit": limit})
             for count, by_name in _id_pages([row["id"] for row in rows]):
                 q.lease_in(count).run(conn, {**by_name, "timer_lease": lease_until})
         return rows

@@ -25,6 +25,7 @@ __all__ = [
     "AsyncStore",
     "BatchStore",
     "Change",
+    "ClaimReadStore",
     "DueTimer",
     "LifecycleStore",
     "NotEnrolled",
@@ -335,6 +336,22 @@ class BatchStore(Protocol):
         """Write ``changes`` (each of an enrollment stored already) in this session's
         transaction, with as few statements as the database allows. ``ConflictError``
         when another writer moved one of them: the session must then be rolled back."""
+
+
+@runtime_checkable
+class ClaimReadStore(Protocol):
+    """A store whose claim of due timers reads their enrollments in the same statement
+    (``SqlStore``, ``DjangoStore``): ``Tracker.run_due`` (without hooks, on a
+    ``BatchStore`` session) then fires a claimed batch without reading it again. What
+    the claim read may be older than the batch's write (a command ran in between): the
+    write's version check refuses it (``ConflictError``), the batch is rolled back and
+    each timer fires on its own, reading its enrollment afresh."""
+
+    def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> tuple[list[DueTimer], dict[str, StoredEnrollment]]:
+        """What ``claim_timers`` claims, and the claimed enrollments by id (as
+        ``load_many`` reads them), read when they were leased."""
 
 
 def ask_pending(holder: OpenAsk, enrollment_id: str, rung: str | None) -> AskPending:

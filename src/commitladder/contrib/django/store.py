@@ -235,6 +235,13 @@ class DjangoStore:
         with self._sql() as store:
             return store.claim_timers(now, limit, lease_until, tenant=tenant)
 
+    def claim_due(
+        self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
+    ) -> tuple[list[DueTimer], dict[str, StoredEnrollment]]:
+        """``claim_timers``, and the claimed enrollments (see ``ClaimReadStore``)."""
+        with self._sql() as store:
+            return store.claim_due(now, limit, lease_until, tenant=tenant)
+
     def claim_messages(
         self, now: datetime, limit: int, lease_until: datetime, *, tenant: str | None = None
     ) -> list[OutboxEntry]:
