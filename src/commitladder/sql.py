@@ -81,7 +81,18 @@ def _sqlite_text(value: datetime) -> str:
 
 def _sqlite_time(value: datetime | None) -> str | None:
     """An instant as the store keeps it on SQLite: naive UTC, as text."""
-    return None if value is None else _sqlite_text(value.astimezone(UTC).replace(tzinfo=None))
+    if value is None:
+        return None
+    if value.tzinfo is UTC:
+        return _sqlite_utc(value)
+    return _sqlite_text(value.astimezone(UTC).replace(tzinfo=None))
+
+
+@lru_cache(maxsize=64)
+def _sqlite_utc(value: datetime) -> str:
+    """``_sqlite_time`` of a UTC instant, remembered for the last ones written: a batch
+    of timers writes its time into every enrollment, event and message (as ``iso``)."""
+    return _sqlite_text(value.replace(tzinfo=None))
 
 
 # times that tell whether a dialect spells a time as _sqlite_text does (direct_bind)
