@@ -444,6 +444,40 @@ def test_tenant_views_wall_off_accounts_on_the_django_store(django_db: str) -> N
     assert cl.funnel(acme, ladder="solopreneur").enrollments == 1
 
 
+def test_run_due_fires_a_batch_from_what_the_claim_read_on_the_django_store(
+    django_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Django store's claim reads the enrollments it leases (``ClaimReadStore``), so
+    a batch of due asks is fired from that read, without a second one, each once."""
+    from commitladder.sql import SqlStore
+    from commitladder.store import ClaimReadStore
+
+    calls: list[str] = []
+    for name in ("claim_due", "load_many"):
+        method = getattr(SqlStore, name)
+
+        def counted(self: SqlStore, *args: Any, _m: Any = method, _n: str = name, **kw: Any) -> Any:
+            calls.append(_n)
+            return _m(self, *args, **kw)
+
+        monkeypatch.setattr(SqlStore, name, counted)
+    shared = tracker()
+    assert isinstance(shared.store, ClaimReadStore)
+    people = [contact(django_db, name) for name in ("Ada", "Grace", "Edsger")]
+    for person in people:
+        person.enroll("solopreneur", now=T0)
+        shared.ask(person.prospect_id, "admit_problem", channel="email", now=T0)
+    report = shared.run_due(T0 + timedelta(days=30))
+    assert report >= 3
+    assert report.skipped == ()
+    assert "claim_due" in calls
+    assert "load_many" not in calls
+    for person in people:
+        history = shared.history(person.prospect_id)
+        assert [e.type for e in history].count("AskExpired") == 1
+        assert shared.get(person.prospect_id).status == "parked"
+
+
 def test_a_queued_asks_follow_ups_go_out_after_it_on_the_django_store(django_db: str) -> None:
     """Regression: the Django store moves a throttle-queued ask's follow-up too."""
     from commitladder.contrib.django import DjangoStore
