@@ -1124,17 +1124,18 @@ class Tracker:
         fired = 0
         skipped: list[tuple[str, str, str]] = []
         batch = limit or BATCH
-        # without hooks a batch is fired from one read: the claim's own, where it can
+        lease_until = later(at, self.lease)
         store = self.store
+        # without hooks a batch is fired from one read: the claim's own, where it can
         claim_read = (
             store.claim_due if isinstance(store, ClaimReadStore) and not self._hooks else None
         )
         while True:
             read: Mapping[str, StoredEnrollment] | None = None
             if claim_read is not None:
-                claimed, read = claim_read(at, batch, later(at, self.lease), **scope)
+                claimed, read = claim_read(at, batch, lease_until, **scope)
             else:
-                claimed = self.store.claim_timers(at, batch, later(at, self.lease), **scope)
+                claimed = store.claim_timers(at, batch, lease_until, **scope)
             for timer, why in zip(claimed, self._fire_all(claimed, at, read), strict=True):
                 if why is None:
                     fired += 1
@@ -1631,7 +1632,7 @@ class Tracker:
         self,
         timers: Sequence[DueTimer],
         now: datetime,
-        read: Mapping[str, StoredEnrollment] | None = None,
+        read: Mapping[str, StoredEnrollment] | None,
     ) -> list[str | None]:
         """Fire claimed ``timers`` (what ``_fire`` says of each), ``BATCH`` of them per
         transaction where the store can nest one (``SavepointStore``): each in a savepoint,
@@ -1656,7 +1657,7 @@ class Tracker:
         self,
         timers: Sequence[DueTimer],
         now: datetime,
-        read: Mapping[str, StoredEnrollment] | None = None,
+        read: Mapping[str, StoredEnrollment] | None,
     ) -> tuple[list[str | None], list[int]] | None:
         """Fire ``timers`` in one transaction: what ``_fire`` says of each, and the
         indexes of those to fire again on their own (they lost a race, or another timer
@@ -1695,7 +1696,7 @@ class Tracker:
         said: list[str | None],
         again: list[int],
         done: list[tuple[Ladder, tuple[Event, ...]]],
-        read: Mapping[str, StoredEnrollment] | None = None,
+        read: Mapping[str, StoredEnrollment] | None,
     ) -> None:
         """Fire ``timers`` from one read (``read``, the claim's, or ``load_many``'s),
         writing every change with ``apply_all``; a second timer of an enrollment is left

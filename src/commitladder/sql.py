@@ -447,7 +447,7 @@ class _Statements:
 
         def build() -> Prepared:
             e, q = self.tables.enrollments, self.quote
-            columns = [*_stored_columns(e), e.c.timers] if read else [e.c.id, e.c.timers]
+            columns = _claimed_columns(e, read=read)
             due, lease = q("next_due_at"), q("timer_lease")
             sql = (
                 f"SELECT {', '.join(q(c.name) for c in columns)} FROM {q(e.name)} "
@@ -531,6 +531,12 @@ class _Statements:
 def _stored_columns(e: sa.Table) -> tuple[sa.Column[Any], ...]:
     """The columns of an enrollment a command reads (``StoredEnrollment``)."""
     return (e.c.id, e.c.prospect, e.c.ladder, e.c.status, e.c.version, e.c.snapshot, e.c.fired)
+
+
+def _claimed_columns(e: sa.Table, *, read: bool) -> list[sa.Column[Any]]:
+    """What a claim of due timers selects: each enrollment's id and timers, and with
+    ``read`` every column ``load`` reads as well."""
+    return [*_stored_columns(e), e.c.timers] if read else [e.c.id, e.c.timers]
 
 
 def _ids(count: int) -> list[sa.BindParameter[Any]]:
@@ -1215,9 +1221,8 @@ class SqlStore:
         worker's claim (no tenant) runs statements compiled once."""
         e = self.tables.enrollments
         if tenant is not None:
-            columns = [*_stored_columns(e), e.c.timers] if read else [e.c.id, e.c.timers]
             query = (
-                sa.select(*columns)
+                sa.select(*_claimed_columns(e, read=read))
                 .where(
                     e.c.next_due_at <= now,
                     sa.or_(e.c.timer_lease.is_(None), e.c.timer_lease <= now),
